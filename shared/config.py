@@ -1,0 +1,144 @@
+"""The one settings object: environment variables prefixed `MMINDEX_`, nested with `__`.
+
+The names in DESIGN.md's configuration table are a contract; scripts and docs use them.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class StoreKind(StrEnum):
+    EMBEDDED = "embedded"
+    OPENSEARCH = "opensearch"
+
+
+class Group(BaseModel):
+    """A nested settings group: unknown names are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OpenSearchSettings(Group):
+    url: str | None = Field(None, description="OpenSearch endpoint, e.g. https://search-x.eu-west-1.es.amazonaws.com")
+    auth: Literal["none", "basic", "sigv4"] = Field("none", description="How requests are authenticated")
+    service: Literal["es", "aoss"] = Field("es", description="SigV4 service: managed domain or serverless")
+    region: str | None = Field(None, description="AWS region for SigV4; boto3's default when unset")
+    index: str = Field("mmindex", description="Index alias that holds the documents")
+    username: str | None = Field(None, description="User for basic auth")
+    password: SecretStr | None = Field(None, description="Password for basic auth")
+
+
+class S3Settings(Group):
+    endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, emulator); AWS when unset")
+    region: str | None = Field(None, description="Region for the S3 client; boto3's default when unset")
+    derived_prefix: str = Field(
+        "_mmindex/", description="Prefix in each bucket for thumbnails and frames; intake ignores it"
+    )
+    max_object_bytes: int = Field(
+        2 * 1024**3, gt=0, description="Objects larger than this fail as too large instead of being fetched"
+    )
+
+
+class ModelSettings(Group):
+    vision: str = Field("clip-ViT-B-32", description="Model name or local path for the vision space")
+    text: str = Field("all-MiniLM-L6-v2", description="Model name or local path for the text space")
+    asr: str = Field("tiny.en", description="Speech-to-text model name or local path, or `none`")
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
+    threads: int = Field(0, ge=0, description="torch CPU threads per process; 0 = cores / worker processes")
+    batch_size: int = Field(32, gt=0, description="Items per model call")
+
+
+class VideoSettings(Group):
+    sampling: Literal["fps", "keyframes", "scene"] = Field("fps", description="How frames are sampled")
+    fps: float = Field(1.0, gt=0, description="Frames per second when sampling is `fps`")
+
+
+class ImageSettings(Group):
+    max_pixels: int = Field(
+        89_478_485, gt=0, description="Images with more pixels fail as decompression bombs (Pillow's default)"
+    )
+    thumbnail_px: int = Field(
+        256, ge=64, description="Shorter side of the stored thumbnail, which is also the model's input"
+    )
+
+
+class IngestSettings(Group):
+    sources_per_task: int = Field(32, gt=0, description="Sources decoded by one decode task")
+    wait_timeout_s: float = Field(3600.0, gt=0, description="How long `ingest --wait` waits at most")
+
+
+class TaskSettings(Group):
+    soft_time_limit_s: int = Field(300, gt=0, description="A task is asked to stop after this long")
+    time_limit_s: int = Field(360, gt=0, description="A task is killed after this long")
+    max_retries: int = Field(5, ge=0, description="Retries of retryable errors before a source fails")
+    visibility_timeout_s: int = Field(3600, gt=0, description="Broker redelivers unacknowledged tasks after this")
+    query_timeout_s: float = Field(60.0, gt=0, description="How long `search` waits for the query pool")
+
+    @model_validator(mode="after")
+    def _limits_fit(self) -> TaskSettings:
+        if self.soft_time_limit_s >= self.time_limit_s:
+            raise ValueError("tasks.soft_time_limit_s must be below tasks.time_limit_s")
+        if self.visibility_timeout_s <= self.time_limit_s:
+            raise ValueError("tasks.visibility_timeout_s must exceed tasks.time_limit_s, or tasks run twice")
+        return self
+
+
+class Settings(BaseSettings):
+    """Everything mmindex can be told, from `MMINDEX_*` variables or /run/secrets."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MMINDEX_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        secrets_dir="/run/secrets" if Path("/run/secrets").is_dir() else None,
+    )
+
+    home: Path = Field(Path(".mmindex"), description="Embedded data: store, ledger, artifacts")
+    broker_url: str | None = Field(None, description="Redis URL; unset = embedded mode (tasks run in-process)")
+    store: StoreKind = Field(StoreKind.EMBEDDED, description="Where vectors live")
+    opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)  # type: ignore[arg-type]
+    s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
+    models: ModelSettings = Field(default_factory=ModelSettings)  # type: ignore[arg-type]
+    video: VideoSettings = Field(default_factory=VideoSettings)  # type: ignore[arg-type]
+    image: ImageSettings = Field(default_factory=ImageSettings)  # type: ignore[arg-type]
+    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
+    tasks: TaskSettings = Field(default_factory=TaskSettings)  # type: ignore[arg-type]
+    pipeline_version: str = Field("1", description="Bump to re-index unchanged sources after a pipeline change")
+
+    @model_validator(mode="after")
+    def _store_reachable(self) -> Settings:
+        if self.store is StoreKind.OPENSEARCH and not self.opensearch.url:
+            raise ValueError("MMINDEX_STORE=opensearch needs MMINDEX_OPENSEARCH__URL")
+        if self.opensearch.auth == "basic" and not (self.opensearch.username and self.opensearch.password):
+            raise ValueError("MMINDEX_OPENSEARCH__AUTH=basic needs __USERNAME and __PASSWORD")
+        return self
+
+    @property
+    def distributed(self) -> bool:
+        """True when a broker is configured: tasks go to worker pools instead of running in-process."""
+        return self.broker_url is not None
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Where thumbnails of local sources are written."""
+        return self.home / "artifacts"
+
+    def torch_threads(self, worker_processes: int = 1) -> int:
+        """CPU threads per process: the setting, else the cores shared among the processes."""
+        if self.models.threads:
+            return self.models.threads
+        return max(1, (os.cpu_count() or 1) // max(1, worker_processes))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once from the environment."""
+    return Settings()

@@ -1,0 +1,113 @@
+"""The source ledger: what happened to each source, so that nothing is indexed twice or lost silently.
+
+A source is (root, key): a bucket and key, or a local path. The ledger keeps its current
+version, its state, how many items it has and how many were indexed, and why it failed.
+Two implementations: SQLite under MMINDEX_HOME (embedded) and Redis (distributed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from shared.config import Settings
+from shared.storage import ObjectInfo
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    DECODING = "decoding"
+    EMBEDDING = "embedding"
+    INDEXING = "indexing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+FINAL = frozenset({State.DONE, State.FAILED})
+
+
+class Action(StrEnum):
+    """What `submit` decided."""
+
+    NEW = "new"
+    REPLACE = "replace"  # a known source with a new version or pipeline, or one that failed before
+    SKIP = "skip"  # the same version is done or on its way
+
+
+@dataclass
+class SourceRecord:
+    id: str
+    root: str
+    key: str
+    uri: str
+    version: str
+    pipeline: str
+    state: State
+    items: int | None = None  # set by decode: how many items the version has
+    indexed: int = 0  # how many of them are in the store
+    error: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+def source_id(root: str, key: str) -> str:
+    """The stable id of a source, whatever its version."""
+    return hashlib.sha256(f"{root}\x1f{key}".encode()).hexdigest()[:32]
+
+
+def decide(existing: SourceRecord | None, version: str, pipeline: str) -> Action:
+    """Whether a submitted version is new work, a replacement, or nothing to do."""
+    if existing is None:
+        return Action.NEW
+    same = existing.version == version and existing.pipeline == pipeline
+    if same and existing.state is not State.FAILED:
+        return Action.SKIP
+    return Action.REPLACE
+
+
+class Ledger(Protocol):
+    def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
+        """Record a version as queued unless it is already done or on its way."""
+        ...
+
+    def get(self, ids: Sequence[str]) -> list[SourceRecord]:
+        """The records of these ids that exist, in the same order."""
+        ...
+
+    def advance(self, id: str, version: str, state: State) -> bool:
+        """Move a version to a non-final state; False if the version was superseded or already final."""
+        ...
+
+    def decoded(self, id: str, version: str, items: int) -> bool:
+        """Record how many items a version has (zero items means done); False if superseded."""
+        ...
+
+    def indexed(self, id: str, version: str, item_ids: Iterable[str]) -> bool:
+        """Record items as written; True when this completed the version (it is now done)."""
+        ...
+
+    def fail(self, id: str, version: str, reason: str) -> bool:
+        """Mark a version failed with a one-line reason; False if superseded."""
+        ...
+
+    def counts(self) -> dict[State, int]:
+        """How many sources are in each state."""
+        ...
+
+    def failures(self, limit: int = 100) -> list[SourceRecord]:
+        """Failed sources, most recent first."""
+        ...
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """Redis when a broker is configured (shared by every worker), else SQLite under MMINDEX_HOME."""
+    if settings.broker_url:
+        from shared.ledger.redis import RedisLedger
+
+        return RedisLedger(settings.broker_url)
+    from shared.ledger.sqlite import SqliteLedger
+
+    return SqliteLedger(settings.home / "ledger.sqlite3")

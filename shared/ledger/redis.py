@@ -1,0 +1,143 @@
+"""The ledger in Redis: the distributed mode's, shared by every worker through the broker's server.
+
+Each transition is one Lua script, so concurrent workers never interleave a check and a write.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis
+
+from shared.errors import StoreError
+from shared.ledger import Action, SourceRecord, State, decide, source_id
+from shared.storage import ObjectInfo
+
+_PREFIX = "mmindex:ledger"
+
+# KEYS: record hash, items set, prefix of state sets. ARGV: version, now, new state, then field/value pairs.
+_UPDATE = """
+local record = redis.call('HGETALL', KEYS[1])
+if #record == 0 then return 0 end
+local current = {}
+for i = 1, #record, 2 do current[record[i]] = record[i + 1] end
+if current['version'] ~= ARGV[1] or current['state'] == 'done' or current['state'] == 'failed' then return 0 end
+redis.call('SREM', KEYS[3] .. current['state'], current['id'])
+redis.call('SADD', KEYS[3] .. ARGV[3], current['id'])
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'updated_at', ARGV[2])
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if ARGV[3] == 'failed' then redis.call('ZADD', KEYS[3] .. 'failed:recent', ARGV[2], current['id']) end
+return 1
+"""
+
+# KEYS: record hash, items set, prefix of state sets. ARGV: version, now, item ids...
+_INDEXED = """
+local version = redis.call('HGET', KEYS[1], 'version')
+local state = redis.call('HGET', KEYS[1], 'state')
+if version ~= ARGV[1] or state == 'done' or state == 'failed' then return 0 end
+for i = 3, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+local items = tonumber(redis.call('HGET', KEYS[1], 'items') or '')
+local id = redis.call('HGET', KEYS[1], 'id')
+local next_state = 'indexing'
+if items ~= nil and redis.call('SCARD', KEYS[2]) >= items then next_state = 'done' end
+redis.call('SREM', KEYS[3] .. state, id)
+redis.call('SADD', KEYS[3] .. next_state, id)
+redis.call('HSET', KEYS[1], 'state', next_state, 'updated_at', ARGV[2])
+if next_state == 'done' then return 1 end
+return 0
+"""
+
+
+class RedisLedger:
+    def __init__(self, url: str) -> None:
+        self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
+        self._update = self._redis.register_script(_UPDATE)
+        self._indexed = self._redis.register_script(_INDEXED)
+
+    def _keys(self, id: str) -> list[str]:
+        return [f"{_PREFIX}:source:{id}", f"{_PREFIX}:items:{id}", f"{_PREFIX}:state:"]
+
+    def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except redis.ConnectionError as error:
+            raise StoreError(f"the ledger's Redis is unreachable ({error}); will retry") from error
+
+    def _record(self, data: dict[str, str], indexed: int) -> SourceRecord:
+        return SourceRecord(
+            id=data["id"], root=data["root"], key=data["key"], uri=data["uri"], version=data["version"],
+            pipeline=data["pipeline"], state=State(data["state"]),
+            items=int(data["items"]) if data.get("items") else None, indexed=indexed,
+            error=data.get("error") or None, created_at=float(data["created_at"]), updated_at=float(data["updated_at"]),
+        )
+
+    def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
+        id = source_id(source.root, source.key)
+        record_key, items_key, state_prefix = self._keys(id)
+        now = time.time()
+        with self._redis.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(record_key)
+                    data = pipe.hgetall(record_key)
+                    existing = self._record(data, 0) if data else None
+                    action = decide(existing, source.version, pipeline)
+                    if action is Action.SKIP:
+                        pipe.unwatch()
+                        return id, action
+                    pipe.multi()
+                    if existing is not None:
+                        pipe.srem(state_prefix + existing.state, id)
+                    pipe.delete(items_key)
+                    pipe.hdel(record_key, "items", "error")
+                    pipe.hset(record_key, mapping={
+                        "id": id, "root": source.root, "key": source.key, "uri": source.uri,
+                        "version": source.version, "pipeline": pipeline, "state": State.QUEUED,
+                        "created_at": data.get("created_at", now), "updated_at": now,
+                    })
+                    pipe.sadd(state_prefix + State.QUEUED, id)
+                    pipe.execute()
+                    return id, action
+                except redis.WatchError:
+                    continue
+                except redis.ConnectionError as error:
+                    raise StoreError(f"the ledger's Redis is unreachable ({error}); will retry") from error
+
+    def get(self, ids: Sequence[str]) -> list[SourceRecord]:
+        with self._redis.pipeline(transaction=False) as pipe:
+            for id in ids:
+                record_key, items_key, _ = self._keys(id)
+                pipe.hgetall(record_key)
+                pipe.scard(items_key)
+            replies = self._call(pipe.execute)
+        return [self._record(data, int(count)) for data, count in zip(replies[::2], replies[1::2], strict=True) if data]
+
+    def _transition(self, id: str, version: str, state: State, **fields: object) -> bool:
+        flat = [str(part) for pair in fields.items() for part in pair]
+        return bool(self._call(self._update, keys=self._keys(id), args=[version, time.time(), state, *flat]))
+
+    def advance(self, id: str, version: str, state: State) -> bool:
+        return self._transition(id, version, state)
+
+    def decoded(self, id: str, version: str, items: int) -> bool:
+        return self._transition(id, version, State.DONE if items == 0 else State.EMBEDDING, items=items)
+
+    def indexed(self, id: str, version: str, item_ids: Iterable[str]) -> bool:
+        return bool(self._call(self._indexed, keys=self._keys(id), args=[version, time.time(), *item_ids]))
+
+    def fail(self, id: str, version: str, reason: str) -> bool:
+        return self._transition(id, version, State.FAILED, error=reason)
+
+    def counts(self) -> dict[State, int]:
+        with self._redis.pipeline(transaction=False) as pipe:
+            for state in State:
+                pipe.scard(f"{_PREFIX}:state:{state}")
+            replies = self._call(pipe.execute)
+        return {state: int(count) for state, count in zip(State, replies, strict=True)}
+
+    def failures(self, limit: int = 100) -> list[SourceRecord]:
+        ids = self._call(self._redis.zrevrange, f"{_PREFIX}:state:failed:recent", 0, limit * 2)
+        records = [record for record in self.get(ids) if record.state is State.FAILED]
+        return records[:limit]

@@ -1,0 +1,131 @@
+"""The ledger in a SQLite file: the embedded mode's, safe for several processes on one host."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from threading import Lock
+
+from shared.ledger import FINAL, Action, SourceRecord, State, decide, source_id
+from shared.storage import ObjectInfo
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sources (
+    id TEXT PRIMARY KEY, root TEXT NOT NULL, key TEXT NOT NULL, uri TEXT NOT NULL,
+    version TEXT NOT NULL, pipeline TEXT NOT NULL, state TEXT NOT NULL,
+    items INTEGER, error TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sources_state ON sources (state);
+CREATE TABLE IF NOT EXISTS indexed_items (
+    source_id TEXT NOT NULL, version TEXT NOT NULL, item_id TEXT NOT NULL,
+    PRIMARY KEY (source_id, item_id)
+);
+"""
+_COLUMNS = "id, root, key, uri, version, pipeline, state, items, error, created_at, updated_at"
+
+
+class SqliteLedger:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._lock = Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _record(self, db: sqlite3.Connection, row: tuple[object, ...]) -> SourceRecord:
+        (id_, root, key, uri, version, pipeline, state, items, error, created, updated) = row
+        (count,) = db.execute(
+            "SELECT COUNT(*) FROM indexed_items WHERE source_id = ? AND version = ?", (id_, version)
+        ).fetchone()
+        return SourceRecord(
+            id=str(id_), root=str(root), key=str(key), uri=str(uri), version=str(version), pipeline=str(pipeline),
+            state=State(str(state)), items=None if items is None else int(str(items)), indexed=int(count),
+            error=None if error is None else str(error), created_at=float(str(created)), updated_at=float(str(updated)),
+        )
+
+    def _load(self, db: sqlite3.Connection, id: str) -> SourceRecord | None:
+        row = db.execute(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (id,)).fetchone()
+        return None if row is None else self._record(db, row)
+
+    def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
+        id = source_id(source.root, source.key)
+        now = time.time()
+        with self._tx() as db:
+            action = decide(self._load(db, id), source.version, pipeline)
+            if action is not Action.SKIP:
+                db.execute(
+                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+                    " uri = excluded.uri, version = excluded.version, pipeline = excluded.pipeline,"
+                    " state = excluded.state, items = NULL, error = NULL, updated_at = excluded.updated_at",
+                    (id, source.root, source.key, source.uri, source.version, pipeline, State.QUEUED, now, now),
+                )
+                db.execute("DELETE FROM indexed_items WHERE source_id = ?", (id,))
+        return id, action
+
+    def get(self, ids: Sequence[str]) -> list[SourceRecord]:
+        with self._tx() as db:
+            found = [self._load(db, id) for id in ids]
+        return [record for record in found if record is not None]
+
+    def _update(self, db: sqlite3.Connection, id: str, version: str, **fields: object) -> bool:
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        cursor = db.execute(
+            f"UPDATE sources SET {assignments}, updated_at = ? WHERE id = ? AND version = ? AND state NOT IN (?, ?)",
+            (*fields.values(), time.time(), id, version, *FINAL),
+        )
+        return cursor.rowcount == 1
+
+    def advance(self, id: str, version: str, state: State) -> bool:
+        with self._tx() as db:
+            return self._update(db, id, version, state=state)
+
+    def decoded(self, id: str, version: str, items: int) -> bool:
+        with self._tx() as db:
+            return self._update(db, id, version, items=items, state=State.DONE if items == 0 else State.EMBEDDING)
+
+    def indexed(self, id: str, version: str, item_ids: Iterable[str]) -> bool:
+        with self._tx() as db:
+            record = self._load(db, id)
+            if record is None or record.version != version or record.state in FINAL:
+                return False
+            db.executemany(
+                "INSERT OR IGNORE INTO indexed_items VALUES (?, ?, ?)", [(id, version, item) for item in item_ids]
+            )
+            record = self._load(db, id)
+            assert record is not None
+            complete = record.items is not None and record.indexed >= record.items
+            self._update(db, id, version, state=State.DONE if complete else State.INDEXING)
+            return complete
+
+    def fail(self, id: str, version: str, reason: str) -> bool:
+        with self._tx() as db:
+            return self._update(db, id, version, state=State.FAILED, error=reason)
+
+    def counts(self) -> dict[State, int]:
+        with self._tx() as db:
+            rows = db.execute("SELECT state, COUNT(*) FROM sources GROUP BY state").fetchall()
+        found = {State(str(state)): int(count) for state, count in rows}
+        return {state: found.get(state, 0) for state in State}
+
+    def failures(self, limit: int = 100) -> list[SourceRecord]:
+        with self._tx() as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM sources WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
+                (State.FAILED, limit),
+            ).fetchall()
+            return [self._record(db, row) for row in rows]

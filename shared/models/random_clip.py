@@ -1,0 +1,121 @@
+"""A CLIP with random weights, built offline.
+
+No model hub is reachable on air-gapped machines, and no CLIP weights ship in a
+package. This builds a real `transformers.CLIPModel` (any size: tiny for tests,
+ViT-B/32-sized for benchmarks, where cost depends on shape, not weights) with a
+byte-level tokenizer, saved so that sentence-transformers loads it from the path
+like any downloaded model. Its vectors carry no meaning beyond near-duplicate
+similarity; nothing here pretends otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ClipShape:
+    """The dimensions of a CLIP model."""
+
+    image_size: int
+    patch_size: int
+    vision_width: int
+    vision_layers: int
+    vision_heads: int
+    text_width: int
+    text_layers: int
+    text_heads: int
+    embed_dim: int
+
+
+TINY = ClipShape(
+    image_size=32,
+    patch_size=8,
+    vision_width=32,
+    vision_layers=2,
+    vision_heads=2,
+    text_width=32,
+    text_layers=2,
+    text_heads=2,
+    embed_dim=32,
+)
+VIT_B_32 = ClipShape(
+    image_size=224,
+    patch_size=32,
+    vision_width=768,
+    vision_layers=12,
+    vision_heads=12,
+    text_width=512,
+    text_layers=12,
+    text_heads=8,
+    embed_dim=512,
+)
+
+
+def _byte_vocab() -> dict[str, int]:
+    """CLIP's byte-to-unicode alphabet, each symbol alone and word-final, plus specials."""
+    # Same table as the GPT-2/CLIP tokenizers: printable bytes map to themselves,
+    # the rest to code points from 256 on.
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    symbols: list[str] = [chr(b) for b in printable]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            symbols.append(chr(256 + extra))
+            extra += 1
+    tokens = symbols + [s + "</w>" for s in symbols] + ["<|startoftext|>", "<|endoftext|>"]
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def build_random_clip(target: Path, shape: ClipShape = TINY, seed: int = 0) -> Path:
+    """Write a random-weight CLIP model and its processor to `target`; return it."""
+    import torch
+    from transformers import (
+        CLIPConfig,
+        CLIPImageProcessor,
+        CLIPModel,
+        CLIPProcessor,
+        CLIPTokenizer,
+    )
+
+    target.mkdir(parents=True, exist_ok=True)
+    vocab = _byte_vocab()
+
+    config = CLIPConfig(
+        text_config={
+            "vocab_size": len(vocab),
+            "hidden_size": shape.text_width,
+            "intermediate_size": shape.text_width * 4,
+            "num_hidden_layers": shape.text_layers,
+            "num_attention_heads": shape.text_heads,
+            "max_position_embeddings": 77,
+            "bos_token_id": vocab["<|startoftext|>"],
+            "eos_token_id": vocab["<|endoftext|>"],
+            "pad_token_id": vocab["<|endoftext|>"],
+        },
+        vision_config={
+            "image_size": shape.image_size,
+            "patch_size": shape.patch_size,
+            "hidden_size": shape.vision_width,
+            "intermediate_size": shape.vision_width * 4,
+            "num_hidden_layers": shape.vision_layers,
+            "num_attention_heads": shape.vision_heads,
+        },
+        projection_dim=shape.embed_dim,
+    )
+    torch.manual_seed(seed)
+    model = CLIPModel(config)
+    model.save_pretrained(target)
+
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[])
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": shape.image_size},
+        crop_size={"height": shape.image_size, "width": shape.image_size},
+    )
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(target)
+    return target

@@ -1,0 +1,88 @@
+"""sentence-transformers models, by hub name or local path, on CUDA when there is one."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from shared.errors import ModelUnavailable, one_line
+from shared.models import Vectors
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(device: str) -> str:
+    """`auto` is the first CUDA device when torch sees one, else the CPU."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelUnavailable(f"MMINDEX_MODELS__DEVICE={device} but torch sees no CUDA device")
+    return device
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model: CLIP-like models encode images and texts, text models texts."""
+
+    def __init__(self, model: Any, model_id: str, device: str, batch_size: int) -> None:
+        self._model = model
+        self.model_id = model_id
+        self.device = device
+        self._batch_size = batch_size
+        measure = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dimension = measure()
+        if not dimension:
+            raise ModelUnavailable(f"model {model_id!r} does not report its embedding dimension")
+        self.dimension = int(dimension)
+        supported = getattr(model, "modalities", None) or ["text"]
+        self.modalities = frozenset(str(m) for m in supported if str(m) in {"image", "text"})
+
+    @classmethod
+    def load(cls, name: str, *, setting: str, device: str, threads: int, batch_size: int) -> SentenceTransformerEncoder:
+        import torch
+        import transformers
+        from sentence_transformers import SentenceTransformer
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+
+        resolved = resolve_device(device)
+        if resolved == "cpu":
+            torch.set_num_threads(threads)
+        try:
+            model = SentenceTransformer(name, device=resolved)
+        except Exception as error:  # any loader failure: missing files, no hub, bad config
+            raise ModelUnavailable(
+                f"model {name!r} cannot be loaded ({one_line(error)[:160]}); "
+                f"set {setting} to a local model directory"
+            ) from error
+        if resolved.startswith("cuda"):
+            model = model.half()
+        model.eval()
+        log.info("loaded %s on %s (%d CPU threads)", name, resolved, threads if resolved == "cpu" else 0)
+        return cls(model, name, resolved, batch_size)
+
+    def _encode(self, inputs: Sequence[Any]) -> Vectors:
+        if not inputs:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(inputs),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_images(self, images: Sequence[Image.Image]) -> Vectors:
+        if "image" not in self.modalities:
+            raise ModelUnavailable(f"model {self.model_id!r} cannot encode images; use a CLIP model for the vision space")
+        return self._encode(images)
+
+    def encode_texts(self, texts: Sequence[str]) -> Vectors:
+        return self._encode(texts)

@@ -1,0 +1,57 @@
+"""What a process uses to do pipeline work: settings, ledger, vector store, encoders.
+
+Each is made on first use and kept for the life of the process (a worker process
+after fork, or the CLI in embedded mode), never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+
+from shared.config import Settings, get_settings
+from shared.documents import Space
+from shared.ledger import Ledger, open_ledger
+from shared.models import Encoder, encoder_for
+from shared.storage import ObjectStorage, storage_for
+from shared.stores import VectorStore, open_store
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.worker_processes = int(os.environ.get("MMINDEX_WORKER_PROCESSES", "1"))
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return open_ledger(self.settings)
+
+    @cached_property
+    def store(self) -> VectorStore:
+        return open_store(self.settings)
+
+    def storage(self, uri: str) -> ObjectStorage:
+        return storage_for(uri, self.settings)
+
+    def encoder(self, space: Space) -> Encoder:
+        return encoder_for(space, self.settings, self.worker_processes)
+
+
+_runtime: Runtime | None = None
+_pid: int | None = None
+
+
+def get_runtime() -> Runtime:
+    """This process's runtime; a forked child makes its own (connections do not survive fork)."""
+    global _runtime, _pid
+    if _runtime is None or _pid != os.getpid():
+        _runtime = Runtime(get_settings())
+        _pid = os.getpid()
+    return _runtime
+
+
+def reset_runtime() -> None:
+    """Forget the runtime and settings, e.g. after the environment changed."""
+    global _runtime
+    _runtime = None
+    get_settings.cache_clear()

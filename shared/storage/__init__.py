@@ -1,0 +1,65 @@
+"""Object storage: where sources come from and derived artifacts go.
+
+Two implementations behind one protocol: local paths and S3 (or any S3-compatible
+endpoint). A source is named by a URI: an absolute path, or `s3://bucket/key`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from shared.config import Settings
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One source object as storage lists it."""
+
+    uri: str
+    root: str  # bucket, or "local" for files
+    key: str
+    size: int
+    version: str  # S3 version id or ETag; content hash for local files
+
+
+class ObjectStorage(Protocol):
+    """Listing, fetching and writing objects in one kind of storage."""
+
+    def list(self, uri: str) -> Iterator[ObjectInfo]:
+        """The object `uri` names, or every object under it; SourceNotFound when there is none."""
+        ...
+
+    def stat(self, uri: str) -> ObjectInfo:
+        """One object's info; SourceNotFound when it does not exist."""
+        ...
+
+    def fetch(self, uri: str) -> AbstractContextManager[Path]:
+        """A local file holding the object's bytes, valid inside the context; TooLarge past the cap."""
+        ...
+
+    def put(self, uri: str, data: bytes, content_type: str) -> None:
+        """Write a derived artifact."""
+        ...
+
+    def artifact_uri(self, source: ObjectInfo, name: str) -> str:
+        """Where an artifact of `source` called `name` is kept."""
+        ...
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def storage_for(uri: str, settings: Settings) -> ObjectStorage:
+    """The storage that serves `uri`, one instance per kind and process."""
+    if is_s3(uri):
+        from shared.storage.s3 import S3Storage
+
+        return S3Storage.shared(settings)
+    from shared.storage.local import LocalStorage
+
+    return LocalStorage.shared(settings)

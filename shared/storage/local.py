@@ -1,0 +1,90 @@
+"""Local files as sources; artifacts under MMINDEX_HOME."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from threading import Lock
+from typing import ClassVar
+
+from shared.config import Settings
+from shared.errors import SourceNotFound, TooLarge
+from shared.storage import ObjectInfo
+
+
+def content_hash(path: Path) -> str:
+    """A file's SHA-256, read in chunks: the version of a local source."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()[:32]
+
+
+class LocalStorage:
+    """Files on this machine, named by absolute path."""
+
+    _instance: ClassVar[LocalStorage | None] = None
+    _lock: ClassVar[Lock] = Lock()
+
+    def __init__(self, settings: Settings) -> None:
+        self._max_bytes = settings.s3.max_object_bytes
+        self._artifacts = settings.artifacts_dir.resolve()
+
+    @classmethod
+    def shared(cls, settings: Settings) -> LocalStorage:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls(settings)
+            return cls._instance
+
+    def _info(self, path: Path) -> ObjectInfo:
+        return ObjectInfo(
+            uri=str(path), root="local", key=str(path), size=path.stat().st_size, version=content_hash(path)
+        )
+
+    def list(self, uri: str) -> Iterator[ObjectInfo]:
+        path = Path(uri).expanduser().resolve()
+        if path.is_file():
+            yield self._info(path)
+            return
+        if not path.is_dir():
+            raise SourceNotFound(f"{uri}: no such file or directory")
+        for directory, subdirs, files in os.walk(path):
+            subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+            here = Path(directory)
+            if here == self._artifacts or self._artifacts in here.parents:
+                continue
+            for name in sorted(files):
+                if not name.startswith("."):
+                    yield self._info(here / name)
+
+    def stat(self, uri: str) -> ObjectInfo:
+        path = Path(uri)
+        if not path.is_file():
+            raise SourceNotFound(f"{uri}: no such file")
+        return self._info(path)
+
+    @contextmanager
+    def fetch(self, uri: str) -> Iterator[Path]:
+        path = Path(uri)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise SourceNotFound(f"{uri}: no such file (deleted after it was queued?)") from None
+        if size > self._max_bytes:
+            raise TooLarge(f"{uri}: {size} bytes exceeds the limit of {self._max_bytes} (MMINDEX_S3__MAX_OBJECT_BYTES)")
+        yield path
+
+    def put(self, uri: str, data: bytes, content_type: str) -> None:
+        path = Path(uri)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.part")
+        partial.write_bytes(data)
+        partial.replace(path)
+
+    def artifact_uri(self, source: ObjectInfo, name: str) -> str:
+        return str(self._artifacts / name)

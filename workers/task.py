@@ -1,0 +1,89 @@
+"""The one task decorator: delivery, limits, retries, failure bookkeeping and timing for every task.
+
+Every pipeline task takes one payload dict whose `sources` lists the [id, version]
+pairs it works for; when a task gives up, those sources are marked failed with the
+reason, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+
+from shared.config import get_settings
+from shared.errors import RETRYABLE, one_line
+from shared.runtime import get_runtime
+from workers.app import Queue, app
+
+log = logging.getLogger("mmindex.tasks")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Payload = dict[str, Any]
+
+
+def payload_sources(payload: Payload) -> list[tuple[str, str]]:
+    return [(str(id), str(version)) for id, version in payload.get("sources", [])]
+
+
+def fail_sources(sources: list[tuple[str, str]], reason: str) -> None:
+    """Mark sources failed and drop whatever the index holds of them: the index shows only what is good."""
+    runtime = get_runtime()
+    records = {record.id: record for record in runtime.ledger.get([id for id, _ in sources])}
+    for id, version in sources:
+        if runtime.ledger.fail(id, version, reason) and id in records:
+            runtime.store.delete_source(records[id].uri)
+        log.warning("source %s failed: %s", records[id].uri if id in records else id, reason)
+
+
+class PipelineTask(Task):  # type: ignore[misc]
+    """Base of every task: late acks, redelivery on worker loss, bounded retries of retryable errors."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    autoretry_for = RETRYABLE
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    ignore_result = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            log.info("%s took %.3f s", self.name, time.perf_counter() - started)
+
+    def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        payload = args[0] if args else kwargs.get("payload", {})
+        if isinstance(exc, SoftTimeLimitExceeded):
+            reason = f"{self.name} ran past its time limit ({self.soft_time_limit} s, MMINDEX_TASKS__SOFT_TIME_LIMIT_S)"
+        elif isinstance(exc, RETRYABLE):
+            reason = f"gave up after {self.request.retries} retries: {one_line(exc)}"
+        else:
+            reason = f"{self.name} failed: {one_line(exc)}"
+        fail_sources(payload_sources(payload), reason)
+
+
+def pipeline_task(queue: Queue, *, ignore_result: bool = True) -> Callable[[F], F]:
+    """Register a task on `queue` with the project's delivery and retry policy."""
+    settings = get_settings()
+
+    def decorate(function: F) -> F:
+        task = app.task(
+            bind=True,
+            base=PipelineTask,
+            name=f"workers.{queue.value}.{function.__name__}",
+            ignore_result=ignore_result,
+            max_retries=settings.tasks.max_retries,
+            soft_time_limit=settings.tasks.soft_time_limit_s,
+            time_limit=settings.tasks.time_limit_s,
+        )(function)
+        return task  # type: ignore[no-any-return]
+
+    return decorate
