@@ -118,8 +118,12 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def aws_credentials() -> None:
     """Credentials for moto; no real account is ever reached."""
     os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-        HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
     )
 
 
@@ -160,7 +164,13 @@ class Cli:
     def __call__(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         self.calls.append(list(args))
         return subprocess.run(
-            [str(BIN / "mmindex"), *args], env=self.env, cwd=self.cwd, capture_output=True, text=True, timeout=timeout
+            [str(BIN / "mmindex"), *args],
+            check=False,
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
     def json(self, *args: str, expect: int | None = 0) -> Any:
@@ -203,7 +213,10 @@ def start_workers(env: dict[str, str], logs: Path, pools: tuple[str, ...] = POOL
         out = (logs / f"{pool}.log").open("w")
         processes[pool] = subprocess.Popen(
             [str(BIN / "mmindex"), "worker", pool, "--hostname", f"{pool}@test", *options],
-            env=env, stdout=out, stderr=subprocess.STDOUT, text=True,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
     probe = Celery(broker=env["MMINDEX_BROKER_URL"])
     deadline = time.monotonic() + 90

@@ -51,7 +51,7 @@ def configure(settings: Settings) -> None:
     )
 
 
-@worker_process_init.connect
+@worker_process_init.connect  # type: ignore[untyped-decorator]
 def _fresh_process(**_: object) -> None:
     """A forked pool process opens its own connections and loads its own models."""
     reset_runtime()

@@ -22,7 +22,12 @@ from shared.ledger import FINAL, State
 from shared.media.image import open_rgb, thumbnail_jpeg
 from shared.runtime import get_runtime
 
-app = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False, no_args_is_help=True, help="Drop media in a bucket, search it by meaning.")
+app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=True,
+    help="Drop media in a bucket, search it by meaning.",
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -36,7 +41,13 @@ def _wait(ids: list[str], timeout: float, show: bool) -> None:
     """Poll the ledger until every source is done or failed, with a progress bar on stderr."""
     ledger = get_runtime().ledger
     deadline = time.monotonic() + timeout
-    columns = (TextColumn("ingesting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("ingesting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err, disable=not show, transient=False) as progress:
         bar = progress.add_task("", total=len(ids))
         while True:
@@ -52,7 +63,9 @@ def _wait(ids: list[str], timeout: float, show: bool) -> None:
 @app.command()
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="Files, directories or s3://bucket/prefix URIs")],
-    wait: Annotated[bool, typer.Option("--wait", help="Distributed mode: wait until every source is done or failed")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Distributed mode: wait until every source is done or failed")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Index new and changed sources; unchanged ones are skipped. Exits 1 if any failed."""
@@ -74,8 +87,10 @@ def ingest(
     if as_json:
         print(json.dumps(result, indent=2))
     else:
-        out.print(f"indexed {len(indexed)}, skipped {len(submission.skipped)}, failed {len(failed)}"
-                  + (f", queued {len(pending)} (watch with `mmindex status`)" if pending else ""))
+        out.print(
+            f"indexed {len(indexed)}, skipped {len(submission.skipped)}, failed {len(failed)}"
+            + (f", queued {len(pending)} (watch with `mmindex status`)" if pending else "")
+        )
         for failure in failed:
             out.print(f"  [red]failed[/red] {failure['uri']}: {failure['error']}", highlight=False)
     raise typer.Exit(1 if failed else 0)
@@ -97,7 +112,9 @@ def search(
     text: Annotated[str | None, typer.Argument(help="What to look for, in words")] = None,
     image: Annotated[Path | None, typer.Option("--image", help="Find images like this one")] = None,
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many hits")] = 10,
-    modality: Annotated[list[str] | None, typer.Option("--modality", help="image, video, audio or text; repeatable")] = None,
+    modality: Annotated[
+        list[str] | None, typer.Option("--modality", help="image, video, audio or text; repeatable")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits, best first")] = False,
 ) -> None:
     """Search the index by text or by an example image."""
@@ -114,7 +131,10 @@ def search(
     except MmindexError as error:
         raise _fail(one_line(error)) from None
     except TimeoutError:
-        raise _fail(f"no answer from the query pool in {settings.tasks.query_timeout_s:.0f} s; is `mmindex worker query` running?") from None
+        raise _fail(
+            f"no answer from the query pool in {settings.tasks.query_timeout_s:.0f} s;"
+            " is `mmindex worker query` running?"
+        ) from None
     if as_json:
         print(json.dumps(hits, indent=2))
         return
@@ -167,14 +187,24 @@ def worker(
     pool: Annotated[str, typer.Argument(help="decode, embed, index or query")],
 ) -> None:
     """Run one pool's Celery worker; options after the pool name go to `celery worker`."""
-    from workers.app import Queue, app as celery_app
+    from workers.app import Queue
+    from workers.app import app as celery_app
 
     if pool not in _POOLS:
         raise _fail(f"unknown pool {pool!r}; choose one of {', '.join(q.value for q in Queue)}")
     if not get_settings().distributed:
         raise _fail("a worker needs a broker: set MMINDEX_BROKER_URL (e.g. redis://localhost:6379/0)")
-    argv = ["worker", "--queues", Queue(pool).value, "--hostname", f"{pool}@%h", "--loglevel", "INFO",
-            *_POOLS[pool], *ctx.args]
+    argv = [
+        "worker",
+        "--queues",
+        Queue(pool).value,
+        "--hostname",
+        f"{pool}@%h",
+        "--loglevel",
+        "INFO",
+        *_POOLS[pool],
+        *ctx.args,
+    ]
     os.environ["MMINDEX_WORKER_PROCESSES"] = str(_processes(argv))
     celery_app.worker_main(argv)
 

@@ -16,9 +16,13 @@ def index(self: PipelineTask, payload: Payload) -> None:
     items = [Item.from_message(data) for data in payload["items"]]
     vectors = unpack(payload["vectors"], len(items))
     pipeline = runtime.settings.pipeline_version
-    documents = [Document(item, vector.tolist(), payload["model"], pipeline) for item, vector in zip(items, vectors, strict=True)]
+    documents = [
+        Document(item, vector.tolist(), payload["model"], pipeline) for item, vector in zip(items, vectors, strict=True)
+    ]
     result = runtime.store.upsert(documents)
-    failed_sources = {(item.source_id, item.version): result.failed[item.id] for item in items if item.id in result.failed}
+    failed_sources = {
+        (item.source_id, item.version): result.failed[item.id] for item in items if item.id in result.failed
+    }
     for (source_id, version), reason in failed_sources.items():
         fail_sources([(source_id, version)], f"the store refused a document: {reason}")
     written: dict[tuple[str, str, str], list[str]] = {}

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.errors import MmindexError, one_line
+from shared.errors import MmindexError, SourceNotFound, one_line
 from shared.ledger import FINAL, Action, SourceRecord, State
 from shared.runtime import Runtime, get_runtime
+from shared.storage import locate
 
 
 @dataclass
@@ -15,12 +16,14 @@ class Submission:
     """What `submit` did with each input."""
 
     queued: list[tuple[str, str]] = field(default_factory=list)  # (source id, version)
+    missing: list[str] = field(default_factory=list)  # ids of sources recorded as failed: not found
     skipped: list[str] = field(default_factory=list)
     unlisted: list[dict[str, str]] = field(default_factory=list)  # inputs that could not be listed
 
     @property
     def ids(self) -> list[str]:
-        return [id for id, _ in self.queued]
+        """Every source this submission recorded in the ledger."""
+        return [id for id, _ in self.queued] + self.missing
 
 
 def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
@@ -41,6 +44,11 @@ def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
                     submission.skipped.append(info.uri)
                 else:
                     submission.queued.append((id, info.version))
+        except SourceNotFound as error:
+            # Recorded like any failed source, so that `status` shows it too.
+            id, _ = runtime.ledger.submit(locate(uri), pipeline)
+            runtime.ledger.fail(id, "missing", one_line(error))
+            submission.missing.append(id)
         except MmindexError as error:
             submission.unlisted.append({"uri": uri, "error": one_line(error)})
     group = runtime.settings.ingest.sources_per_task
@@ -52,6 +60,8 @@ def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
 def outcome(records: Sequence[SourceRecord]) -> tuple[list[str], list[dict[str, str]], list[str]]:
     """(indexed uris, failed {uri, error}, still pending uris) of submitted sources."""
     indexed = [record.uri for record in records if record.state is State.DONE]
-    failed = [{"uri": record.uri, "error": record.error or "failed"} for record in records if record.state is State.FAILED]
+    failed = [
+        {"uri": record.uri, "error": record.error or "failed"} for record in records if record.state is State.FAILED
+    ]
     pending = [record.uri for record in records if record.state not in FINAL]
     return indexed, failed, pending

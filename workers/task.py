@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -21,8 +21,6 @@ from shared.runtime import get_runtime
 from workers.app import Queue, app
 
 log = logging.getLogger("mmindex.tasks")
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 Payload = dict[str, Any]
 
@@ -70,12 +68,12 @@ class PipelineTask(Task):  # type: ignore[misc]
         fail_sources(payload_sources(payload), reason)
 
 
-def pipeline_task(queue: Queue, *, ignore_result: bool = True) -> Callable[[F], F]:
+def pipeline_task(queue: Queue, *, ignore_result: bool = True) -> Callable[[Callable[..., Any]], PipelineTask]:
     """Register a task on `queue` with the project's delivery and retry policy."""
     settings = get_settings()
 
-    def decorate(function: F) -> F:
-        task = app.task(
+    def decorate(function: Callable[..., Any]) -> PipelineTask:
+        task: PipelineTask = app.task(
             bind=True,
             base=PipelineTask,
             name=f"workers.{queue.value}.{function.__name__}",
@@ -84,6 +82,6 @@ def pipeline_task(queue: Queue, *, ignore_result: bool = True) -> Callable[[F], 
             soft_time_limit=settings.tasks.soft_time_limit_s,
             time_limit=settings.tasks.time_limit_s,
         )(function)
-        return task  # type: ignore[no-any-return]
+        return task
 
     return decorate

@@ -67,10 +67,18 @@ class RedisLedger:
 
     def _record(self, data: dict[str, str], indexed: int) -> SourceRecord:
         return SourceRecord(
-            id=data["id"], root=data["root"], key=data["key"], uri=data["uri"], version=data["version"],
-            pipeline=data["pipeline"], state=State(data["state"]),
-            items=int(data["items"]) if data.get("items") else None, indexed=indexed,
-            error=data.get("error") or None, created_at=float(data["created_at"]), updated_at=float(data["updated_at"]),
+            id=data["id"],
+            root=data["root"],
+            key=data["key"],
+            uri=data["uri"],
+            version=data["version"],
+            pipeline=data["pipeline"],
+            state=State(data["state"]),
+            items=int(data["items"]) if data.get("items") else None,
+            indexed=indexed,
+            error=data.get("error") or None,
+            created_at=float(data["created_at"]),
+            updated_at=float(data["updated_at"]),
         )
 
     def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
@@ -92,11 +100,20 @@ class RedisLedger:
                         pipe.srem(state_prefix + existing.state, id)
                     pipe.delete(items_key)
                     pipe.hdel(record_key, "items", "error")
-                    pipe.hset(record_key, mapping={
-                        "id": id, "root": source.root, "key": source.key, "uri": source.uri,
-                        "version": source.version, "pipeline": pipeline, "state": State.QUEUED,
-                        "created_at": data.get("created_at", now), "updated_at": now,
-                    })
+                    pipe.hset(
+                        record_key,
+                        mapping={
+                            "id": id,
+                            "root": source.root,
+                            "key": source.key,
+                            "uri": source.uri,
+                            "version": source.version,
+                            "pipeline": pipeline,
+                            "state": State.QUEUED,
+                            "created_at": data.get("created_at", now),
+                            "updated_at": now,
+                        },
+                    )
                     pipe.sadd(state_prefix + State.QUEUED, id)
                     pipe.execute()
                     return id, action

@@ -53,9 +53,18 @@ class SqliteLedger:
             "SELECT COUNT(*) FROM indexed_items WHERE source_id = ? AND version = ?", (id_, version)
         ).fetchone()
         return SourceRecord(
-            id=str(id_), root=str(root), key=str(key), uri=str(uri), version=str(version), pipeline=str(pipeline),
-            state=State(str(state)), items=None if items is None else int(str(items)), indexed=int(count),
-            error=None if error is None else str(error), created_at=float(str(created)), updated_at=float(str(updated)),
+            id=str(id_),
+            root=str(root),
+            key=str(key),
+            uri=str(uri),
+            version=str(version),
+            pipeline=str(pipeline),
+            state=State(str(state)),
+            items=None if items is None else int(str(items)),
+            indexed=int(count),
+            error=None if error is None else str(error),
+            created_at=float(str(created)),
+            updated_at=float(str(updated)),
         )
 
     def _load(self, db: sqlite3.Connection, id: str) -> SourceRecord | None:

@@ -23,7 +23,7 @@ def open_rgb(path: Path, *, max_pixels: int, min_side: int) -> Image.Image:
     try:
         image = Image.open(path)
     except UnidentifiedImageError:
-        raise CorruptMedia(f"not a readable image (the format is unknown or the header is damaged)") from None
+        raise CorruptMedia("not a readable image (the format is unknown or the header is damaged)") from None
     except OSError as error:
         raise CorruptMedia(f"cannot open image ({error})") from None
     with image:

@@ -58,9 +58,7 @@ def _byte_vocab() -> dict[str, int]:
     # Same table as the GPT-2/CLIP tokenizers: printable bytes map to themselves,
     # the rest to code points from 256 on.
     printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     )
     symbols: list[str] = [chr(b) for b in printable]
     extra = 0

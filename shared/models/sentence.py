@@ -58,8 +58,7 @@ class SentenceTransformerEncoder:
             model = SentenceTransformer(name, device=resolved)
         except Exception as error:  # any loader failure: missing files, no hub, bad config
             raise ModelUnavailable(
-                f"model {name!r} cannot be loaded ({one_line(error)[:160]}); "
-                f"set {setting} to a local model directory"
+                f"model {name!r} cannot be loaded ({one_line(error)[:160]}); set {setting} to a local model directory"
             ) from error
         if resolved.startswith("cuda"):
             model = model.half()
@@ -81,7 +80,9 @@ class SentenceTransformerEncoder:
 
     def encode_images(self, images: Sequence[Image.Image]) -> Vectors:
         if "image" not in self.modalities:
-            raise ModelUnavailable(f"model {self.model_id!r} cannot encode images; use a CLIP model for the vision space")
+            raise ModelUnavailable(
+                f"model {self.model_id!r} cannot encode images; use a CLIP model for the vision space"
+            )
         return self._encode(images)
 
     def encode_texts(self, texts: Sequence[str]) -> Vectors:

@@ -54,6 +54,15 @@ def is_s3(uri: str) -> bool:
     return uri.startswith("s3://")
 
 
+def locate(uri: str) -> ObjectInfo:
+    """Where a URI points, without asking storage: for recording a source that turned out missing."""
+    if is_s3(uri):
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return ObjectInfo(uri=f"s3://{bucket}/{key}", root=bucket, key=key, size=0, version="missing")
+    path = str(Path(uri).expanduser().resolve())
+    return ObjectInfo(uri=path, root="local", key=path, size=0, version="missing")
+
+
 def storage_for(uri: str, settings: Settings) -> ObjectStorage:
     """The storage that serves `uri`, one instance per kind and process."""
     if is_s3(uri):

@@ -48,9 +48,7 @@ class VectorStore(Protocol):
         """Delete a source's documents (but those of `keep_version`); return how many went."""
         ...
 
-    def search(
-        self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None
-    ) -> list[Hit]:
+    def search(self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None) -> list[Hit]:
         """The k nearest documents in one space, best first, scored by cosine similarity."""
         ...
 

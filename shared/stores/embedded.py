@@ -118,7 +118,9 @@ class EmbeddedStore:
             rows = []
             for document in group:
                 if len(document.vector) != dim:
-                    result.failed[document.item.id] = f"vector has {len(document.vector)} dimensions, space {space!r} has {dim}"
+                    result.failed[document.item.id] = (
+                        f"vector has {len(document.vector)} dimensions, space {space!r} has {dim}"
+                    )
                     continue
                 rows.append({**document.fields(), "vector": document.vector})
             if not rows:
@@ -145,9 +147,7 @@ class EmbeddedStore:
                     deleted += found
         return deleted
 
-    def search(
-        self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None
-    ) -> list[Hit]:
+    def search(self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None) -> list[Hit]:
         table = self._table(space)
         if table is None:
             return []

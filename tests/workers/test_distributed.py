@@ -51,9 +51,7 @@ def test_bad_objects_fail_with_reasons_and_the_good_ones_are_indexed(
     Image.new("1", (10_000, 9_000)).save(bomb)
     upload(s3_endpoint, bucket, "in/bomb.png", bomb.read_bytes())
 
-    result = distributed_cli(
-        "ingest", f"s3://{bucket}/in/", f"s3://{bucket}/in/missing.jpg", "--wait", "--json"
-    )
+    result = distributed_cli("ingest", f"s3://{bucket}/in/", f"s3://{bucket}/in/missing.jpg", "--wait", "--json")
 
     assert result.returncode == 1
     import json
@@ -70,6 +68,6 @@ def test_bad_objects_fail_with_reasons_and_the_good_ones_are_indexed(
     assert all("\n" not in error for error in errors.values())
 
     status = distributed_cli.json("status")
-    assert status["counts"]["done"] == 1 and status["counts"]["failed"] == 5
-    assert {f["uri"].rsplit("/", 1)[1] for f in status["failed"]} == set(errors) - {"missing.jpg"}
+    assert status["counts"]["done"] == 1 and status["counts"]["failed"] == 6
+    assert {f["uri"].rsplit("/", 1)[1]: f["error"] for f in status["failed"]} == errors
     assert all(workers.alive().values())

@@ -1,0 +1,36 @@
+# Everyday targets. `make demo` and `make test` work on a fresh machine: they set up .venv first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format typecheck unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/pip install --quiet -e . --group dev
+	touch $(STAMP)
+
+demo: $(STAMP)  ## ingest the bundled examples on the embedded default, then search them
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP) lint typecheck  ## every check and every test; services are started by the tests' fixtures
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: $(STAMP)  ## speed figures for the README
+	$(BIN)/mmindex bench embed --json
+
+clean:
+	rm -rf $(VENV) .mmindex
