@@ -9,7 +9,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -112,6 +112,23 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
     tasks: TaskSettings = Field(default_factory=TaskSettings)  # type: ignore[arg-type]
     pipeline_version: str = Field("1", description="Bump to re-index unchanged sources after a pipeline change")
+    worker_processes: int = Field(
+        1, gt=0, description="Processes in this worker's pool; set by `mmindex worker` to share CPU threads"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_names(cls, data: Any) -> Any:
+        """A misspelt variable must not be silently ignored (pydantic-settings skips unknown top-level names)."""
+        known = {name.upper() for name in cls.model_fields}
+        unknown = sorted(
+            name
+            for name in os.environ
+            if name.startswith("MMINDEX_") and name.removeprefix("MMINDEX_").split("__")[0] not in known
+        )
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; see the README's configuration table")
+        return data
 
     @model_validator(mode="after")
     def _store_reachable(self) -> Settings:
@@ -131,11 +148,11 @@ class Settings(BaseSettings):
         """Where thumbnails of local sources are written."""
         return self.home / "artifacts"
 
-    def torch_threads(self, worker_processes: int = 1) -> int:
-        """CPU threads per process: the setting, else the cores shared among the processes."""
+    def torch_threads(self) -> int:
+        """CPU threads per process: the setting, else the cores shared among the pool's processes."""
         if self.models.threads:
             return self.models.threads
-        return max(1, (os.cpu_count() or 1) // max(1, worker_processes))
+        return max(1, (os.cpu_count() or 1) // self.worker_processes)
 
 
 @lru_cache(maxsize=1)

@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from threading import Lock
 
 from shared.config import Settings, get_settings
 from shared.documents import Space
 from shared.ledger import Ledger, open_ledger
 from shared.models import Encoder, encoder_for
-from shared.storage import ObjectStorage, storage_for
+from shared.storage import ObjectStorage, is_s3, storage_for
 from shared.stores import VectorStore, open_store
 
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.worker_processes = int(os.environ.get("MMINDEX_WORKER_PROCESSES", "1"))
+        self._storages: dict[bool, ObjectStorage] = {}
+        self._lock = Lock()
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -31,10 +33,15 @@ class Runtime:
         return open_store(self.settings)
 
     def storage(self, uri: str) -> ObjectStorage:
-        return storage_for(uri, self.settings)
+        """The storage serving `uri`: one per kind (local, S3) and process, sharing its client."""
+        kind = is_s3(uri)
+        with self._lock:
+            if kind not in self._storages:
+                self._storages[kind] = storage_for(uri, self.settings)
+            return self._storages[kind]
 
     def encoder(self, space: Space) -> Encoder:
-        return encoder_for(space, self.settings, self.worker_processes)
+        return encoder_for(space, self.settings)
 
 
 _runtime: Runtime | None = None

@@ -7,6 +7,7 @@ random-weight CLIP).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -91,13 +92,18 @@ def redis_server() -> Iterator[str]:
         server.stop()
 
 
-_databases = iter(range(1, 16))
+_databases = itertools.cycle(range(1, 16))
 
 
 @pytest.fixture
 def redis_url(redis_server: str) -> str:
-    """A Redis database of its own for one test."""
-    return f"{redis_server}/{next(_databases)}"
+    """An empty Redis database for one test (databases are reused in turn, flushed first)."""
+    import redis
+
+    url = f"{redis_server}/{next(_databases)}"
+    with redis.Redis.from_url(url) as client:
+        client.flushdb()
+    return url
 
 
 @pytest.fixture(scope="session")

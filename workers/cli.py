@@ -20,7 +20,7 @@ from shared.config import get_settings
 from shared.errors import MmindexError, one_line
 from shared.ledger import FINAL, State
 from shared.media.image import open_rgb, thumbnail_jpeg
-from shared.runtime import get_runtime
+from shared.runtime import get_runtime, reset_runtime
 
 app = typer.Typer(
     add_completion=False,
@@ -206,6 +206,7 @@ def worker(
         *ctx.args,
     ]
     os.environ["MMINDEX_WORKER_PROCESSES"] = str(_processes(argv))
+    reset_runtime()  # settings are read again, with the pool's process count
     celery_app.worker_main(argv)
 
 

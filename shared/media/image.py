@@ -50,13 +50,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """Any Pillow mode as 8-bit RGB: alpha over white, CMYK and palettes converted, 16-bit scaled."""
     if image.mode == "RGB":
         return image
-    if image.mode.startswith("I") or image.mode == "F":
-        # 16- and 32-bit grayscale: scale the range actually used into 8 bits.
+    if image.mode.startswith("I;16"):
+        values = np.asarray(image, dtype=np.float64) * (255.0 / 65535.0)
+        return Image.fromarray(values.round().astype(np.uint8), mode="L").convert("RGB")
+    if image.mode in {"I", "F"}:
+        # 32-bit: 8-bit values stay, 16-bit ones are scaled down, anything wider by its maximum.
         values = np.asarray(image, dtype=np.float64)
         top = float(values.max()) if values.size else 0.0
         if top > 255:
             values = values * (255.0 / (65535.0 if top <= 65535 else top))
-        return Image.fromarray(np.clip(values, 0, 255).astype(np.uint8), mode="L").convert("RGB")
+        return Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8), mode="L").convert("RGB")
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"}:

@@ -37,7 +37,7 @@ def model_setting(space: Space) -> str:
     return f"MMINDEX_MODELS__{space.value.upper()}"
 
 
-def encoder_for(space: Space, settings: Settings, worker_processes: int = 1) -> Encoder:
+def encoder_for(space: Space, settings: Settings) -> Encoder:
     """The process's encoder for `space`, loaded on first use; ModelUnavailable if it cannot load."""
     from shared.models.sentence import SentenceTransformerEncoder
 
@@ -50,7 +50,7 @@ def encoder_for(space: Space, settings: Settings, worker_processes: int = 1) -> 
                 name,
                 setting=model_setting(space),
                 device=settings.models.device,
-                threads=settings.torch_threads(worker_processes),
+                threads=settings.torch_threads(),
                 batch_size=settings.models.batch_size,
             )
             _encoders[key] = encoder

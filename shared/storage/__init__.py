@@ -64,11 +64,11 @@ def locate(uri: str) -> ObjectInfo:
 
 
 def storage_for(uri: str, settings: Settings) -> ObjectStorage:
-    """The storage that serves `uri`, one instance per kind and process."""
+    """A storage that serves `uri` (callers keep one per kind: see shared.runtime)."""
     if is_s3(uri):
         from shared.storage.s3 import S3Storage
 
-        return S3Storage.shared(settings)
+        return S3Storage(settings)
     from shared.storage.local import LocalStorage
 
-    return LocalStorage.shared(settings)
+    return LocalStorage(settings)

@@ -7,8 +7,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from threading import Lock
-from typing import ClassVar
 
 from shared.config import Settings
 from shared.errors import SourceNotFound, TooLarge
@@ -27,19 +25,9 @@ def content_hash(path: Path) -> str:
 class LocalStorage:
     """Files on this machine, named by absolute path."""
 
-    _instance: ClassVar[LocalStorage | None] = None
-    _lock: ClassVar[Lock] = Lock()
-
     def __init__(self, settings: Settings) -> None:
         self._max_bytes = settings.s3.max_object_bytes
         self._artifacts = settings.artifacts_dir.resolve()
-
-    @classmethod
-    def shared(cls, settings: Settings) -> LocalStorage:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls(settings)
-            return cls._instance
 
     def _info(self, path: Path) -> ObjectInfo:
         return ObjectInfo(

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from threading import Lock
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -53,20 +53,10 @@ def classify(uri: str, error: Exception) -> Exception:
 class S3Storage:
     """Objects in S3 buckets, named `s3://bucket/key`."""
 
-    _instance: ClassVar[S3Storage | None] = None
-    _lock: ClassVar[Lock] = Lock()
-
     def __init__(self, settings: Settings) -> None:
         self._settings = settings.s3
         self._client: S3Client | None = None
         self._client_lock = Lock()
-
-    @classmethod
-    def shared(cls, settings: Settings) -> S3Storage:
-        with cls._lock:
-            if cls._instance is None:
-                cls._instance = cls(settings)
-            return cls._instance
 
     @property
     def client(self) -> S3Client:
@@ -92,16 +82,19 @@ class S3Storage:
             head: Any = self.client.head_object(Bucket=bucket, Key=key)
         except (ClientError, BotoCoreError) as error:
             raise classify(uri, error) from error
-        return self._info(bucket, key, int(head["ContentLength"]), head.get("VersionId") or head["ETag"])
+        # The ETag, not the version id: listings report only ETags, and one object must have one version.
+        return self._info(bucket, key, int(head["ContentLength"]), head["ETag"])
 
     def list(self, uri: str) -> Iterator[ObjectInfo]:
         bucket, prefix = split_uri(uri)
+        if self._derived(prefix):
+            raise PermanentError(f"{uri}: under {self._settings.derived_prefix}, where mmindex keeps its own artifacts")
         if prefix and not prefix.endswith("/"):
             try:
                 yield self.stat(uri)
                 return
             except SourceNotFound:
-                pass
+                prefix += "/"  # not a key: a folder, as `aws s3 ls` reads it
         found = False
         try:
             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):

@@ -1,0 +1,315 @@
+"""shared/stores: the VectorStore contract.
+
+Every test takes the `store` fixture and speaks only the protocol, so another implementation
+(OpenSearch against a real node) joins by adding one entry to STORES.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.documents import Document, Item, Space, document_id
+from shared.errors import PermanentError
+from shared.stores import MAX_K, SearchFilter, VectorStore
+from shared.stores.embedded import EmbeddedStore
+
+VISION_DIM = 4
+TEXT_DIM = 3
+
+
+def embedded(tmp_path: Path) -> Iterator[VectorStore]:
+    yield EmbeddedStore(tmp_path / "store")
+
+
+STORES: dict[str, Callable[[Path], Iterator[VectorStore]]] = {"embedded": embedded}
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    """A fresh store with the two spaces created."""
+    made = STORES[request.param](tmp_path)
+    store = next(made)
+    store.ensure({Space.VISION: VISION_DIM, Space.TEXT: TEXT_DIM})
+    yield store
+    next(made, None)
+
+
+def doc(
+    key: str,
+    vector: list[float],
+    *,
+    item: int = 0,
+    version: str = "v1",
+    space: str = Space.VISION,
+    modality: str = "image",
+    root: str = "photos",
+    text: str | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+) -> Document:
+    source = f"s3://{root}/{key}"
+    return Document(
+        item=Item(
+            id=document_id(root, key, version, item, space),
+            source_id=f"{root}:{key}",
+            source=source,
+            version=version,
+            uri=source,
+            modality=modality,
+            item=item,
+            space=str(space),
+            text=text,
+            thumbnail=f"s3://{root}/_mmindex/{key}.{item}.jpg",
+            start_s=start_s,
+            end_s=end_s,
+        ),
+        vector=vector,
+        model="test-model",
+        pipeline="1",
+    )
+
+
+def unit(index: int, dim: int = VISION_DIM) -> list[float]:
+    return [1.0 if i == index else 0.0 for i in range(dim)]
+
+
+def uris(hits: list) -> list[str]:
+    return [hit.uri for hit in hits]
+
+
+# ---------------------------------------------------------------- spaces
+
+
+def test_ensure_creates_the_spaces_with_their_dimensions(store: VectorStore) -> None:
+    assert store.dimensions() == {"vision": VISION_DIM, "text": TEXT_DIM}
+    store.ensure({Space.VISION: VISION_DIM})  # again: nothing changes
+    assert store.dimensions() == {"vision": VISION_DIM, "text": TEXT_DIM}
+
+
+def test_ensure_with_another_dimension_is_refused(store: VectorStore) -> None:
+    with pytest.raises(PermanentError, match="vision"):
+        store.ensure({Space.VISION: VISION_DIM + 1})
+    assert store.dimensions()["vision"] == VISION_DIM
+
+
+def test_a_vector_of_the_wrong_dimension_fails_alone(store: VectorStore) -> None:
+    good = doc("good.jpg", unit(0))
+    bad = doc("bad.jpg", [1.0, 0.0])
+    result = store.upsert([good, bad])
+    assert result.written == 1
+    assert list(result.failed) == [bad.item.id]
+    assert store.count(Space.VISION) == 1
+
+
+# ---------------------------------------------------------------- writing
+
+
+def test_writing_the_same_documents_twice_changes_nothing(store: VectorStore) -> None:
+    documents = [doc(f"{n}.jpg", unit(n % VISION_DIM)) for n in range(6)]
+    assert store.upsert(documents).written == 6
+    assert store.upsert([doc(f"{n}.jpg", unit(n % VISION_DIM)) for n in range(6)]).written == 6
+    assert store.count(Space.VISION) == 6
+    assert store.count() == 6
+
+
+def test_a_rewritten_document_replaces_the_old_one(store: VectorStore) -> None:
+    store.upsert([doc("talk.wav", [1.0, 0.0, 0.0], space=Space.TEXT, modality="audio", text="old words")])
+    store.upsert([doc("talk.wav", [1.0, 0.0, 0.0], space=Space.TEXT, modality="audio", text="new words")])
+    (hit,) = store.search(Space.TEXT, [1.0, 0.0, 0.0], k=10)
+    assert hit.text == "new words"
+
+
+def test_documents_land_in_their_own_space(store: VectorStore) -> None:
+    store.upsert([doc("a.jpg", unit(0)), doc("a.txt", [0.0, 1.0, 0.0], space=Space.TEXT, modality="text")])
+    assert store.count(Space.VISION) == 1
+    assert store.count(Space.TEXT) == 1
+    assert uris(store.search(Space.TEXT, [0.0, 1.0, 0.0], k=10)) == ["s3://photos/a.txt"]
+
+
+# ---------------------------------------------------------------- searching
+
+
+def test_the_nearest_neighbour_comes_first_with_cosine_scores(store: VectorStore) -> None:
+    store.upsert(
+        [
+            doc("same.jpg", [0.6, 0.8, 0.0, 0.0]),
+            doc("close.jpg", [0.8, 0.6, 0.0, 0.0]),
+            doc("orthogonal.jpg", [0.0, 0.0, 1.0, 0.0]),
+            doc("opposite.jpg", [-0.6, -0.8, 0.0, 0.0]),
+        ]
+    )
+    hits = store.search(Space.VISION, [3.0, 4.0, 0.0, 0.0], k=10)  # same direction, another length
+    assert uris(hits) == ["s3://photos/same.jpg", "s3://photos/close.jpg", "s3://photos/orthogonal.jpg",
+                          "s3://photos/opposite.jpg"]  # fmt: skip
+    scores = [hit.score for hit in hits]
+    assert scores[0] == pytest.approx(1.0, abs=1e-4)
+    assert scores[1] == pytest.approx(0.96, abs=1e-4)
+    assert scores[2] == pytest.approx(0.0, abs=1e-4)
+    assert scores[3] == pytest.approx(-1.0, abs=1e-4)
+
+
+def test_hits_carry_what_search_prints(store: VectorStore) -> None:
+    document = doc("clip.mp4", unit(1), item=3, modality="video", start_s=12.0, end_s=14.5, text="a goal")
+    store.upsert([document])
+    (hit,) = store.search(Space.VISION, unit(1), k=1)
+    assert hit.public() == {
+        "uri": "s3://photos/clip.mp4",
+        "modality": "video",
+        "score": pytest.approx(1.0, abs=1e-4),
+        "start_s": 12.0,
+        "end_s": 14.5,
+        "text": "a goal",
+        "thumbnail": "s3://photos/_mmindex/clip.mp4.3.jpg",
+    }
+    assert (hit.id, hit.space) == (document.item.id, "vision")
+
+
+def test_k_limits_the_hits(store: VectorStore) -> None:
+    store.upsert([doc(f"{n}.jpg", [1.0, n / 10, 0.0, 0.0]) for n in range(10)])
+    hits = store.search(Space.VISION, [1.0, 0.0, 0.0, 0.0], k=3)
+    assert uris(hits) == ["s3://photos/0.jpg", "s3://photos/1.jpg", "s3://photos/2.jpg"]
+
+
+def test_k_is_bounded_by_max_k(store: VectorStore) -> None:
+    total = MAX_K + 5
+    store.upsert([doc(f"{n}.jpg", [1.0, math.sin(n), math.cos(n), 0.5]) for n in range(total)])
+    assert store.count(Space.VISION) == total
+    assert len(store.search(Space.VISION, [1.0, 0.0, 0.0, 0.0], k=total)) == MAX_K
+    assert len(store.search(Space.VISION, [1.0, 0.0, 0.0, 0.0], k=10**9)) == MAX_K
+
+
+def test_a_space_that_does_not_exist_has_no_hits(store: VectorStore) -> None:
+    store.upsert([doc("a.jpg", unit(0))])
+    assert store.search("audio", [1.0, 0.0], k=10) == []
+    assert store.count("audio") == 0
+
+
+def test_an_empty_space_has_no_hits(store: VectorStore) -> None:
+    assert store.search(Space.VISION, unit(0), k=10) == []
+
+
+def test_filter_by_modality(store: VectorStore) -> None:
+    store.upsert(
+        [
+            doc("photo.jpg", unit(0), modality="image"),
+            doc("clip.mp4", unit(0), modality="video", start_s=0.0, end_s=1.0),
+            doc("other.mp4", [0.9, 0.1, 0.0, 0.0], modality="video", start_s=0.0, end_s=1.0),
+        ]
+    )
+    videos = store.search(Space.VISION, unit(0), k=10, filters=SearchFilter(modalities=("video",)))
+    assert sorted(uris(videos)) == ["s3://photos/clip.mp4", "s3://photos/other.mp4"]
+    both = store.search(Space.VISION, unit(0), k=10, filters=SearchFilter(modalities=("video", "image")))
+    assert len(both) == 3
+    assert store.search(Space.VISION, unit(0), k=10, filters=SearchFilter(modalities=("audio",))) == []
+
+
+def test_filter_by_source_prefix(store: VectorStore) -> None:
+    store.upsert(
+        [
+            doc("trip/a.jpg", unit(0)),
+            doc("trip/b.jpg", unit(0)),
+            doc("trip-old/c.jpg", unit(0)),
+            doc("home/d.jpg", unit(0)),
+        ]
+    )
+    hits = store.search(Space.VISION, unit(0), k=10, filters=SearchFilter(source_prefix="s3://photos/trip/"))
+    assert sorted(uris(hits)) == ["s3://photos/trip/a.jpg", "s3://photos/trip/b.jpg"]
+    nothing = store.search(Space.VISION, unit(0), k=10, filters=SearchFilter(source_prefix="s3://elsewhere/"))
+    assert nothing == []
+
+
+@pytest.mark.parametrize(
+    ("prefix", "expected"),
+    [
+        ("s3://photos/it's/", ["s3://photos/it's/a.jpg"]),
+        ("s3://photos/100%/", ["s3://photos/100%/a.jpg"]),
+        ("s3://photos/a_b/", ["s3://photos/a_b/a.jpg"]),
+        ("s3://photos/back\\slash/", ["s3://photos/back\\slash/a.jpg"]),
+        ('s3://photos/q"uote/', ['s3://photos/q"uote/a.jpg']),
+    ],
+    ids=["quote", "percent", "underscore", "backslash", "double-quote"],
+)
+def test_filter_by_a_prefix_with_special_characters(store: VectorStore, prefix: str, expected: list[str]) -> None:
+    keys = ["it's/a.jpg", "its/a.jpg", "100%/a.jpg", "1000/a.jpg", "a_b/a.jpg", "axb/a.jpg", "back\\slash/a.jpg",
+            'q"uote/a.jpg', "quote/a.jpg"]  # fmt: skip
+    store.upsert([doc(key, unit(0)) for key in keys])
+    hits = store.search(Space.VISION, unit(0), k=100, filters=SearchFilter(source_prefix=prefix))
+    assert uris(hits) == expected
+
+
+def test_filters_combine(store: VectorStore) -> None:
+    store.upsert(
+        [
+            doc("trip/a.jpg", unit(0), modality="image"),
+            doc("trip/b.mp4", unit(0), modality="video"),
+            doc("home/c.mp4", unit(0), modality="video"),
+        ]
+    )
+    only = SearchFilter(modalities=("video",), source_prefix="s3://photos/trip/")
+    assert uris(store.search(Space.VISION, unit(0), k=10, filters=only)) == ["s3://photos/trip/b.mp4"]
+
+
+def test_filters_do_not_cut_k_short(store: VectorStore) -> None:
+    # Many better matches outside the filter must not crowd out the ones inside it.
+    store.upsert([doc(f"noise/{n}.jpg", unit(0)) for n in range(50)])
+    store.upsert([doc(f"keep/{n}.jpg", [0.5, 0.5, 0.5, 0.5]) for n in range(3)])
+    hits = store.search(Space.VISION, unit(0), k=3, filters=SearchFilter(source_prefix="s3://photos/keep/"))
+    assert len(hits) == 3
+
+
+# ---------------------------------------------------------------- deleting and counting
+
+
+def test_delete_source_removes_it_from_every_space(store: VectorStore) -> None:
+    store.upsert(
+        [
+            doc("clip.mp4", unit(0), item=0, modality="video"),
+            doc("clip.mp4", unit(1), item=1, modality="video"),
+            doc("clip.mp4", [1.0, 0.0, 0.0], item=2, space=Space.TEXT, modality="video", text="hello"),
+            doc("other.jpg", unit(0)),
+        ]
+    )
+    assert store.count(source="s3://photos/clip.mp4") == 3
+    assert store.delete_source("s3://photos/clip.mp4") == 3
+    assert store.count(source="s3://photos/clip.mp4") == 0
+    assert uris(store.search(Space.VISION, unit(0), k=10)) == ["s3://photos/other.jpg"]
+    assert store.search(Space.TEXT, [1.0, 0.0, 0.0], k=10) == []
+    assert store.delete_source("s3://photos/clip.mp4") == 0
+
+
+def test_delete_source_keeping_a_version_removes_only_the_others(store: VectorStore) -> None:
+    store.upsert([doc("a.jpg", unit(0), version="v1"), doc("a.jpg", unit(1), version="v2")])
+    assert store.count(source="s3://photos/a.jpg") == 2
+    assert store.delete_source("s3://photos/a.jpg", keep_version="v2") == 1
+    (hit,) = store.search(Space.VISION, unit(1), k=10)
+    assert hit.id == document_id("photos", "a.jpg", "v2", 0, Space.VISION)
+    assert store.delete_source("s3://photos/a.jpg", keep_version="v2") == 0
+
+
+def test_delete_source_matches_the_whole_source_not_a_prefix(store: VectorStore) -> None:
+    store.upsert([doc("a.jpg", unit(0)), doc("a.jpg.xmp", unit(0)), doc("it's.jpg", unit(0))])
+    assert store.delete_source("s3://photos/a.jpg") == 1
+    assert store.delete_source("s3://photos/it's.jpg") == 1
+    assert uris(store.search(Space.VISION, unit(0), k=10)) == ["s3://photos/a.jpg.xmp"]
+
+
+def test_count_per_space_and_per_source(store: VectorStore) -> None:
+    store.upsert(
+        [
+            doc("a.mp4", unit(0), item=0, modality="video"),
+            doc("a.mp4", unit(1), item=1, modality="video"),
+            doc("a.mp4", [0.0, 1.0, 0.0], item=2, space=Space.TEXT, modality="video"),
+            doc("b.jpg", unit(2)),
+        ]
+    )
+    assert store.count() == 4
+    assert store.count(Space.VISION) == 3
+    assert store.count(Space.TEXT) == 1
+    assert store.count(source="s3://photos/a.mp4") == 3
+    assert store.count(Space.VISION, source="s3://photos/a.mp4") == 2
+    assert store.count(Space.TEXT, source="s3://photos/b.jpg") == 0
+    assert store.count(source="s3://photos/missing.jpg") == 0

@@ -1,0 +1,73 @@
+"""shared/search.py fuse(): reciprocal rank fusion of the per-space rankings."""
+
+from __future__ import annotations
+
+from shared.documents import Hit
+from shared.search import fuse
+
+
+def hit(id: str, score: float, space: str = "vision") -> Hit:
+    return Hit(uri=f"/photos/{id}.jpg", modality="image", score=score, id=id, space=space)
+
+
+def ids(hits: list[Hit]) -> list[str]:
+    return [h.id for h in hits]
+
+
+def test_one_ranking_keeps_its_order() -> None:
+    ranking = [hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)]
+    assert ids(fuse([ranking], k=10)) == ["a", "b", "c"]
+
+
+def test_a_hit_found_in_both_spaces_beats_hits_found_in_one() -> None:
+    vision = [hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)]
+    text = [hit("x", 0.95, "text"), hit("c", 0.6, "text"), hit("y", 0.5, "text")]
+    fused = fuse([vision, text], k=10)
+    # c: 1/63 + 1/62 beats any single first place (1/61).
+    assert ids(fused)[0] == "c"
+    assert sorted(ids(fused)) == ["a", "b", "c", "x", "y"]
+
+
+def test_reciprocal_rank_order_across_two_rankings() -> None:
+    first = [hit("a", 0.9), hit("b", 0.8), hit("c", 0.7), hit("d", 0.6)]
+    second = [hit("d", 0.5, "text"), hit("c", 0.4, "text"), hit("e", 0.3, "text")]
+    # a: 1/61; b: 1/62; c: 1/63 + 1/62; d: 1/64 + 1/61; e: 1/63
+    assert ids(fuse([first, second], k=10)) == ["d", "c", "a", "b", "e"]
+
+
+def test_duplicates_are_merged_keeping_the_best_score() -> None:
+    first = [hit("a", 0.3), hit("b", 0.2)]
+    second = [hit("a", 0.8, "text")]
+    fused = fuse([first, second], k=10)
+    assert ids(fused) == ["a", "b"]
+    assert fused[0].score == 0.8
+    assert fused[0].space == "text"
+
+
+def test_equal_fused_scores_are_ordered_by_similarity() -> None:
+    first = [hit("a", 0.2)]
+    second = [hit("b", 0.9, "text")]
+    assert ids(fuse([first, second], k=10)) == ["b", "a"]
+
+
+def test_k_cuts_the_fused_list() -> None:
+    first = [hit(str(i), 1 - i / 100) for i in range(20)]
+    second = [hit(str(i), 1 - i / 100, "text") for i in range(19, -1, -1)]
+    fused = fuse([first, second], k=5)
+    assert len(fused) == 5
+    assert len(set(ids(fused))) == 5
+
+
+def test_hits_without_ids_are_told_apart_by_uri_and_time() -> None:
+    first = [
+        Hit(uri="/v.mp4", modality="video", score=0.9, start_s=0.0),
+        Hit(uri="/v.mp4", modality="video", score=0.8, start_s=5.0),
+    ]
+    second = [Hit(uri="/v.mp4", modality="video", score=0.7, start_s=5.0)]
+    fused = fuse([first, second], k=10)
+    assert [h.start_s for h in fused] == [5.0, 0.0]
+
+
+def test_no_rankings_give_no_hits() -> None:
+    assert fuse([], k=10) == []
+    assert fuse([[], []], k=10) == []

@@ -1,0 +1,95 @@
+"""Delivery is at least once: every task may run again with the same message, and the index must not change."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery.signals import task_prerun
+
+from shared.config import get_settings
+from shared.ledger import State
+from shared.runtime import get_runtime, reset_runtime
+from tests.conftest import photo
+from workers.app import app, configure
+from workers.intake import submit
+
+
+@pytest.fixture
+def embedded(mmindex_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process as an embedded-mode mmindex: tasks run in-process."""
+    for name, value in mmindex_env.items():
+        if name.startswith("MMINDEX_"):
+            monkeypatch.setenv(name, value)
+    reset_runtime()
+    configure(get_settings())
+    yield
+    reset_runtime()
+
+
+@pytest.fixture
+def delivered() -> Iterator[list[tuple[str, Any]]]:
+    """Every task message run in this process, in order: (task name, payload)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(sender: Any = None, args: Any = None, **_: Any) -> None:
+        seen.append((sender.name, args[0]))
+
+    task_prerun.connect(record, weak=False)
+    yield seen
+    task_prerun.disconnect(record)
+
+
+@pytest.mark.usefixtures("embedded")
+def test_every_task_run_twice_leaves_the_same_index(tmp_path: Path, delivered: list[tuple[str, Any]]) -> None:
+    photos = [photo(tmp_path / "in" / f"{i}.jpg", seed=i) for i in range(5)]
+    submission = submit([str(tmp_path / "in")])
+    runtime = get_runtime()
+    assert [r.state for r in runtime.ledger.get(submission.ids)] == [State.DONE] * 5
+    assert {name for name, _ in delivered} == {"workers.decode.decode", "workers.embed.embed", "workers.index.index"}
+    before = runtime.store.count()
+    assert before == len(photos)
+
+    # Redeliver every message, as a broker does after a worker dies before acknowledging.
+    for name, payload in list(delivered):
+        app.tasks[name].apply(args=[payload])
+    assert runtime.store.count() == before
+
+    # A decode redelivered while its sources are still in flight runs the whole pipeline again: same documents.
+    for path in photos:
+        runtime.ledger.submit(runtime.storage(str(path)).stat(str(path)), pipeline="in flight")
+    assert {r.state for r in runtime.ledger.get(submission.ids)} == {State.QUEUED}
+    delivered.clear()
+    app.tasks["workers.decode.decode"].apply(args=[{"sources": submission.queued}])
+    assert [name for name, _ in delivered].count("workers.index.index") >= 1
+    assert runtime.store.count() == before
+    assert {r.state for r in runtime.ledger.get(submission.ids)} == {State.DONE}
+
+
+@pytest.mark.usefixtures("embedded")
+def test_an_unreachable_store_is_retried_then_fails_the_source_with_the_reason(
+    tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from workers.decode import decode
+
+    boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+        Bucket=bucket, Key="a.jpg", Body=photo(tmp_path / "a.jpg", seed=1).read_bytes()
+    )
+    runtime = get_runtime()
+    info = runtime.storage(f"s3://{bucket}/a.jpg").stat(f"s3://{bucket}/a.jpg")
+    id, _ = runtime.ledger.submit(info, runtime.settings.pipeline_version)
+
+    # The object store goes away between listing and decoding: a transient fault, retried, then given up.
+    monkeypatch.setenv("MMINDEX_S3__ENDPOINT_URL", "http://127.0.0.1:9")
+    reset_runtime()
+    decode.apply(args=[{"sources": [[id, info.version]]}])
+
+    (record,) = get_runtime().ledger.get([id])
+    assert record.state is State.FAILED
+    assert record.error is not None
+    assert record.error.startswith(f"gave up after {decode.max_retries} retries")
+    assert "cannot reach S3" in record.error
