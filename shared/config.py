@@ -72,6 +72,7 @@ class ImageSettings(Group):
 
 class IngestSettings(Group):
     sources_per_task: int = Field(32, gt=0, description="Sources decoded by one decode task")
+    decode_threads: int = Field(0, ge=0, description="Sources a decode task works on at once; 0 = cores / processes")
     wait_timeout_s: float = Field(3600.0, gt=0, description="How long `ingest --wait` waits at most")
 
 
@@ -104,13 +105,13 @@ class Settings(BaseSettings):
     home: Path = Field(Path(".mmindex"), description="Embedded data: store, ledger, artifacts")
     broker_url: str | None = Field(None, description="Redis URL; unset = embedded mode (tasks run in-process)")
     store: StoreKind = Field(StoreKind.EMBEDDED, description="Where vectors live")
-    opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)  # type: ignore[arg-type]
-    s3: S3Settings = Field(default_factory=S3Settings)  # type: ignore[arg-type]
-    models: ModelSettings = Field(default_factory=ModelSettings)  # type: ignore[arg-type]
-    video: VideoSettings = Field(default_factory=VideoSettings)  # type: ignore[arg-type]
-    image: ImageSettings = Field(default_factory=ImageSettings)  # type: ignore[arg-type]
-    ingest: IngestSettings = Field(default_factory=IngestSettings)  # type: ignore[arg-type]
-    tasks: TaskSettings = Field(default_factory=TaskSettings)  # type: ignore[arg-type]
+    opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    video: VideoSettings = Field(default_factory=VideoSettings)
+    image: ImageSettings = Field(default_factory=ImageSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    tasks: TaskSettings = Field(default_factory=TaskSettings)
     pipeline_version: str = Field("1", description="Bump to re-index unchanged sources after a pipeline change")
     worker_processes: int = Field(
         1, gt=0, description="Processes in this worker's pool; set by `mmindex worker` to share CPU threads"
@@ -148,11 +149,17 @@ class Settings(BaseSettings):
         """Where thumbnails of local sources are written."""
         return self.home / "artifacts"
 
-    def torch_threads(self) -> int:
-        """CPU threads per process: the setting, else the cores shared among the pool's processes."""
-        if self.models.threads:
-            return self.models.threads
+    def cpu_share(self) -> int:
+        """This process's share of the cores: all of them, divided among the pool's processes."""
         return max(1, (os.cpu_count() or 1) // self.worker_processes)
+
+    def torch_threads(self) -> int:
+        """torch CPU threads per process: the setting, else this process's share of the cores."""
+        return self.models.threads or self.cpu_share()
+
+    def decode_threads(self) -> int:
+        """Sources one decode task decodes at once (Pillow and ffmpeg release the GIL)."""
+        return self.ingest.decode_threads or self.cpu_share()
 
 
 @lru_cache(maxsize=1)

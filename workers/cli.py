@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from kombu.exceptions import OperationalError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -76,6 +78,8 @@ def ingest(
         submission = submit(paths)
     except MmindexError as error:
         raise _fail(one_line(error)) from None
+    except OperationalError as error:
+        raise _fail(f"cannot reach the broker at {settings.broker_url} ({error})") from None
     if settings.distributed and wait:
         _wait(submission.ids, settings.ingest.wait_timeout_s, show=sys.stderr.isatty() or not as_json)
     records = get_runtime().ledger.get(submission.ids)
@@ -125,12 +129,14 @@ def search(
         raise _fail("give TEXT to search for, or --image FILE")
     query = Query(text=text, image_jpeg=_image_query(image) if image else None, k=k, modalities=modality or [])
     settings = get_settings()
-    result = search_task.apply_async(args=[query.to_message()])
     try:
+        result = search_task.apply_async(args=[query.to_message()])
         hits: list[dict[str, Any]] = result.get(timeout=settings.tasks.query_timeout_s, propagate=True)
     except MmindexError as error:
         raise _fail(one_line(error)) from None
-    except TimeoutError:
+    except OperationalError as error:
+        raise _fail(f"cannot reach the broker at {settings.broker_url} ({error})") from None
+    except CeleryTimeoutError:
         raise _fail(
             f"no answer from the query pool in {settings.tasks.query_timeout_s:.0f} s;"
             " is `mmindex worker query` running?"

@@ -8,6 +8,7 @@ what the embed stage reads.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from shared.documents import Item, Space, document_id
@@ -77,6 +78,21 @@ def decode_source(record: SourceRecord, runtime: Runtime) -> list[Item]:
         return HANDLERS[kind](record, path, runtime)
 
 
+def decode_all(records: list[SourceRecord], runtime: Runtime) -> list[list[Item] | Exception]:
+    """Each source's items, or the error that stopped it; several sources at once on this process's cores."""
+
+    def attempt(record: SourceRecord) -> list[Item] | Exception:
+        try:
+            return decode_source(record, runtime)
+        except Exception as error:  # sorted by the caller; one source's failure never stops the others
+            return error
+
+    if len(records) <= 1:
+        return [attempt(record) for record in records]
+    with ThreadPoolExecutor(max_workers=min(len(records), runtime.settings.decode_threads())) as pool:
+        return list(pool.map(attempt, records))
+
+
 def batches(items: list[Item], size: int) -> list[list[Item]]:
     """Items grouped by space into model-sized batches."""
     by_space: dict[str, list[Item]] = {}
@@ -96,24 +112,24 @@ def decode(self: PipelineTask, payload: Payload) -> None:
     retry: list[tuple[str, str]] = []
     last_error: RetryableError | None = None
     items: list[Item] = []
-    for record in runtime.ledger.get(list(versions)):
-        version = versions[record.id]
-        if record.version != version or not runtime.ledger.advance(record.id, version, State.DECODING):
-            continue  # superseded by a newer version, or already finished by an earlier delivery
-        try:
-            found = decode_source(record, runtime)
-        except PermanentError as error:
-            fail_sources([(record.id, version)], one_line(error))
-            continue
-        except RetryableError as error:
-            retry.append((record.id, version))
-            last_error = error
-            continue
-        except Exception as error:  # a decoder bug must not take the rest of the group with it
-            fail_sources([(record.id, version)], f"cannot decode: {one_line(error)}")
-            continue
-        runtime.ledger.decoded(record.id, version, len(found))
-        items.extend(found)
+    records = [
+        record
+        for record in runtime.ledger.get(list(versions))
+        # Skip a version superseded by a newer one, or finished by an earlier delivery of this message.
+        if record.version == versions[record.id] and runtime.ledger.advance(record.id, record.version, State.DECODING)
+    ]
+    for record, found in zip(records, decode_all(records, runtime), strict=True):
+        source = (record.id, record.version)
+        if isinstance(found, PermanentError):
+            fail_sources([source], one_line(found))
+        elif isinstance(found, RetryableError):
+            retry.append(source)
+            last_error = found
+        elif isinstance(found, Exception):  # a decoder bug must not take the rest of the group with it
+            fail_sources([source], f"cannot decode: {one_line(found)}")
+        else:
+            runtime.ledger.decoded(record.id, record.version, len(found))
+            items.extend(found)
     for batch in batches(items, runtime.settings.models.batch_size):
         batch_sources = sorted({(item.source_id, item.version) for item in batch})
         embed.delay({"sources": batch_sources, "items": [item.to_message() for item in batch]})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.errors import MmindexError, SourceNotFound, one_line
+from shared.errors import PermanentError, SourceNotFound, one_line
 from shared.ledger import FINAL, Action, SourceRecord, State
 from shared.runtime import Runtime, get_runtime
 from shared.storage import locate
@@ -49,7 +49,7 @@ def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
             id, _ = runtime.ledger.submit(locate(uri), pipeline)
             runtime.ledger.fail(id, "missing", one_line(error))
             submission.missing.append(id)
-        except MmindexError as error:
+        except PermanentError as error:  # e.g. access denied; transient faults abort the whole submission
             submission.unlisted.append({"uri": uri, "error": one_line(error)})
     group = runtime.settings.ingest.sources_per_task
     for start in range(0, len(submission.queued), group):

@@ -63,7 +63,7 @@ class RedisLedger:
         try:
             return function(*args, **kwargs)
         except redis.ConnectionError as error:
-            raise StoreError(f"the ledger's Redis is unreachable ({error}); will retry") from error
+            raise StoreError(f"the ledger's Redis is unreachable ({error})") from error
 
     def _record(self, data: dict[str, str], indexed: int) -> SourceRecord:
         return SourceRecord(
@@ -120,7 +120,7 @@ class RedisLedger:
                 except redis.WatchError:
                     continue
                 except redis.ConnectionError as error:
-                    raise StoreError(f"the ledger's Redis is unreachable ({error}); will retry") from error
+                    raise StoreError(f"the ledger's Redis is unreachable ({error})") from error
 
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:
         with self._redis.pipeline(transaction=False) as pipe:

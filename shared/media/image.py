@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from pathlib import Path
 
@@ -16,9 +17,9 @@ Image.MAX_IMAGE_PIXELS = None
 
 
 def open_rgb(path: Path, *, max_pixels: int, min_side: int) -> Image.Image:
-    """Decode an image file to an upright RGB image whose shorter side is at most about `min_side`*2.
+    """Decode an image file to an upright RGB image whose shorter side is at least `min_side` (or all it has).
 
-    JPEGs are decoded at reduced scale when they are much larger than needed (Pillow's draft mode).
+    JPEGs much larger than needed are decoded at reduced scale (Pillow's draft mode).
     """
     try:
         image = Image.open(path)
@@ -33,9 +34,10 @@ def open_rgb(path: Path, *, max_pixels: int, min_side: int) -> Image.Image:
                 f"{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels}"
                 " (MMINDEX_IMAGE__MAX_PIXELS); possibly a decompression bomb"
             )
-        if image.format == "JPEG" and min(width, height) > 2 * min_side:
-            scale = min(width, height) / (2 * min_side)
-            image.draft("RGB", (int(width / scale), int(height / scale)))
+        scale = min_side / min(width, height)
+        if image.format == "JPEG" and scale < 0.5:
+            # Decode at 1/2, 1/4 or 1/8 scale in the JPEG decoder itself, never below what is needed.
+            image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # EXIF and palette-transparency notes are not failures
@@ -75,7 +77,8 @@ def thumbnail_jpeg(image: Image.Image, short_side: int) -> bytes:
     width, height = image.size
     scale = short_side / min(width, height)
     if scale < 1:
-        image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.BICUBIC)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=90)
     return out.getvalue()

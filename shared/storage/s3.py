@@ -43,10 +43,10 @@ def classify(uri: str, error: Exception) -> Exception:
         if code in _DENIED:
             return PermanentError(f"{uri}: access denied ({code}); check the worker's credentials and bucket policy")
         if status >= 500 or status == 429 or code in {"SlowDown", "Throttling", "RequestTimeout"}:
-            return RetryableError(f"{uri}: S3 answered {code or status}; will retry")
+            return RetryableError(f"{uri}: S3 answered {code or status}")
         return PermanentError(f"{uri}: S3 refused the request ({code or status})")
     if isinstance(error, BotoConnectionError | BotoCoreError):
-        return RetryableError(f"{uri}: cannot reach S3 ({type(error).__name__}: {error}); will retry")
+        return RetryableError(f"{uri}: cannot reach S3 ({type(error).__name__}: {error})")
     return error
 
 

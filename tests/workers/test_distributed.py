@@ -71,3 +71,22 @@ def test_bad_objects_fail_with_reasons_and_the_good_ones_are_indexed(
     assert status["counts"]["done"] == 1 and status["counts"]["failed"] == 6
     assert {f["uri"].rsplit("/", 1)[1]: f["error"] for f in status["failed"]} == errors
     assert all(workers.alive().values())
+
+
+def test_search_without_a_query_pool_says_so(distributed_cli: Cli) -> None:
+    distributed_cli.env["MMINDEX_TASKS__QUERY_TIMEOUT_S"] = "2"
+
+    result = distributed_cli("search", "anything")
+
+    assert result.returncode == 2
+    assert "is `mmindex worker query` running?" in result.stderr
+
+
+def test_an_unreachable_broker_is_one_clear_line(distributed_cli: Cli, tmp_path: Path) -> None:
+    distributed_cli.env["MMINDEX_BROKER_URL"] = "redis://127.0.0.1:9/0"
+
+    result = distributed_cli("ingest", str(photo(tmp_path / "a.jpg", seed=1)))
+
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "127.0.0.1:9" in result.stderr
+    assert "Traceback" not in result.stderr
