@@ -18,17 +18,6 @@ HERE = Path(__file__).resolve().parent
 MMINDEX = Path(sys.executable).parent / "mmindex"
 
 
-def hub_reachable() -> bool:
-    """Whether models can be downloaded; if not, loaders fail at once instead of retrying for a minute."""
-    import huggingface_hub
-
-    try:
-        huggingface_hub.model_info("sentence-transformers/all-MiniLM-L6-v2", timeout=5)
-    except Exception:
-        return False
-    return True
-
-
 def choose_models(env: dict[str, str]) -> None:
     """Keep the configured models that load; replace the others with what can be had offline, and say so."""
     from shared.config import Settings
@@ -78,11 +67,10 @@ def show(title: str, hits: object) -> None:
 
 
 def main() -> None:
-    if "HF_HUB_OFFLINE" not in os.environ and not hub_reachable():
-        # Loaders read this once at import: start afresh with it set, so they fail at once, not after retries.
+    from shared.models import go_offline_unless_hub_reachable
+
+    if not go_offline_unless_hub_reachable():
         print("! no model hub reachable: only local models can load")
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.execv(sys.executable, [sys.executable, __file__])
     env = dict(os.environ)
     choose_models(env)
 

@@ -12,6 +12,7 @@ from PIL import Image
 
 from shared.documents import Hit, Space
 from shared.errors import ModelUnavailable, PermanentError
+from shared.models import model_setting
 from shared.runtime import Runtime
 from shared.stores import MAX_K, SearchFilter
 
@@ -40,12 +41,15 @@ class Query:
 
 
 def fuse(rankings: list[list[Hit]], k: int) -> list[Hit]:
-    """Reciprocal rank fusion across spaces. A hit's score stays its best cosine similarity."""
+    """Reciprocal rank fusion across spaces; the same item (uri and time span) found in several spaces is one hit.
+
+    A hit's score stays its best cosine similarity.
+    """
     fused: dict[str, float] = {}
     best: dict[str, Hit] = {}
     for ranking in rankings:
         for rank, hit in enumerate(ranking, start=1):
-            key = hit.id or f"{hit.uri}\x1f{hit.start_s}"
+            key = f"{hit.uri}\x1f{hit.start_s}\x1f{hit.end_s}"  # one item, whichever space found it
             fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
             if key not in best or hit.score > best[key].score:
                 best[key] = hit
@@ -72,6 +76,11 @@ def run_query(query: Query, runtime: Runtime) -> list[Hit]:
             unavailable.append(str(error))
             log.warning("space %s skipped: %s", name, error)
             continue
+        if encoder.dimension != spaces[name]:
+            raise PermanentError(
+                f"the {name} space holds {spaces[name]}-d vectors but {model_setting(space)}={encoder.model_id}"
+                f" gives {encoder.dimension}-d: search with the model the index was built with"
+            )
         if query.image_jpeg is not None:
             with Image.open(io.BytesIO(base64.b64decode(query.image_jpeg))) as image:
                 vector = encoder.encode_images([image.convert("RGB")])[0]

@@ -9,7 +9,6 @@ up once, then they run alternately, chunk by chunk, and for each chunk the bette
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from shared.config import Settings, get_settings
 from shared.documents import Item, Space
 from shared.errors import ModelUnavailable, one_line
 from shared.ledger import SourceRecord, State, source_id
+from shared.models import go_offline_unless_hub_reachable
 from shared.models.sentence import SentenceTransformerEncoder
 from shared.runtime import Runtime
 from shared.storage.local import content_hash
@@ -88,8 +88,7 @@ def load_vision(home: Path, log: Console) -> tuple[Runtime, SentenceTransformerE
     """The pipeline's own encoder for the vision space: real CLIP weights if they load, else a random ViT-B/32."""
     from shared.models.random_clip import VIT_B_32, build_random_clip
 
-    if os.environ.get("MMINDEX_BENCH_OFFLINE", "1") != "0":
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # fail fast instead of waiting on an unreachable hub
+    go_offline_unless_hub_reachable()
     base = get_settings()
     name = base.models.vision
 
@@ -130,7 +129,9 @@ def run_pipeline(records: list[SourceRecord], runtime: Runtime) -> tuple[float, 
         items.extend(found)
     decoded = time.perf_counter()
     for batch in batches(items, runtime.settings.models.batch_size):
-        embed_items(batch, runtime)
+        embedded = embed_items(batch, runtime)
+        if embedded.failed:
+            raise embedded.failed[0][1]
     return decoded - started, time.perf_counter() - decoded
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from kombu.exceptions import OperationalError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -30,8 +31,8 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Drop media in a bucket, search it by meaning.",
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -80,7 +81,8 @@ def ingest(
         raise _fail(one_line(error)) from None
     except OperationalError as error:
         raise _fail(f"cannot reach the broker at {settings.broker_url} ({error})") from None
-    if settings.distributed and wait:
+    waited = settings.distributed and wait
+    if waited:
         _wait(submission.ids, settings.ingest.wait_timeout_s, show=sys.stderr.isatty() or not as_json)
     records = get_runtime().ledger.get(submission.ids)
     indexed, failed, pending = outcome(records)
@@ -97,15 +99,17 @@ def ingest(
         )
         for failure in failed:
             out.print(f"  [red]failed[/red] {failure['uri']}: {failure['error']}", highlight=False)
-    raise typer.Exit(1 if failed else 0)
+    if waited and pending:
+        err.print(f"{len(pending)} sources still on their way after {settings.ingest.wait_timeout_s:.0f} s")
+    raise typer.Exit(1 if failed or (waited and pending) else 0)
 
 
 def _image_query(file: Path) -> str:
     settings = get_settings().image
+    if not file.is_file():
+        raise _fail(f"{file}: no such file")
     try:
         image = open_rgb(file, max_pixels=settings.max_pixels, min_side=settings.thumbnail_px)
-    except FileNotFoundError:
-        raise _fail(f"{file}: no such file") from None
     except MmindexError as error:
         raise _fail(f"{file}: {one_line(error)}") from None
     return base64.b64encode(thumbnail_jpeg(image, settings.thumbnail_px)).decode("ascii")
@@ -236,5 +240,21 @@ def bench(
 
 
 @app.callback()
-def main() -> None:
+def _setup() -> None:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    """The `mmindex` command: what goes wrong is told in one line (exit 2), not a traceback."""
+    try:
+        app()
+    except MmindexError as error:
+        err.print(f"[red]error:[/red] {one_line(error)}", highlight=False)
+        sys.exit(2)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc']) or 'settings'}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        err.print(f"[red]error:[/red] invalid configuration: {problems}", highlight=False)
+        sys.exit(2)

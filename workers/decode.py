@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from shared.documents import Item, Space, document_id
-from shared.errors import PermanentError, RetryableError, UnsupportedMedia, one_line
+from shared.errors import PermanentError, RetryableError, SourceNotFound, UnsupportedMedia, one_line
 from shared.ledger import SourceRecord, State
 from shared.media import MediaKind
 from shared.media.image import open_rgb, thumbnail_jpeg
@@ -121,15 +121,14 @@ def decode(self: PipelineTask, payload: Payload) -> None:
     for record, found in zip(records, decode_all(records, runtime), strict=True):
         source = (record.id, record.version)
         if isinstance(found, PermanentError):
-            fail_sources([source], one_line(found))
+            fail_sources([source], one_line(found), gone=isinstance(found, SourceNotFound))
         elif isinstance(found, RetryableError):
             retry.append(source)
             last_error = found
         elif isinstance(found, Exception):  # a decoder bug must not take the rest of the group with it
             fail_sources([source], f"cannot decode: {one_line(found)}")
-        else:
-            runtime.ledger.decoded(record.id, record.version, len(found))
-            items.extend(found)
+        elif runtime.ledger.decoded(record.id, record.version, len(found)):
+            items.extend(found)  # only while this version is still the current one
     for batch in batches(items, runtime.settings.models.batch_size):
         batch_sources = sorted({(item.source_id, item.version) for item in batch})
         embed.delay({"sources": batch_sources, "items": [item.to_message() for item in batch]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
@@ -13,7 +14,7 @@ from shared.errors import CorruptMedia, PermanentError, one_line
 from shared.models import Vectors
 from shared.runtime import Runtime, get_runtime
 from workers.app import Queue
-from workers.task import Payload, PipelineTask, fail_sources, payload_sources, pipeline_task
+from workers.task import Payload, PipelineTask, fail_sources, pipeline_task
 
 
 def load_input(item: Item, runtime: Runtime) -> Image.Image:
@@ -27,15 +28,39 @@ def load_input(item: Item, runtime: Runtime) -> Image.Image:
             raise CorruptMedia(f"cannot read the decoded image {item.input_uri} ({error}); ingest it again") from None
 
 
-def embed_items(items: list[Item], runtime: Runtime) -> tuple[Vectors, str]:
-    """Vectors for one space's batch of items, and the model that made them."""
-    space = Space(items[0].space)
-    encoder = runtime.encoder(space)
-    if items[0].input_uri is not None:
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            images = list(pool.map(lambda item: load_input(item, runtime), items))
-        return encoder.encode_images(images), encoder.model_id
-    return encoder.encode_texts([item.text or "" for item in items]), encoder.model_id
+@dataclass
+class Embedded:
+    """A batch after the model: the items it could embed, their vectors, and the items it could not."""
+
+    items: list[Item]
+    vectors: Vectors
+    model: str
+    failed: list[tuple[Item, PermanentError]] = field(default_factory=list)
+
+
+def load_inputs(items: list[Item], runtime: Runtime) -> list[Image.Image | PermanentError]:
+    """Every item's image, or the permanent error that one item ran into; transient faults are raised."""
+
+    def attempt(item: Item) -> Image.Image | PermanentError:
+        try:
+            return load_input(item, runtime)
+        except PermanentError as error:
+            return error
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(attempt, items))
+
+
+def embed_items(items: list[Item], runtime: Runtime) -> Embedded:
+    """Vectors for one space's batch of items; an item whose input cannot be read is set aside, not fatal."""
+    encoder = runtime.encoder(Space(items[0].space))
+    if items[0].input_uri is None:
+        return Embedded(items, encoder.encode_texts([item.text or "" for item in items]), encoder.model_id)
+    loaded = list(zip(items, load_inputs(items, runtime), strict=True))
+    good = [(item, image) for item, image in loaded if isinstance(image, Image.Image)]
+    failed = [(item, error) for item, error in loaded if isinstance(error, PermanentError)]
+    vectors = encoder.encode_images([image for _, image in good])
+    return Embedded([item for item, _ in good], vectors, encoder.model_id, failed)
 
 
 def pack(vectors: Vectors) -> str:
@@ -54,8 +79,18 @@ def embed(self: PipelineTask, payload: Payload) -> None:
     runtime = get_runtime()
     items = [Item.from_message(data) for data in payload["items"]]
     try:
-        vectors, model = embed_items(items, runtime)
+        embedded = embed_items(items, runtime)
     except PermanentError as error:
-        fail_sources(payload_sources(payload), one_line(error))
+        fail_sources(sorted({(item.source_id, item.version) for item in items}), one_line(error))
         return
-    index.delay({"sources": payload["sources"], "items": payload["items"], "model": model, "vectors": pack(vectors)})
+    for item, failure in embedded.failed:  # fails its own source, not the batch
+        fail_sources([(item.source_id, item.version)], one_line(failure))
+    if embedded.items:
+        index.delay(
+            {
+                "sources": sorted({(item.source_id, item.version) for item in embedded.items}),
+                "items": [item.to_message() for item in embedded.items],
+                "model": embedded.model,
+                "vectors": pack(embedded.vectors),
+            }
+        )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from shared.documents import Document, Item
-from shared.runtime import get_runtime
+from shared.ledger import State
+from shared.runtime import Runtime, get_runtime
 from workers.app import Queue
 from workers.embed import unpack
 from workers.task import Payload, PipelineTask, fail_sources, pipeline_task
@@ -25,10 +26,26 @@ def index(self: PipelineTask, payload: Payload) -> None:
     }
     for (source_id, version), reason in failed_sources.items():
         fail_sources([(source_id, version)], f"the store refused a document: {reason}")
-    written: dict[tuple[str, str, str], list[str]] = {}
+    written: dict[tuple[str, str], list[str]] = {}
     for item in items:
         if (item.source_id, item.version) not in failed_sources:
-            written.setdefault((item.source_id, item.version, item.source), []).append(item.id)
-    for (source_id, version, source), ids in written.items():
-        if runtime.ledger.indexed(source_id, version, ids):
-            runtime.store.delete_source(source, keep_version=version)
+            written.setdefault((item.source_id, item.version), []).append(item.id)
+    for (source_id, version), ids in written.items():
+        runtime.ledger.indexed(source_id, version, ids)
+    settle(runtime, set(written))
+
+
+def settle(runtime: Runtime, written: set[tuple[str, str]]) -> None:
+    """Make the index agree with the ledger after a write, whichever delivery of a message this is.
+
+    A version that is done replaces its older versions' documents (every time: deleting is idempotent,
+    so a crash between the ledger's update and the delete is mended by the redelivery). Documents just
+    written for a version that was superseded or failed meanwhile are taken out again.
+    """
+    records = {record.id: record for record in runtime.ledger.get(sorted({id for id, _ in written}))}
+    for id, version in sorted(written):
+        record = records[id]
+        if record.version == version and record.state is State.DONE:
+            runtime.store.delete_source(record.uri, keep_version=version)
+        elif record.version != version or record.state is State.FAILED:
+            runtime.store.delete_source(record.uri, only_version=version)

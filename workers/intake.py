@@ -29,31 +29,45 @@ class Submission:
 def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
     """Queue every new or changed source under `uris` (paths or s3:// URIs). Unchanged ones are skipped.
 
-    Without a broker the tasks run right here, so the sources are finished when this returns.
+    Decode tasks go out as soon as a group fills, and whatever was recorded is sent even if listing
+    stops half-way, so no source is left queued with no task on its way. Without a broker the tasks run
+    right here, so the sources are finished when this returns.
     """
     from workers.decode import decode
+    from workers.task import fail_sources
 
     runtime = runtime or get_runtime()
     submission = Submission()
     pipeline = runtime.settings.pipeline_version
-    for uri in uris:
-        try:
-            for info in runtime.storage(uri).list(uri):
-                id, action = runtime.ledger.submit(info, pipeline)
-                if action is Action.SKIP:
-                    submission.skipped.append(info.uri)
-                else:
+    group: list[tuple[str, str]] = []
+
+    def send() -> None:
+        if group:
+            decode.delay({"sources": list(group)})
+            group.clear()
+
+    try:
+        for uri in uris:
+            try:
+                for info in runtime.storage(uri).list(uri):
+                    id, action = runtime.ledger.submit(info, pipeline)
+                    if action is Action.SKIP:
+                        submission.skipped.append(info.uri)
+                        continue
                     submission.queued.append((id, info.version))
-        except SourceNotFound as error:
-            # Recorded like any failed source, so that `status` shows it too.
-            id, _ = runtime.ledger.submit(locate(uri), pipeline)
-            runtime.ledger.fail(id, "missing", one_line(error))
-            submission.missing.append(id)
-        except PermanentError as error:  # e.g. access denied; transient faults abort the whole submission
-            submission.unlisted.append({"uri": uri, "error": one_line(error)})
-    group = runtime.settings.ingest.sources_per_task
-    for start in range(0, len(submission.queued), group):
-        decode.delay({"sources": submission.queued[start : start + group]})
+                    group.append((id, info.version))
+                    if len(group) >= runtime.settings.ingest.sources_per_task:
+                        send()
+            except SourceNotFound as error:
+                # Recorded like any failed source, so that `status` shows it; its documents go too.
+                missing = locate(uri)
+                id, _ = runtime.ledger.submit(missing, pipeline)
+                fail_sources([(id, missing.version)], one_line(error), gone=True)
+                submission.missing.append(id)
+            except PermanentError as error:  # e.g. access denied; transient faults abort the submission
+                submission.unlisted.append({"uri": uri, "error": one_line(error)})
+    finally:
+        send()
     return submission
 
 

@@ -17,6 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from shared.config import get_settings
 from shared.errors import RETRYABLE, one_line
+from shared.ledger import State
 from shared.runtime import get_runtime
 from workers.app import Queue, app
 
@@ -29,14 +30,26 @@ def payload_sources(payload: Payload) -> list[tuple[str, str]]:
     return [(str(id), str(version)) for id, version in payload.get("sources", [])]
 
 
-def fail_sources(sources: list[tuple[str, str]], reason: str) -> None:
-    """Mark sources failed and drop whatever the index holds of them: the index shows only what is good."""
+def fail_sources(sources: list[tuple[str, str]], reason: str, *, gone: bool = False) -> None:
+    """Mark source versions failed with `reason` and drop what the index holds of those versions.
+
+    Documents of other versions stay (a bad new upload does not erase the last good one), unless the
+    source is `gone` from storage. A version that is already done keeps its documents: a late, failing
+    redelivery must not undo finished work.
+    """
     runtime = get_runtime()
-    records = {record.id: record for record in runtime.ledger.get([id for id, _ in sources])}
-    for id, version in sources:
-        if runtime.ledger.fail(id, version, reason) and id in records:
-            runtime.store.delete_source(records[id].uri)
-        log.warning("source %s failed: %s", records[id].uri if id in records else id, reason)
+    versions = dict(sources)
+    for id, version in versions.items():
+        runtime.ledger.fail(id, version, reason)
+    for record in runtime.ledger.get(list(versions)):
+        version = versions[record.id]
+        if record.version == version and record.state is State.DONE:
+            continue
+        if gone and record.version == version:
+            runtime.store.delete_source(record.uri)
+        else:
+            runtime.store.delete_source(record.uri, only_version=version)
+        log.warning("source %s failed: %s", record.uri, reason)
 
 
 class PipelineTask(Task):  # type: ignore[misc]
@@ -49,6 +62,17 @@ class PipelineTask(Task):  # type: ignore[misc]
     retry_backoff_max = 300
     retry_jitter = True
     ignore_result = True
+
+    @property
+    def max_retries(self) -> int:  # type: ignore[override]
+        """Read from the settings on each use, so a process's current configuration applies."""
+        return get_settings().tasks.max_retries
+
+    def retry(self, *args: Any, countdown: float | None = None, **kwargs: Any) -> Any:
+        """Celery's retry; in-process (embedded mode) it runs at once, so wait out the backoff here."""
+        if self.request.is_eager and countdown:
+            time.sleep(min(countdown, self.retry_backoff_max))
+        return super().retry(*args, countdown=countdown, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
@@ -78,7 +102,6 @@ def pipeline_task(queue: Queue, *, ignore_result: bool = True) -> Callable[[Call
             base=PipelineTask,
             name=f"workers.{queue.value}.{function.__name__}",
             ignore_result=ignore_result,
-            max_retries=settings.tasks.max_retries,
             soft_time_limit=settings.tasks.soft_time_limit_s,
             time_limit=settings.tasks.time_limit_s,
         )(function)

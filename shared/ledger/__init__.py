@@ -8,6 +8,7 @@ Two implementations: SQLite under MMINDEX_HOME (embedded) and Redis (distributed
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -58,19 +59,26 @@ def source_id(root: str, key: str) -> str:
     return hashlib.sha256(f"{root}\x1f{key}".encode()).hexdigest()[:32]
 
 
-def decide(existing: SourceRecord | None, version: str, pipeline: str) -> Action:
-    """Whether a submitted version is new work, a replacement, or nothing to do."""
+def decide(existing: SourceRecord | None, version: str, pipeline: str, in_flight_timeout_s: float) -> Action:
+    """Whether a submitted version is new work, a replacement, or nothing to do.
+
+    The same version is skipped when it is done, or when it is on its way and was heard of within
+    `in_flight_timeout_s` (the broker redelivers its task until then); after that, or if it failed,
+    it is queued again: tasks are idempotent, so the worst case is work done twice.
+    """
     if existing is None:
         return Action.NEW
-    same = existing.version == version and existing.pipeline == pipeline
-    if same and existing.state is not State.FAILED:
-        return Action.SKIP
+    if existing.version == version and existing.pipeline == pipeline:
+        if existing.state is State.DONE:
+            return Action.SKIP
+        if existing.state is not State.FAILED and time.time() - existing.updated_at < in_flight_timeout_s:
+            return Action.SKIP
     return Action.REPLACE
 
 
 class Ledger(Protocol):
     def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
-        """Record a version as queued unless it is already done or on its way."""
+        """Record a version as queued unless it is already done or on its way (see `decide`)."""
         ...
 
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:
@@ -107,7 +115,8 @@ def open_ledger(settings: Settings) -> Ledger:
     if settings.broker_url:
         from shared.ledger.redis import RedisLedger
 
-        return RedisLedger(settings.broker_url)
+        return RedisLedger(settings.broker_url, in_flight_timeout_s=settings.tasks.visibility_timeout_s)
     from shared.ledger.sqlite import SqliteLedger
 
-    return SqliteLedger(settings.home / "ledger.sqlite3")
+    # In-process, nothing else will finish a source left in flight by an interrupted run: queue it again.
+    return SqliteLedger(settings.home / "ledger.sqlite3", in_flight_timeout_s=0)

@@ -51,7 +51,8 @@ return 0
 
 
 class RedisLedger:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, in_flight_timeout_s: float = 3600) -> None:
+        self._in_flight_timeout_s = in_flight_timeout_s
         self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
         self._update = self._redis.register_script(_UPDATE)
         self._indexed = self._redis.register_script(_INDEXED)
@@ -62,7 +63,7 @@ class RedisLedger:
     def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return function(*args, **kwargs)
-        except redis.ConnectionError as error:
+        except (redis.ConnectionError, redis.TimeoutError) as error:
             raise StoreError(f"the ledger's Redis is unreachable ({error})") from error
 
     def _record(self, data: dict[str, str], indexed: int) -> SourceRecord:
@@ -91,7 +92,7 @@ class RedisLedger:
                     pipe.watch(record_key)
                     data = pipe.hgetall(record_key)
                     existing = self._record(data, 0) if data else None
-                    action = decide(existing, source.version, pipeline)
+                    action = decide(existing, source.version, pipeline, self._in_flight_timeout_s)
                     if action is Action.SKIP:
                         pipe.unwatch()
                         return id, action
@@ -115,11 +116,12 @@ class RedisLedger:
                         },
                     )
                     pipe.sadd(state_prefix + State.QUEUED, id)
+                    pipe.zrem(state_prefix + "failed:recent", id)
                     pipe.execute()
                     return id, action
                 except redis.WatchError:
                     continue
-                except redis.ConnectionError as error:
+                except (redis.ConnectionError, redis.TimeoutError) as error:
                     raise StoreError(f"the ledger's Redis is unreachable ({error})") from error
 
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:

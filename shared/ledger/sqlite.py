@@ -28,7 +28,8 @@ _COLUMNS = "id, root, key, uri, version, pipeline, state, items, error, created_
 
 
 class SqliteLedger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, in_flight_timeout_s: float = 3600) -> None:
+        self._in_flight_timeout_s = in_flight_timeout_s
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
         self._lock = Lock()
@@ -37,9 +38,9 @@ class SqliteLedger:
             self._db.executescript(_SCHEMA)
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _tx(self, write: bool = True) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield self._db
             except BaseException:
@@ -75,7 +76,7 @@ class SqliteLedger:
         id = source_id(source.root, source.key)
         now = time.time()
         with self._tx() as db:
-            action = decide(self._load(db, id), source.version, pipeline)
+            action = decide(self._load(db, id), source.version, pipeline, self._in_flight_timeout_s)
             if action is not Action.SKIP:
                 db.execute(
                     "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT(id) DO UPDATE SET"
@@ -87,7 +88,7 @@ class SqliteLedger:
         return id, action
 
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:
-        with self._tx() as db:
+        with self._tx(write=False) as db:
             found = [self._load(db, id) for id in ids]
         return [record for record in found if record is not None]
 
@@ -126,13 +127,13 @@ class SqliteLedger:
             return self._update(db, id, version, state=State.FAILED, error=reason)
 
     def counts(self) -> dict[State, int]:
-        with self._tx() as db:
+        with self._tx(write=False) as db:
             rows = db.execute("SELECT state, COUNT(*) FROM sources GROUP BY state").fetchall()
         found = {State(str(state)): int(count) for state, count in rows}
         return {state: found.get(state, 0) for state in State}
 
     def failures(self, limit: int = 100) -> list[SourceRecord]:
-        with self._tx() as db:
+        with self._tx(write=False) as db:
             rows = db.execute(
                 f"SELECT {_COLUMNS} FROM sources WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
                 (State.FAILED, limit),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from threading import Lock
 from typing import Protocol
@@ -30,6 +33,25 @@ class Encoder(Protocol):
 
 _encoders: dict[tuple[Space, str, str], Encoder] = {}
 _lock = Lock()
+
+
+def go_offline_unless_hub_reachable() -> bool:
+    """Set HF_HUB_OFFLINE=1 when no model hub answers, so loaders fail at once instead of retrying for a minute.
+
+    Must run before anything imports huggingface_hub (it reads the variable once). Returns whether the hub
+    answered; an explicit HF_HUB_OFFLINE is left as it is.
+    """
+    if "HF_HUB_OFFLINE" in os.environ:
+        return os.environ["HF_HUB_OFFLINE"] in {"", "0", "false"}
+    probe = "import huggingface_hub; huggingface_hub.model_info('sentence-transformers/all-MiniLM-L6-v2', timeout=5)"
+    try:
+        answer = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, timeout=30)
+        reachable = answer.returncode == 0
+    except subprocess.TimeoutExpired:
+        reachable = False
+    if not reachable:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+    return reachable
 
 
 def model_setting(space: Space) -> str:

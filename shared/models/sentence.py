@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from threading import Lock
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ class SentenceTransformerEncoder:
 
     def __init__(self, model: Any, model_id: str, device: str, batch_size: int) -> None:
         self._model = model
+        self._lock = Lock()  # tokenizers and some models are not safe to call from several threads at once
         self.model_id = model_id
         self.device = device
         self._batch_size = batch_size
@@ -69,13 +71,14 @@ class SentenceTransformerEncoder:
     def _encode(self, inputs: Sequence[Any]) -> Vectors:
         if not inputs:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            list(inputs),
-            batch_size=self._batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._lock:
+            vectors = self._model.encode(
+                list(inputs),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_images(self, images: Sequence[Image.Image]) -> Vectors:

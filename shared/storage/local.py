@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.config import Settings
-from shared.errors import SourceNotFound, TooLarge
+from shared.errors import PermanentError, SourceNotFound, TooLarge
 from shared.storage import ObjectInfo
 
 
@@ -48,7 +48,14 @@ class LocalStorage:
                 continue
             for name in sorted(files):
                 if not name.startswith("."):
-                    yield self._info(here / name)
+                    yield self._listed(here / name)
+
+    def _listed(self, path: Path) -> ObjectInfo:
+        """A listed file's info; one that cannot be read still becomes a source, to fail with its reason."""
+        try:
+            return self._info(path)
+        except OSError:
+            return ObjectInfo(uri=str(path), root="local", key=str(path), size=0, version="unreadable")
 
     def stat(self, uri: str) -> ObjectInfo:
         path = Path(uri)
@@ -62,7 +69,9 @@ class LocalStorage:
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            raise SourceNotFound(f"{uri}: no such file (deleted after it was queued?)") from None
+            raise SourceNotFound(f"{uri}: no such file (deleted, or a link to nothing)") from None
+        if not os.access(path, os.R_OK):
+            raise PermanentError(f"{uri}: permission denied; the worker's user cannot read it")
         if size > self._max_bytes:
             raise TooLarge(f"{uri}: {size} bytes exceeds the limit of {self._max_bytes} (MMINDEX_S3__MAX_OBJECT_BYTES)")
         yield path

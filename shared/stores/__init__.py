@@ -12,6 +12,7 @@ from typing import Protocol
 
 from shared.config import Settings, StoreKind
 from shared.documents import Document, Hit
+from shared.errors import PermanentError
 
 MAX_K = 1000
 """The most hits one search returns."""
@@ -44,8 +45,8 @@ class VectorStore(Protocol):
         """Insert or replace documents by id."""
         ...
 
-    def delete_source(self, source: str, keep_version: str | None = None) -> int:
-        """Delete a source's documents (but those of `keep_version`); return how many went."""
+    def delete_source(self, source: str, *, keep_version: str | None = None, only_version: str | None = None) -> int:
+        """Delete a source's documents: all, all but `keep_version`'s, or only `only_version`'s; return how many."""
         ...
 
     def search(self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None) -> list[Hit]:
@@ -64,8 +65,12 @@ class VectorStore(Protocol):
 def open_store(settings: Settings) -> VectorStore:
     """The store the settings name."""
     if settings.store is StoreKind.OPENSEARCH:
-        from shared.stores.opensearch import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
-
+        try:
+            from shared.stores.opensearch import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            raise PermanentError(
+                "MMINDEX_STORE=opensearch: this version of mmindex has no OpenSearch store yet"
+            ) from None
         store: VectorStore = OpenSearchStore(settings)
         return store
     from shared.stores.embedded import EmbeddedStore

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from threading import Lock
 from typing import Any
@@ -19,6 +20,9 @@ import pyarrow as pa
 from shared.documents import Document, Hit
 from shared.errors import PermanentError
 from shared.stores import MAX_K, SearchFilter, UpsertResult
+
+COMPACT_EVERY = 64
+"""Compact a table after this many versions (writes and deletes)."""
 
 _FIELDS: list[pa.Field] = [
     pa.field("id", pa.string(), nullable=False),
@@ -128,13 +132,19 @@ class EmbeddedStore:
             data = pa.Table.from_pylist(rows, schema=table.schema)
             with self._writing():
                 table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+                if table.version % COMPACT_EVERY == 0:
+                    # Each write adds a data fragment and a version: merge them now and then, and drop old
+                    # versions (after a grace period for readers still on them).
+                    table.optimize(cleanup_older_than=timedelta(minutes=10))
             result.written += len(rows)
         return result
 
-    def delete_source(self, source: str, keep_version: str | None = None) -> int:
+    def delete_source(self, source: str, *, keep_version: str | None = None, only_version: str | None = None) -> int:
         condition = f"source = {_quote(source)}"
         if keep_version is not None:
             condition += f" AND version != {_quote(keep_version)}"
+        if only_version is not None:
+            condition += f" AND version = {_quote(only_version)}"
         deleted = 0
         with self._writing():
             for space in self.dimensions():

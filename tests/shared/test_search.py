@@ -6,12 +6,13 @@ from shared.documents import Hit
 from shared.search import fuse
 
 
-def hit(id: str, score: float, space: str = "vision") -> Hit:
-    return Hit(uri=f"/photos/{id}.jpg", modality="image", score=score, id=id, space=space)
+def hit(name: str, score: float, space: str = "vision") -> Hit:
+    # Document ids differ per space (the space is part of the hash), as the stores return them.
+    return Hit(uri=f"/photos/{name}.jpg", modality="image", score=score, id=f"{name}-{space}", space=space)
 
 
 def ids(hits: list[Hit]) -> list[str]:
-    return [h.id for h in hits]
+    return [h.uri.removeprefix("/photos/").removesuffix(".jpg") for h in hits]
 
 
 def test_one_ranking_keeps_its_order() -> None:

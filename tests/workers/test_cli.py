@@ -95,3 +95,53 @@ def test_search_and_worker_explain_what_they_need(cli: Cli) -> None:
 
     unknown = cli("worker", "gpu")
     assert unknown.returncode == 2 and "decode, embed, index, query" in unknown.stderr
+
+
+def test_a_bad_new_version_fails_and_the_last_good_one_stays_searchable(cli: Cli, tmp_path: Path) -> None:
+    good = photo(tmp_path / "album" / "a.jpg", seed=1)
+    query = near_copy(good, tmp_path / "query.jpg")
+    cli.json("ingest", str(tmp_path / "album"))
+    good.write_bytes(good.read_bytes()[:1500])  # overwritten by a broken upload
+
+    result = cli("ingest", str(tmp_path / "album"), "--json")
+
+    assert result.returncode == 1
+    assert "truncated" in json.loads(result.stdout)["failed"][0]["error"]
+    assert [hit["uri"] for hit in cli.json("search", "--image", str(query))] == [str(good)]
+
+
+def test_a_deleted_file_is_reported_and_leaves_the_index(cli: Cli, tmp_path: Path) -> None:
+    keep = photo(tmp_path / "album" / "keep.jpg", seed=1)
+    gone = photo(tmp_path / "album" / "gone.jpg", seed=2)
+    query = near_copy(gone, tmp_path / "query.jpg")
+    cli.json("ingest", str(tmp_path / "album"))
+    gone.unlink()
+
+    result = cli("ingest", str(gone), "--json")
+
+    assert result.returncode == 1
+    assert "no such file" in json.loads(result.stdout)["failed"][0]["error"]
+    assert [hit["uri"] for hit in cli.json("search", "--image", str(query))] == [str(keep)]
+
+
+def test_an_unreadable_entry_in_a_folder_fails_alone(cli: Cli, tmp_path: Path) -> None:
+    good = photo(tmp_path / "album" / "good.jpg", seed=1)
+    (tmp_path / "album" / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+
+    result = cli("ingest", str(tmp_path / "album"), "--json")
+
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["indexed"] == [str(good)]
+    assert [Path(f["uri"]).name for f in report["failed"]] == ["dangling.jpg"]
+    assert "no such file" in report["failed"][0]["error"]
+
+
+def test_bad_configuration_is_one_line_not_a_traceback(cli: Cli) -> None:
+    cli.env["MMINDEX_BROKR_URL"] = "redis://127.0.0.1:6379/0"
+
+    result = cli("status")
+
+    assert result.returncode == 2
+    assert "unknown setting(s) MMINDEX_BROKR_URL" in result.stderr
+    assert "Traceback" not in result.stderr

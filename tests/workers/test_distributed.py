@@ -82,7 +82,7 @@ def test_search_without_a_query_pool_says_so(distributed_cli: Cli) -> None:
     assert "is `mmindex worker query` running?" in result.stderr
 
 
-def test_an_unreachable_broker_is_one_clear_line(distributed_cli: Cli, tmp_path: Path) -> None:
+def test_an_unreachable_redis_is_one_clear_line(distributed_cli: Cli, tmp_path: Path) -> None:
     distributed_cli.env["MMINDEX_BROKER_URL"] = "redis://127.0.0.1:9/0"
 
     result = distributed_cli("ingest", str(photo(tmp_path / "a.jpg", seed=1)))

@@ -85,11 +85,31 @@ def test_an_unreachable_store_is_retried_then_fails_the_source_with_the_reason(
 
     # The object store goes away between listing and decoding: a transient fault, retried, then given up.
     monkeypatch.setenv("MMINDEX_S3__ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("MMINDEX_TASKS__MAX_RETRIES", "2")
     reset_runtime()
     decode.apply(args=[{"sources": [[id, info.version]]}])
 
     (record,) = get_runtime().ledger.get([id])
     assert record.state is State.FAILED
     assert record.error is not None
-    assert record.error.startswith(f"gave up after {decode.max_retries} retries")
+    assert record.error.startswith("gave up after 2 retries")
     assert "cannot reach S3" in record.error
+
+
+@pytest.mark.usefixtures("embedded")
+def test_a_late_message_of_a_replaced_version_leaves_no_trace(tmp_path: Path, delivered: list[tuple[str, Any]]) -> None:
+    path = photo(tmp_path / "in" / "a.jpg", seed=1)
+    submit([str(path)])
+    old_index = [payload for name, payload in delivered if name == "workers.index.index"]
+    photo(path, seed=2)  # the file changes; its new version is indexed
+    submit([str(path)])
+    runtime = get_runtime()
+    assert runtime.store.count(source=str(path)) == 1
+
+    # The old version's index message arrives again, late (a redelivery after a worker died).
+    for payload in old_index:
+        app.tasks["workers.index.index"].apply(args=[payload])
+
+    assert runtime.store.count(source=str(path)) == 1
+    (record,) = runtime.ledger.get([old_index[0]["sources"][0][0]])
+    assert record.state is State.DONE and record.version != old_index[0]["sources"][0][1]

@@ -68,11 +68,27 @@ def test_a_new_source_is_queued(ledger: Ledger) -> None:
     assert record.error is None
 
 
-def test_the_same_version_again_is_skipped(ledger: Ledger) -> None:
+def test_the_same_version_on_its_way_is_skipped(ledger: Ledger) -> None:
     id, _ = ledger.submit(source(), PIPELINE)
     ledger.advance(id, "v1", State.DECODING)
     assert ledger.submit(source(), PIPELINE) == (id, Action.SKIP)
     assert state(ledger, id) is State.DECODING
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_version_left_in_flight_longer_than_the_timeout_is_queued_again(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # In-process (timeout 0) nothing else will finish an interrupted source: the next ingest must.
+    ledger: Ledger = (
+        SqliteLedger(tmp_path / "ledger.sqlite3", in_flight_timeout_s=0)
+        if kind == "sqlite"
+        else RedisLedger(request.getfixturevalue("ledger_redis_url"), in_flight_timeout_s=0)
+    )
+    id, _ = ledger.submit(source(), PIPELINE)
+    ledger.advance(id, "v1", State.DECODING)
+    assert ledger.submit(source(), PIPELINE) == (id, Action.REPLACE)
+    assert state(ledger, id) is State.QUEUED
 
 
 def test_a_done_version_again_is_skipped(ledger: Ledger) -> None:

@@ -290,6 +290,13 @@ def test_delete_source_keeping_a_version_removes_only_the_others(store: VectorSt
     assert store.delete_source("s3://photos/a.jpg", keep_version="v2") == 0
 
 
+def test_delete_source_of_only_one_version_keeps_the_others(store: VectorStore) -> None:
+    store.upsert([doc("a.jpg", unit(0), version="v1"), doc("a.jpg", unit(1), version="v2")])
+    assert store.delete_source("s3://photos/a.jpg", only_version="v2") == 1
+    (hit,) = store.search(Space.VISION, unit(1), k=10)
+    assert hit.id == document_id("photos", "a.jpg", "v1", 0, Space.VISION)
+
+
 def test_delete_source_matches_the_whole_source_not_a_prefix(store: VectorStore) -> None:
     store.upsert([doc("a.jpg", unit(0)), doc("a.jpg.xmp", unit(0)), doc("it's.jpg", unit(0))])
     assert store.delete_source("s3://photos/a.jpg") == 1
