@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 from rich.console import Console
 
+from shared.artifacts import thumbnail_uri
 from shared.config import Settings, get_settings
 from shared.documents import Item, Space
 from shared.errors import ModelUnavailable, one_line
@@ -27,7 +28,7 @@ from shared.models import go_offline_unless_hub_reachable
 from shared.models.sentence import SentenceTransformerEncoder
 from shared.runtime import Runtime
 from shared.storage.local import content_hash
-from workers.decode import artifact_name, batches, decode_all
+from workers.decode import batches, decode_all
 from workers.embed import embed_items
 
 TARGET = 0.9
@@ -153,7 +154,7 @@ def bench_embed(*, images: int, log: Console) -> dict[str, Any]:
         warm = min(images, runtime.settings.models.batch_size)
         run_baseline(paths[:warm], model)
         run_pipeline(records[:warm], runtime)  # also loads what the stages import
-        if not (runtime.settings.artifacts_dir / artifact_name(records[0], 0, ".jpg")).is_file():
+        if not Path(thumbnail_uri(runtime.storage(records[0].uri), records[0], 0)).is_file():
             raise RuntimeError("the decode stage wrote its thumbnails outside the benchmark's temporary directory")
         size = runtime.settings.models.batch_size
         chunks = [(paths[i : i + size], records[i : i + size]) for i in range(0, images, size)]

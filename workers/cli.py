@@ -148,10 +148,12 @@ def search(
     if as_json:
         print(json.dumps(hits, indent=2))
         return
-    table = Table("#", "score", "modality", "uri", "time", "thumbnail")
+    table = Table("#", "score", "modality", "time")
+    table.add_column("uri", overflow="fold")
+    table.add_column("thumbnail", overflow="fold")
     for rank, hit in enumerate(hits, start=1):
         span = f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else ""
-        table.add_row(str(rank), f"{hit['score']:.3f}", hit["modality"], hit["uri"], span, hit["thumbnail"] or "")
+        table.add_row(str(rank), f"{hit['score']:.3f}", hit["modality"], span, hit["uri"], hit["thumbnail"] or "")
     out.print(table if hits else "no hits")
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
+from shared import artifacts
 from shared.documents import Item, Space, document_id
 from shared.errors import PermanentError, RetryableError, SourceNotFound, UnsupportedMedia, one_line
 from shared.ledger import SourceRecord, State
@@ -18,23 +19,17 @@ from shared.media import MediaKind
 from shared.media.image import open_rgb, thumbnail_jpeg
 from shared.media.sniff import kind_from_name, sniff
 from shared.runtime import Runtime, get_runtime
-from shared.storage import ObjectInfo
 from workers.app import Queue
 from workers.task import Payload, PipelineTask, fail_sources, payload_sources, pipeline_task
 
 Handler = Callable[[SourceRecord, Path, Runtime], list[Item]]
 
 
-def artifact_name(record: SourceRecord, item: int, suffix: str) -> str:
-    return f"thumbnails/{record.id}/{record.version}/{item}{suffix}"
-
-
 def decode_image(record: SourceRecord, path: Path, runtime: Runtime) -> list[Item]:
     settings = runtime.settings.image
     image = open_rgb(path, max_pixels=settings.max_pixels, min_side=settings.thumbnail_px)
     storage = runtime.storage(record.uri)
-    info = ObjectInfo(uri=record.uri, root=record.root, key=record.key, size=0, version=record.version)
-    thumbnail = storage.artifact_uri(info, artifact_name(record, 0, ".jpg"))
+    thumbnail = artifacts.thumbnail_uri(storage, record, 0)
     storage.put(thumbnail, thumbnail_jpeg(image, settings.thumbnail_px), "image/jpeg")
     return [
         Item(

@@ -7,7 +7,7 @@ from shared.ledger import State
 from shared.runtime import Runtime, get_runtime
 from workers.app import Queue
 from workers.embed import unpack
-from workers.task import Payload, PipelineTask, fail_sources, pipeline_task
+from workers.task import Payload, PipelineTask, fail_sources, forget, pipeline_task
 
 
 @pipeline_task(Queue.INDEX)
@@ -46,6 +46,6 @@ def settle(runtime: Runtime, written: set[tuple[str, str]]) -> None:
     for id, version in sorted(written):
         record = records[id]
         if record.version == version and record.state is State.DONE:
-            runtime.store.delete_source(record.uri, keep_version=version)
+            forget(runtime, record, keep_version=version)
         elif record.version != version or record.state is State.FAILED:
-            runtime.store.delete_source(record.uri, only_version=version)
+            forget(runtime, record, only_version=version)

@@ -15,10 +15,11 @@ from typing import Any
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from shared import artifacts
 from shared.config import get_settings
 from shared.errors import RETRYABLE, one_line
-from shared.ledger import State
-from shared.runtime import get_runtime
+from shared.ledger import SourceRecord, State
+from shared.runtime import Runtime, get_runtime
 from workers.app import Queue, app
 
 log = logging.getLogger("mmindex.tasks")
@@ -28,6 +29,14 @@ Payload = dict[str, Any]
 
 def payload_sources(payload: Payload) -> list[tuple[str, str]]:
     return [(str(id), str(version)) for id, version in payload.get("sources", [])]
+
+
+def forget(
+    runtime: Runtime, record: SourceRecord, *, keep_version: str | None = None, only_version: str | None = None
+) -> None:
+    """Delete a source's documents and artifacts: all, all but `keep_version`'s, or only `only_version`'s."""
+    runtime.store.delete_source(record.uri, keep_version=keep_version, only_version=only_version)
+    artifacts.remove(runtime.storage(record.uri), record, keep_version=keep_version, only_version=only_version)
 
 
 def fail_sources(sources: list[tuple[str, str]], reason: str, *, gone: bool = False) -> None:
@@ -45,11 +54,14 @@ def fail_sources(sources: list[tuple[str, str]], reason: str, *, gone: bool = Fa
         version = versions[record.id]
         if record.version == version and record.state is State.DONE:
             continue
-        if gone and record.version == version:
-            runtime.store.delete_source(record.uri)
-        else:
-            runtime.store.delete_source(record.uri, only_version=version)
         log.warning("source %s failed: %s", record.uri, reason)
+        try:
+            if gone and record.version == version:
+                forget(runtime, record)
+            else:
+                forget(runtime, record, only_version=version)
+        except RETRYABLE as error:  # the failure is recorded; what it left behind goes with the next version
+            log.warning("could not clean up after %s: %s", record.uri, one_line(error))
 
 
 class PipelineTask(Task):  # type: ignore[misc]

@@ -6,7 +6,7 @@ endpoint). A source is named by a URI: an absolute path, or `s3://bucket/key`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +47,10 @@ class ObjectStorage(Protocol):
 
     def artifact_uri(self, source: ObjectInfo, name: str) -> str:
         """Where an artifact of `source` called `name` is kept."""
+        ...
+
+    def delete_tree(self, uri: str, keep: Collection[str] = ()) -> int:
+        """Delete every object under the folder `uri` but its sub-folders named in `keep`; return how many."""
         ...
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -85,3 +86,21 @@ class LocalStorage:
 
     def artifact_uri(self, source: ObjectInfo, name: str) -> str:
         return str(self._artifacts / name)
+
+    def delete_tree(self, uri: str, keep: Collection[str] = ()) -> int:
+        folder = Path(uri)
+        if not folder.is_dir():
+            return 0
+        deleted = 0
+        for child in folder.iterdir():
+            if child.name in keep:
+                continue
+            if child.is_dir():
+                deleted += sum(1 for path in child.rglob("*") if path.is_file())
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
+                deleted += 1
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        return deleted

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from threading import Lock
@@ -137,3 +137,19 @@ class S3Storage:
 
     def artifact_uri(self, source: ObjectInfo, name: str) -> str:
         return f"s3://{source.root}/{self._settings.derived_prefix}{name}"
+
+    def delete_tree(self, uri: str, keep: Collection[str] = ()) -> int:
+        bucket, prefix = split_uri(uri)
+        prefix = prefix if prefix.endswith("/") else prefix + "/"
+        doomed: list[str] = []
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+                for entry in page.get("Contents", []):
+                    if entry["Key"].removeprefix(prefix).split("/", 1)[0] not in keep:
+                        doomed.append(entry["Key"])
+            for start in range(0, len(doomed), 1000):
+                chunk = doomed[start : start + 1000]
+                self.client.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": key} for key in chunk]})
+        except (ClientError, BotoCoreError) as error:
+            raise classify(uri, error) from error
+        return len(doomed)

@@ -41,6 +41,9 @@ def test_unchanged_sources_are_skipped_and_a_changed_one_replaces_its_documents(
     assert hits[0]["uri"] == str(photos[0])
     assert [hit["uri"] for hit in hits].count(str(photos[0])) == 1  # the old version's document is gone
     assert len(hits) == 3
+    thumbnails = sorted(Path(cli.env["MMINDEX_HOME"], "artifacts", "thumbnails").glob("*/*/*.jpg"))
+    assert len(thumbnails) == 3  # and so is its thumbnail
+    assert Path(hits[0]["thumbnail"]) in thumbnails
 
 
 def test_bad_files_fail_with_reasons_and_the_good_ones_are_indexed(cli: Cli, tmp_path: Path) -> None:
@@ -121,7 +124,10 @@ def test_a_deleted_file_is_reported_and_leaves_the_index(cli: Cli, tmp_path: Pat
 
     assert result.returncode == 1
     assert "no such file" in json.loads(result.stdout)["failed"][0]["error"]
-    assert [hit["uri"] for hit in cli.json("search", "--image", str(query))] == [str(keep)]
+    hits = cli.json("search", "--image", str(query))
+    assert [hit["uri"] for hit in hits] == [str(keep)]
+    thumbnails = list(Path(cli.env["MMINDEX_HOME"], "artifacts", "thumbnails").glob("*/*/*.jpg"))
+    assert thumbnails == [Path(hits[0]["thumbnail"])]
 
 
 def test_an_unreadable_entry_in_a_folder_fails_alone(cli: Cli, tmp_path: Path) -> None:

@@ -128,3 +128,17 @@ def test_put_writes_an_artifact_under_home(storage: LocalStorage, home: Path, tm
     storage.put(uri, b"new jpeg bytes", "image/jpeg")
     assert Path(uri).read_bytes() == b"new jpeg bytes"
     assert [p.name for p in Path(uri).parent.iterdir()] == ["a.jpg"]
+
+
+def test_delete_tree_removes_a_folder_but_the_versions_kept(storage: LocalStorage, home: Path) -> None:
+    folder = home / "artifacts" / "thumbnails" / "s1"
+    for name in ("v1/0.jpg", "v2/0.jpg", "v2/1.jpg"):
+        write(folder / name)
+    neighbour = write(home / "artifacts" / "thumbnails" / "s10" / "v1" / "0.jpg")
+
+    assert storage.delete_tree(str(folder), keep=("v2",)) == 1
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.jpg")) == ["v2/0.jpg", "v2/1.jpg"]
+
+    assert storage.delete_tree(str(folder)) == 2
+    assert not folder.exists() and neighbour.is_file()
+    assert storage.delete_tree(str(folder)) == 0

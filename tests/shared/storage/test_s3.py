@@ -183,3 +183,19 @@ def test_a_derived_object_named_exactly_is_not_a_source(storage: S3Storage, clie
     put(client, bucket, "_mmindex/thumbs/a.jpg")
     with pytest.raises(PermanentError, match="where mmindex keeps its own artifacts"):
         list(storage.list(f"s3://{bucket}/_mmindex/thumbs/a.jpg"))
+
+
+def test_delete_tree_removes_a_folder_but_the_versions_kept(storage: S3Storage, client: Any, bucket: str) -> None:
+    put(client, bucket, "_mmindex/thumbnails/s1/v1/0.jpg", "_mmindex/thumbnails/s1/v2/0.jpg")
+    put(client, bucket, "_mmindex/thumbnails/s1/v2/1.jpg", "_mmindex/thumbnails/s10/v1/0.jpg")
+
+    assert storage.delete_tree(f"s3://{bucket}/_mmindex/thumbnails/s1/", keep=("v2",)) == 1
+    left = sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"])
+    assert left == [
+        "_mmindex/thumbnails/s1/v2/0.jpg",
+        "_mmindex/thumbnails/s1/v2/1.jpg",
+        "_mmindex/thumbnails/s10/v1/0.jpg",
+    ]
+
+    assert storage.delete_tree(f"s3://{bucket}/_mmindex/thumbnails/s1") == 2
+    assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == ["_mmindex/thumbnails/s10/v1/0.jpg"]
