@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 from threading import Lock
 from typing import Any
 
@@ -25,6 +26,17 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ModelUnavailable(f"MMINDEX_MODELS__DEVICE={device} but torch sees no CUDA device")
     return device
+
+
+def why(name: str, error: Exception) -> str:
+    """A loader's failure in a few words."""
+    path = Path(name).expanduser()
+    if (path.is_absolute() or name.startswith(".")) and not path.exists():
+        return "no such directory"
+    text = one_line(error)
+    if isinstance(error, OSError) and ("connect" in text or "offline" in text.lower()):
+        return "not in the local cache, and no model hub is reachable"
+    return text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "..."
 
 
 class SentenceTransformerEncoder:
@@ -60,7 +72,7 @@ class SentenceTransformerEncoder:
             model = SentenceTransformer(name, device=resolved)
         except Exception as error:  # any loader failure: missing files, no hub, bad config
             raise ModelUnavailable(
-                f"model {name!r} cannot be loaded ({one_line(error)[:160]}); set {setting} to a local model directory"
+                f"model {name!r} cannot be loaded ({why(name, error)}); set {setting} to a local model directory"
             ) from error
         if resolved.startswith("cuda"):
             model = model.half()
