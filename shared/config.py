@@ -34,6 +34,19 @@ class OpenSearchSettings(Group):
     index: str = Field("mmindex", description="Index alias that holds the documents")
     username: str | None = Field(None, description="User for basic auth")
     password: SecretStr | None = Field(None, description="Password for basic auth")
+    engine: Literal["faiss", "lucene", "nmslib"] = Field("faiss", description="k-NN engine of the vector fields")
+    space_type: Literal["cosinesimil", "innerproduct", "l2"] = Field(
+        "cosinesimil", description="k-NN distance of the vector fields (vectors are normalized)"
+    )
+    refresh: Literal["false", "wait_for", "true"] = Field(
+        "false", description="Refresh policy of bulk writes; `false` leaves it to the index's refresh interval"
+    )
+    replicas: int = Field(1, ge=0, description="Replicas of a new index")
+    bulk_docs: int = Field(500, gt=0, description="Documents per bulk request at most")
+    bulk_bytes: int = Field(10 * 1024**2, gt=0, description="Bytes per bulk request at most")
+    max_retries: int = Field(5, ge=0, description="Retries of a request answered 429 or 502-504, with backoff")
+    timeout_s: float = Field(30.0, gt=0, description="Request timeout")
+    verify_certs: bool = Field(True, description="Verify the endpoint's TLS certificate")
 
 
 class S3Settings(Group):

@@ -15,7 +15,9 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -139,6 +141,86 @@ def bucket(s3_endpoint: str) -> str:
     name = f"photos-{uuid.uuid4().hex[:8]}"
     boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
     return name
+
+
+# ---------------------------------------------------------------- OpenSearch
+
+OPENSEARCH = Path(__file__).parent / "opensearch"
+
+
+@dataclass
+class OpenSearchNode:
+    """A real OpenSearch node with the k-NN plugin (tests/opensearch/run.sh), which a test may stop and start.
+
+    It keeps its HTTP port and its data directory across a restart, so indices survive one. A test that
+    stops the session's node starts it again before it ends.
+    """
+
+    port: int
+    data: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 90) -> None:
+        """Start the node and wait until its cluster is yellow or green; fail with the log's tail if not."""
+        if self.process is not None and self.process.poll() is None:
+            return
+        env = {**os.environ, "OPENSEARCH_PORT": str(self.port), "OPENSEARCH_DATA": str(self.data)}
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen([str(OPENSEARCH / "run.sh")], env=env, stdout=out, stderr=subprocess.STDOUT)
+        health = f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=1s"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"OpenSearch exited with {self.process.returncode}:\n{self.log_tail()}", pytrace=False)
+            try:
+                with urllib.request.urlopen(health, timeout=5) as response:
+                    if json.load(response)["status"] in ("yellow", "green"):
+                        return
+            except OSError:  # not listening yet, or 408 while the cluster is still red
+                pass
+            time.sleep(0.5)
+        self.stop()
+        pytest.fail(f"OpenSearch not ready after {timeout} s:\n{self.log_tail()}", pytrace=False)
+
+    def stop(self) -> None:
+        """Stop the node we started (SIGTERM, then SIGKILL after 30 s)."""
+        if self.process is not None:
+            stop(self.process, timeout=30)
+            self.process = None
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:]
+
+
+@pytest.fixture(scope="session")
+def opensearch_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenSearchNode]:
+    """A real single-node OpenSearch 2.19 with k-NN, assembled from Maven Central on first use."""
+    missing = [tool for tool in ("java", "mvn") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"OpenSearch tests need {' and '.join(missing)} on PATH to build a node from Maven Central")
+    build = subprocess.run([str(OPENSEARCH / "build.sh")], check=False, capture_output=True, text=True, timeout=540)
+    if build.returncode != 0:
+        pytest.fail(f"tests/opensearch/build.sh failed:\n{(build.stdout + build.stderr)[-4000:]}", pytrace=False)
+    # Not under pytest's private (0700) temp dir: as root the node runs as nobody, who must reach its data.
+    data = Path(tempfile.mkdtemp(prefix="mmindex-opensearch-data-"))
+    node = OpenSearchNode(port=free_port(), data=data, log=tmp_path_factory.mktemp("opensearch") / "opensearch.log")
+    try:
+        node.start()
+        yield node
+    finally:
+        node.stop()
+        shutil.rmtree(data)
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(opensearch_node: OpenSearchNode) -> str:
+    """The HTTP URL of the session's OpenSearch node, e.g. http://127.0.0.1:PORT."""
+    return opensearch_node.url
 
 
 # ---------------------------------------------------------------- the system

@@ -5,12 +5,22 @@
 (`decode_all`, then `embed_items` per model batch; no ledger, no index write).
 Both use one loaded model, on one device, with the same torch threads; each is warmed
 up once, then they run alternately, chunk by chunk, and for each chunk the better of two rounds counts.
+
+`opensearch`: against the node the settings name, under a fresh alias whose indices are
+deleted at the end. (a) The same image documents (seeded random unit 512-d vectors) are
+written through `OpenSearchStore.upsert` and through plain `helpers.bulk`, into two indices
+the store created alike, alternately chunk by chunk; docs/s of each and their ratio.
+(b) The store's index is filled to `docs` documents; 100 random unit queries go through
+`OpenSearchStore.search`, and recall@10 is measured against exact (numpy) search,
+(c) with the p50 and p99 of their latency: first over the segments as written, then after
+a force merge to one segment.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,8 +31,8 @@ from rich.console import Console
 
 from shared.artifacts import thumbnail_uri
 from shared.config import Settings, get_settings
-from shared.documents import Item, Space
-from shared.errors import ModelUnavailable, one_line
+from shared.documents import Document, Item, Space, document_id
+from shared.errors import ModelUnavailable, PermanentError, StoreError, one_line
 from shared.ledger import SourceRecord, State, source_id
 from shared.models import go_offline_unless_hub_reachable
 from shared.models.sentence import SentenceTransformerEncoder
@@ -136,7 +146,7 @@ def run_pipeline(records: list[SourceRecord], runtime: Runtime) -> tuple[float, 
     return decoded - started, time.perf_counter() - decoded
 
 
-def bench_embed(*, images: int, log: Console) -> dict[str, Any]:
+def bench_embed(*, images: int = 200, log: Console) -> dict[str, Any]:
     """Images per second through the plain script and through decode → embed, and their ratio."""
     import torch
 
@@ -203,5 +213,258 @@ def bench_embed(*, images: int, log: Console) -> dict[str, Any]:
     }
 
 
-BENCHMARKS: dict[str, Benchmark] = {"embed": bench_embed}
+# ---------------------------------------------------------------- opensearch
+
+DIMS = 512
+"""Vector size of the documents: CLIP ViT-B/32's."""
+WRITE_TIMED = 20_000
+"""At most this many documents are timed through both write paths (the rest only fills the index)."""
+QUERIES = 100
+WARMUP_QUERIES = 10
+K = 10
+RECALL_TARGET = 0.95
+MERGE_TIMEOUT_S = 3600.0
+PROGRESS_EVERY = 10_000
+EF_SEARCH = (100, 400)
+"""Candidate lists tried with plain queries after the store's own, to show what recall a wider search buys."""
+
+
+def unit_vectors(count: int, seed: int) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """`count` seeded random float32 vectors of length one."""
+    vectors = np.random.default_rng(seed).standard_normal((count, DIMS), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors
+
+
+def image_key(index: int) -> str:
+    return f"photos/{index:07d}.jpg"
+
+
+def image_version(index: int) -> str:
+    return f"{index:040x}"  # shaped like a content hash
+
+
+def image_id(index: int) -> str:
+    return document_id("s3", image_key(index), image_version(index), 0, Space.VISION)
+
+
+def image_documents(
+    vectors: np.ndarray[Any, np.dtype[np.float32]], first: int, pipeline: str, model: str
+) -> list[Document]:
+    """Documents as the index stage makes them for images `first`, `first + 1`, ... in one bucket."""
+    documents = []
+    for offset, vector in enumerate(vectors):
+        index = first + offset
+        uri = f"s3://bench/{image_key(index)}"
+        item = Item(
+            id=image_id(index),
+            source_id=source_id("s3", image_key(index)),
+            source=uri,
+            version=image_version(index),
+            uri=uri,
+            modality="image",
+            item=0,
+            space=Space.VISION,
+            thumbnail=f"s3://bench/_mmindex/thumbnails/{index:07d}.jpg",
+        )
+        documents.append(Document(item, vector.tolist(), model, pipeline))
+    return documents
+
+
+def raw_actions(documents: list[Document], index: str, field: str) -> list[dict[str, Any]]:
+    """The bulk actions a plain script would send for the same documents: same ids, same `_source`."""
+    actions = []
+    for document in documents:
+        source = {key: value for key, value in document.fields().items() if value is not None}
+        source[field] = document.vector
+        actions.append({"_op_type": "index", "_index": index, "_id": document.item.id, "_source": source})
+    return actions
+
+
+def exact_top(
+    vectors: np.ndarray[Any, np.dtype[np.float32]], queries: np.ndarray[Any, np.dtype[np.float32]]
+) -> np.ndarray[Any, np.dtype[np.intp]]:
+    """The `K` best documents of each query by dot product (cosine, for unit vectors)."""
+    return np.argpartition(-(queries @ vectors.T), K - 1, axis=1)[:, :K]
+
+
+def segments(client: Any, index: str) -> int:
+    stats = client.indices.stats(index=index, metric="segments")
+    return int(stats["indices"][index]["primaries"]["segments"]["count"])
+
+
+def bench_opensearch(*, docs: int = 100_000, log: Console) -> dict[str, Any]:
+    """Bulk docs/s through the store and through plain bulk, then recall@10 and latency of the store's k-NN search."""
+    from opensearchpy import ConnectionError, ConnectionTimeout, helpers
+
+    from shared.stores.opensearch import OpenSearchStore, make_client, vector_field
+
+    base = get_settings()
+    if not base.opensearch.url:
+        raise PermanentError(
+            "the opensearch benchmark needs a node: set MMINDEX_OPENSEARCH__URL (e.g. http://localhost:9200)"
+        )
+    alias = f"mmindex-bench-{uuid.uuid4().hex[:8]}"
+    options = base.opensearch.model_copy(update={"index": alias, "refresh": "false"})
+    settings = base.model_copy(update={"opensearch": options})
+    store = OpenSearchStore(settings)
+    client = make_client(options)
+    field = vector_field(Space.VISION)
+    chunk = options.bulk_docs
+    pipeline, model = settings.pipeline_version, base.models.vision
+    timed = min(docs, WRITE_TIMED)
+    try:
+        node = client.info()["version"]["number"]
+    except (ConnectionError, ConnectionTimeout) as error:
+        raise StoreError(f"OpenSearch at {options.url} is unreachable ({error})") from error
+    log.print(
+        f"bench: OpenSearch {node} at {options.url}, alias {alias}; engine {options.engine}, "
+        f"space {options.space_type}, {docs} documents of {DIMS}-d, {chunk} per bulk request",
+        highlight=False,
+    )
+    vectors = unit_vectors(docs, seed=0)
+    queries = unit_vectors(QUERIES + WARMUP_QUERIES, seed=1)
+    created: list[str] = []
+    try:
+        store.ensure({Space.VISION: DIMS})  # the store's own index, behind the alias
+        created.extend(client.indices.get_alias(name=alias))
+        (store_index,) = created
+        raw_index = f"{alias}-raw"
+        mapping = client.indices.get_mapping(index=store_index)[store_index]["mappings"]["properties"][field]
+        store.create_index(raw_index, {field: mapping}, alias=False)  # the same template, engine and method
+        created.append(raw_index)
+
+        # (a) The first `timed` documents through both paths, alternately chunk by chunk.
+        log.print(f"bench: writing {timed} documents through the store and through plain bulk", highlight=False)
+        spent = np.zeros(2)  # store, raw
+        for number, start in enumerate(range(0, timed, chunk)):
+            documents = image_documents(vectors[start : min(start + chunk, timed)], start, pipeline, model)
+            actions = raw_actions(documents, raw_index, field)
+            for path in (0, 1) if number % 2 == 0 else (1, 0):
+                began = time.perf_counter()
+                if path == 0:
+                    result = store.upsert(documents)
+                    if result.failed or result.written != len(documents):
+                        raise RuntimeError(f"the store wrote {result.written} of {len(documents)}: {result.failed}")
+                else:
+                    written, _ = helpers.bulk(client, actions, chunk_size=chunk, max_retries=options.max_retries)
+                    if written != len(actions):
+                        raise RuntimeError(f"plain bulk wrote {written} of {len(actions)} documents")
+                spent[path] += time.perf_counter() - began
+        store_rate, raw_rate = timed / spent[0], timed / spent[1]
+        log.print(f"bench: store {store_rate:.0f} docs/s, plain bulk {raw_rate:.0f} docs/s", highlight=False)
+        client.indices.delete(index=raw_index)
+        created.remove(raw_index)
+
+        # (b) The rest of the documents through the store, then searches.
+        index_s = float(spent[0])
+        if docs > timed:
+            log.print(f"bench: writing the other {docs - timed} documents through the store", highlight=False)
+        for start in range(timed, docs, chunk):
+            documents = image_documents(vectors[start : start + chunk], start, pipeline, model)
+            began = time.perf_counter()
+            result = store.upsert(documents)
+            index_s += time.perf_counter() - began
+            if result.failed or result.written != len(documents):
+                raise RuntimeError(f"the store wrote {result.written} of {len(documents)}: {result.failed}")
+            if (start + chunk) % PROGRESS_EVERY < chunk:
+                done = min(start + chunk, docs)
+                log.print(f"bench: {done} documents in, {done / index_s:.0f} docs/s so far", highlight=False)
+        began = time.perf_counter()
+        client.indices.refresh(index=store_index, request_timeout=MERGE_TIMEOUT_S)
+        refresh_s = time.perf_counter() - began
+        count = store.count(Space.VISION)
+        if count != docs:
+            raise RuntimeError(f"the index holds {count} documents, {docs} were written")
+
+        ids = {image_id(index): index for index in range(docs)}
+        truth = exact_top(vectors, queries[WARMUP_QUERIES:])
+
+        def recall(found: list[set[int]]) -> float:
+            shares = [len(hits & set(best.tolist())) / K for hits, best in zip(found, truth, strict=True)]
+            return round(float(np.mean(shares)), 4)
+
+        def percentiles(latency: list[float]) -> tuple[float, float]:
+            p50, p99 = np.percentile(np.array(latency) * 1000, [50, 99])
+            return round(float(p50), 2), round(float(p99), 2)
+
+        def search_all() -> dict[str, Any]:
+            """The store's searches, then the same query body sent plainly, then wider plain searches."""
+            for query in queries[:WARMUP_QUERIES]:
+                store.search(Space.VISION, query.tolist(), K)
+            found, latency = [], []
+            for query in queries[WARMUP_QUERIES:]:
+                began = time.perf_counter()
+                hits = store.search(Space.VISION, query.tolist(), K)
+                latency.append(time.perf_counter() - began)
+                found.append({ids[hit.id] for hit in hits})
+            p50, p99 = percentiles(latency)
+            figures: dict[str, Any] = {
+                "segments": segments(client, store_index),
+                "recall_at_10": recall(found),
+                "query_p50_ms": p50,
+                "query_p99_ms": p99,
+            }
+            for ef_search in (None, *EF_SEARCH):
+                clause: dict[str, Any] = {"k": K}
+                if ef_search is not None:
+                    clause["method_parameters"] = {"ef_search": ef_search}
+                plain, latency = [], []
+                for query in queries[WARMUP_QUERIES:]:
+                    body = {
+                        "size": K,
+                        "_source": {"excludes": [f"{field}*"]},
+                        "query": {"knn": {field: {"vector": query.tolist(), **clause}}},
+                    }
+                    began = time.perf_counter()
+                    answer = client.search(index=alias, body=body)
+                    latency.append(time.perf_counter() - began)
+                    plain.append({ids[hit["_source"]["id"]] for hit in answer["hits"]["hits"]})
+                p50, p99 = percentiles(latency)
+                label = "plain" if ef_search is None else f"plain_ef_search_{ef_search}"
+                figures[label] = {"recall_at_10": recall(plain), "query_p50_ms": p50, "query_p99_ms": p99}
+            return figures
+
+        as_written = search_all()
+        log.print(f"bench: as written: {as_written}", highlight=False)
+        log.print("bench: force merging to one segment", highlight=False)
+        began = time.perf_counter()
+        client.indices.forcemerge(index=store_index, max_num_segments=1, request_timeout=MERGE_TIMEOUT_S)
+        client.indices.refresh(index=store_index)
+        merge_s = time.perf_counter() - began
+        merged = search_all()
+        log.print(f"bench: merged: {merged}", highlight=False)
+    finally:
+        if created:
+            client.indices.delete(index=",".join(created), ignore_unavailable=True)
+            log.print(f"bench: deleted {', '.join(created)}", highlight=False)
+    ratio = round(float(store_rate / raw_rate), 3)
+    return {
+        "opensearch": node,
+        "engine": options.engine,
+        "space_type": options.space_type,
+        "docs": docs,
+        "dims": DIMS,
+        "bulk_docs_timed": timed,
+        "bulk_chunk": chunk,
+        "bulk_docs_per_s_store": round(float(store_rate), 1),
+        "bulk_docs_per_s_raw": round(float(raw_rate), 1),
+        "bulk_ratio": ratio,
+        "bulk_target": TARGET,
+        "bulk_met": ratio >= TARGET,
+        "index_s": round(index_s, 2),
+        "index_docs_per_s": round(docs / index_s, 1),
+        "refresh_s": round(refresh_s, 2),
+        "force_merged": True,
+        "merge_s": round(merge_s, 2),
+        "queries": QUERIES,
+        "k": K,
+        **merged,
+        "recall_target": RECALL_TARGET,
+        "recall_met": bool(merged["recall_at_10"] >= RECALL_TARGET),
+        "as_written": as_written,
+    }
+
+
+BENCHMARKS: dict[str, Benchmark] = {"embed": bench_embed, "opensearch": bench_opensearch}
 """Benchmarks by name, as `mmindex bench NAME` finds them."""

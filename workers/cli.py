@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import inspect
 import json
 import logging
 import os
@@ -224,16 +225,26 @@ def worker(
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="embed")],
+    name: Annotated[str, typer.Argument(help="embed or opensearch")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-    images: Annotated[int, typer.Option("--images", min=1, help="embed: how many photos")] = 200,
+    images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos [default: 200]")] = None,
+    docs: Annotated[
+        int | None,
+        typer.Option("--docs", min=1, help="opensearch: documents to search over [default: 100000]"),
+    ] = None,
 ) -> None:
     """Measure a stage against a plain baseline, in one run."""
     from workers.bench import BENCHMARKS
 
     if name not in BENCHMARKS:
         raise _fail(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
-    figures = BENCHMARKS[name](images=images, log=err)
+    benchmark = BENCHMARKS[name]
+    # Each benchmark takes the options its signature names, with its own defaults; a given one must apply.
+    given = {option: value for option, value in {"images": images, "docs": docs}.items() if value is not None}
+    for option in given:
+        if option not in inspect.signature(benchmark).parameters:
+            raise _fail(f"--{option} does not apply to the {name} benchmark")
+    figures = benchmark(log=err, **given)
     if as_json:
         print(json.dumps(figures, indent=2))
     else:

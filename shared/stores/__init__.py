@@ -12,7 +12,6 @@ from typing import Protocol
 
 from shared.config import Settings, StoreKind
 from shared.documents import Document, Hit
-from shared.errors import PermanentError
 
 MAX_K = 1000
 """The most hits one search returns."""
@@ -65,14 +64,9 @@ class VectorStore(Protocol):
 def open_store(settings: Settings) -> VectorStore:
     """The store the settings name."""
     if settings.store is StoreKind.OPENSEARCH:
-        try:
-            from shared.stores.opensearch import OpenSearchStore  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            raise PermanentError(
-                "MMINDEX_STORE=opensearch: this version of mmindex has no OpenSearch store yet"
-            ) from None
-        store: VectorStore = OpenSearchStore(settings)
-        return store
+        from shared.stores.opensearch import OpenSearchStore
+
+        return OpenSearchStore(settings)
     from shared.stores.embedded import EmbeddedStore
 
     return EmbeddedStore(settings.home / "store")

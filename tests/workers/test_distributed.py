@@ -90,3 +90,50 @@ def test_an_unreachable_redis_is_one_clear_line(distributed_cli: Cli, tmp_path: 
     assert result.returncode == 2
     assert "error:" in result.stderr and "127.0.0.1:9" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_on_opensearch_a_deleted_object_leaves_and_nothing_is_written_twice(
+    redis_url: str,
+    mmindex_env: dict[str, str],
+    opensearch_url: str,
+    s3_endpoint: str,
+    bucket: str,
+    tmp_path: Path,
+) -> None:
+    from shared.config import Settings
+    from shared.stores.opensearch import OpenSearchStore
+    from tests.conftest import start_workers, stop
+
+    options = {"url": opensearch_url, "engine": "lucene", "refresh": "wait_for", "replicas": 0, "index": bucket}
+    env = {**mmindex_env, "MMINDEX_BROKER_URL": redis_url, "MMINDEX_STORE": "opensearch"}
+    env.update({f"MMINDEX_OPENSEARCH__{name.upper()}": str(value) for name, value in options.items()})
+    store = OpenSearchStore(Settings(store="opensearch", opensearch=options))
+    cli = Cli(env=env, cwd=tmp_path)
+    workers = start_workers(env, tmp_path / "logs")
+    try:
+        photos = [photo(tmp_path / f"p{i}.jpg", seed=20 + i) for i in range(4)]
+        for path in photos:
+            upload(s3_endpoint, bucket, f"p/{path.name}", path.read_bytes())
+        assert len(cli.json("ingest", f"s3://{bucket}/p/", "--wait")["indexed"]) == 4
+        hits = cli.json("search", "--image", str(near_copy(photos[1], tmp_path / "q1.jpg")))
+        assert hits[0]["uri"] == f"s3://{bucket}/p/p1.jpg"
+        assert store.count() == 4
+
+        # The object is deleted from the bucket: ingesting its key reports it and takes it out of the index.
+        boto3.client("s3", endpoint_url=s3_endpoint).delete_object(Bucket=bucket, Key="p/p1.jpg")
+        gone = cli("ingest", f"s3://{bucket}/p/p1.jpg", "--wait", "--json")
+        assert gone.returncode == 1
+        hits = cli.json("search", "--image", str(near_copy(photos[1], tmp_path / "q1.jpg")), "--k", "10")
+        assert f"s3://{bucket}/p/p1.jpg" not in [hit["uri"] for hit in hits]
+
+        # Ingesting again changes nothing; an overwritten object replaces its document, never adds one.
+        again = cli.json("ingest", f"s3://{bucket}/p/", "--wait")
+        assert again["indexed"] == [] and len(again["skipped"]) == 3
+        upload(s3_endpoint, bucket, "p/p2.jpg", photo(tmp_path / "new.jpg", seed=99).read_bytes())
+        assert cli.json("ingest", f"s3://{bucket}/p/", "--wait")["indexed"] == [f"s3://{bucket}/p/p2.jpg"]
+        assert store.count() == 3
+        assert store.count(source=f"s3://{bucket}/p/p2.jpg") == 1
+        assert all(workers.alive().values())
+    finally:
+        for process in workers.processes.values():
+            stop(process)

@@ -7,31 +7,47 @@ Every test takes the `store` fixture and speaks only the protocol, so another im
 from __future__ import annotations
 
 import math
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from shared.config import Settings, StoreKind
 from shared.documents import Document, Item, Space, document_id
 from shared.errors import PermanentError
 from shared.stores import MAX_K, SearchFilter, VectorStore
 from shared.stores.embedded import EmbeddedStore
+from shared.stores.opensearch import OpenSearchStore, make_client
 
 VISION_DIM = 4
 TEXT_DIM = 3
 
 
-def embedded(tmp_path: Path) -> Iterator[VectorStore]:
+def embedded(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     yield EmbeddedStore(tmp_path / "store")
 
 
-STORES: dict[str, Callable[[Path], Iterator[VectorStore]]] = {"embedded": embedded}
+def opensearch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
+    """A fresh index on the real OpenSearch node (lucene engine: see tests/opensearch/README.md)."""
+    url = request.getfixturevalue("opensearch_url")
+    alias = f"contract-{uuid.uuid4().hex[:12]}"
+    options = {"url": url, "engine": "lucene", "refresh": "wait_for", "replicas": 0, "index": alias}
+    store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch=options))
+    yield store
+    make_client(store._settings).indices.delete(index=f"{alias}-*", ignore_unavailable=True)
+
+
+STORES: dict[str, Callable[[pytest.FixtureRequest, Path], Iterator[VectorStore]]] = {
+    "embedded": embedded,
+    "opensearch": opensearch,
+}
 
 
 @pytest.fixture(params=sorted(STORES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[VectorStore]:
     """A fresh store with the two spaces created."""
-    made = STORES[request.param](tmp_path)
+    made = STORES[request.param](request, tmp_path)
     store = next(made)
     store.ensure({Space.VISION: VISION_DIM, Space.TEXT: TEXT_DIM})
     yield store

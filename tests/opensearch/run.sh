@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Run a real OpenSearch node (with k-NN) in the foreground, on 127.0.0.1, logging to stdout.
+# Usage: tests/opensearch/run.sh [HOME]   (default: .opensearch/home at the repo root; built first if needed)
+#   OPENSEARCH_PORT  HTTP port (default 9200); the transport port is a free one chosen by the OS
+#   OPENSEARCH_DATA  data directory to use and keep (default: a fresh one, removed when the node exits)
+# The script execs java, so its PID is the node's: stop it with SIGTERM.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+OS_HOME=${1:-$HERE/../../.opensearch/home}
+"$HERE/build.sh" "$OS_HOME"
+OS_HOME=$(cd "$OS_HOME" && pwd)
+
+# Everything the node writes lives in one run directory: config (it adds a keystore), logs, tmp, data.
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/opensearch-run.XXXXXX")
+cp -r "$OS_HOME/config" "$RUN/config"
+mkdir -p "$RUN/logs" "$RUN/tmp"
+DATA=${OPENSEARCH_DATA:-$RUN/data}
+mkdir -p "$DATA"
+
+# OpenSearch refuses to run as root: drop to nobody, who must own what the node writes.
+RUNAS=()
+if [ "$(id -u)" = 0 ]; then
+  chown -R nobody:nogroup "$RUN" "$DATA"
+  RUNAS=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+fi
+
+# Remove the run directory once the node (this PID, after exec) has exited, whatever stopped it.
+(
+  trap '' INT TERM HUP
+  while kill -0 $$ 2>/dev/null; do sleep 1; done
+  rm -rf "$RUN"
+) </dev/null >/dev/null 2>&1 &
+
+# The real bootstrap class with the distribution's JVM flags; heap capped at 1 GB.
+exec "${RUNAS[@]}" "${JAVA:-java}" \
+  -Xms512m -Xmx1g -Xss1m -XX:+UseG1GC \
+  -Djava.io.tmpdir="$RUN/tmp" -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Djna.nosys=true \
+  -Djava.locale.providers=SPI,COMPAT \
+  -Dio.netty.noUnsafe=true -Dio.netty.noKeySetOptimization=true -Dio.netty.recycler.maxCapacityPerThread=0 \
+  -Dlog4j.shutdownHookEnabled=false -Dlog4j2.disable.jmx=true -Dlog4j2.formatMsgNoLookups=true \
+  -Dopensearch.path.home="$OS_HOME" -Dopensearch.path.conf="$RUN/config" \
+  -Dopensearch.distribution.type=tar -Dopensearch.bundled_jdk=false \
+  -cp "$OS_HOME/lib/*" org.opensearch.bootstrap.OpenSearch \
+  -Ehttp.port="${OPENSEARCH_PORT:-9200}" -Etransport.port=0 \
+  -Epath.data="$DATA" -Epath.logs="$RUN/logs"
