@@ -160,6 +160,7 @@ class OpenSearchNode:
     data: Path
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    settings: tuple[str, ...] = ()  # extra node settings, e.g. "-Ethread_pool.write.queue_size=1"
 
     @property
     def url(self) -> str:
@@ -171,7 +172,9 @@ class OpenSearchNode:
             return
         env = {**os.environ, "OPENSEARCH_PORT": str(self.port), "OPENSEARCH_DATA": str(self.data)}
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen([str(OPENSEARCH / "run.sh")], env=env, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [str(OPENSEARCH / "run.sh"), *self.settings], env=env, stdout=out, stderr=subprocess.STDOUT
+            )
         health = f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=1s"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -30,6 +30,8 @@ from shared.stores import MAX_K, SearchFilter, UpsertResult
 
 _KEYWORDS = ("id", "source_id", "source", "version", "uri", "modality", "space", "model", "pipeline")
 VECTOR_PREFIX = "vector_"
+CANDIDATES = 100
+"""Neighbours a k-NN search gathers at least, of which it returns the best k."""
 
 
 def vector_field(space: str) -> str:
@@ -275,7 +277,8 @@ class OpenSearchStore:
 
     def search(self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None) -> list[Hit]:
         k = max(1, min(k, MAX_K))
-        clause: dict[str, Any] = {"vector": list(vector), "k": k}
+        # Ask the graph for at least CANDIDATES neighbours, return k: HNSW's recall is poor when k is tiny.
+        clause: dict[str, Any] = {"vector": list(vector), "k": max(k, CANDIDATES)}
         restrict = self._filter(filters)
         if restrict is not None:
             clause["filter"] = restrict  # efficient filtering: inside the k-NN search, not after it

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Run a real OpenSearch node (with k-NN) in the foreground, on 127.0.0.1, logging to stdout.
-# Usage: tests/opensearch/run.sh [HOME]   (default: .opensearch/home at the repo root; built first if needed)
+# Usage: tests/opensearch/run.sh [-Esetting=value ...]   (extra node settings, e.g. -Ethread_pool.write.size=1)
+#   OPENSEARCH_HOME  the assembled home (default: .opensearch/home at the repo root; built first if needed)
 #   OPENSEARCH_PORT  HTTP port (default 9200); the transport port is a free one chosen by the OS
 #   OPENSEARCH_DATA  data directory to use and keep (default: a fresh one, removed when the node exits)
 # The script execs java, so its PID is the node's: stop it with SIGTERM.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-OS_HOME=${1:-$HERE/../../.opensearch/home}
+OS_HOME=${OPENSEARCH_HOME:-$HERE/../../.opensearch/home}
 "$HERE/build.sh" "$OS_HOME"
 OS_HOME=$(cd "$OS_HOME" && pwd)
 
@@ -42,4 +43,4 @@ exec "${RUNAS[@]}" "${JAVA:-java}" \
   -Dopensearch.distribution.type=tar -Dopensearch.bundled_jdk=false \
   -cp "$OS_HOME/lib/*" org.opensearch.bootstrap.OpenSearch \
   -Ehttp.port="${OPENSEARCH_PORT:-9200}" -Etransport.port=0 \
-  -Epath.data="$DATA" -Epath.logs="$RUN/logs"
+  -Epath.data="$DATA" -Epath.logs="$RUN/logs" "$@"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +108,76 @@ def test_cosine_inverts_each_space_types_score() -> None:
         assert cosine((1 + cos) / 2, "cosinesimil") == pytest.approx(cos)
         assert cosine(cos + 1 if cos >= 0 else 1 / (1 - cos), "innerproduct") == pytest.approx(cos)
         assert cosine(1 / (1 + (2 - 2 * cos)), "l2") == pytest.approx(cos)
+
+
+@pytest.fixture
+def throttled_node(tmp_path_factory: pytest.TempPathFactory, opensearch_node: OpenSearchNode) -> Iterator[str]:
+    """A second node with one write thread and a write queue of one: concurrent bulks get 429s."""
+    import shutil
+    import tempfile
+
+    from tests.conftest import free_port
+
+    data = Path(tempfile.mkdtemp(prefix="mmindex-opensearch-throttled-"))
+    node = OpenSearchNode(
+        port=free_port(),
+        data=data,
+        log=tmp_path_factory.mktemp("throttled") / "opensearch.log",
+        settings=("-Ethread_pool.write.size=1", "-Ethread_pool.write.queue_size=1"),
+    )
+    try:
+        node.start()
+        yield node.url
+    finally:
+        node.stop()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def test_writes_refused_with_429_are_retried_until_every_document_is_in_once(throttled_node: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    options = {"url": throttled_node, "engine": "lucene", "replicas": 0, "index": "throttled", "bulk_docs": 50}
+    store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch=options))
+    store.ensure({Space.VISION: 4})
+    batches = [documents(200, version=f"v{n}") for n in range(6)]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(store.upsert, batches))
+
+    assert [result.failed for result in results] == [{}] * 6
+    assert store.count() == 200 * 6
+    stats = make_client(store._settings).nodes.stats(metric="thread_pool")
+    rejected = sum(node["thread_pool"]["write"]["rejected"] for node in stats["nodes"].values())
+    assert rejected > 0, "the node never refused a write: the test did not provoke 429s"
+
+
+def test_sigv4_signs_every_request_for_the_configured_service() -> None:
+    options = {"url": "https://search.example.invalid", "auth": "sigv4", "service": "aoss", "region": "eu-west-1"}
+    client = make_client(Settings(store=StoreKind.OPENSEARCH, opensearch=options).opensearch)
+    signer = client.transport.kwargs["http_auth"]
+
+    headers = signer("GET", "https://search.example.invalid/_cat/indices", None, {})
+
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=testing/")
+    assert "/eu-west-1/aoss/aws4_request" in headers["Authorization"]
+
+
+def test_the_serverless_write_path_replaces_documents_without_custom_ids(opensearch_url: str, alias: str) -> None:
+    # The node ignores the signature; what runs is the Serverless path: no _id, no refresh, delete then index.
+    options = {"url": opensearch_url, "auth": "sigv4", "service": "aoss", "region": "us-east-1", "index": alias}
+    store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch={**options, "engine": "lucene"}))
+    batch = documents(6)
+
+    def visible(expected: int) -> bool:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if store.count() == expected:
+                return True
+            time.sleep(0.5)
+        return False
+
+    assert store.upsert(batch).written == 6
+    assert visible(6)
+    assert store.upsert(batch).written == 6  # a redelivery, after the first write became searchable
+    assert visible(6)
+    assert store.search(Space.VISION, batch[2].vector, k=6)[0].uri == batch[2].item.uri
