@@ -227,10 +227,10 @@ def worker(
 def bench(
     name: Annotated[str, typer.Argument(help="embed or opensearch")],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-    images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos [default: 200]")] = None,
+    images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos (default 200)")] = None,
     docs: Annotated[
         int | None,
-        typer.Option("--docs", min=1, help="opensearch: documents to search over [default: 100000]"),
+        typer.Option("--docs", min=1, help="opensearch: documents to search over (default 50000)"),
     ] = None,
 ) -> None:
     """Measure a stage against a plain baseline, in one run."""

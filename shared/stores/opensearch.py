@@ -10,7 +10,7 @@ and there is no refresh API (refreshes are skipped).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from opensearchpy import OpenSearch, helpers
@@ -96,6 +96,7 @@ class OpenSearchStore:
         self._alias = self._settings.index
         self._serverless = self._settings.auth == "sigv4" and self._settings.service == "aoss"
         self._client = client or make_client(self._settings)
+        self._known: dict[str, int] | None = None  # the vector fields last read from or written to the mapping
 
     # ------------------------------------------------------------ errors
 
@@ -118,13 +119,21 @@ class OpenSearchStore:
         try:
             mappings = self._call("reading the mapping", self._client.indices.get_mapping, index=self._alias)
         except NotFoundError:
+            self._known = {}
             return {}
         found: dict[str, int] = {}
         for index in mappings.values():
             for name, field in index["mappings"].get("properties", {}).items():
                 if name.startswith(VECTOR_PREFIX) and field.get("type") == "knn_vector":
                     found[name.removeprefix(VECTOR_PREFIX)] = int(field["dimension"])
-        return found
+        self._known = found
+        return dict(found)
+
+    def _dimensions(self, spaces: Iterable[str]) -> dict[str, int]:
+        """The vector fields, read again only when one of `spaces` is not known yet (another process added it)."""
+        if self._known is None or any(space not in self._known for space in spaces):
+            return self.dimensions()
+        return dict(self._known)
 
     def _vector_mapping(self, dim: int) -> dict[str, Any]:
         return {
@@ -134,7 +143,7 @@ class OpenSearchStore:
         }
 
     def ensure(self, dimensions: Mapping[str, int]) -> None:
-        existing = self.dimensions()
+        existing = self._dimensions(dimensions)
         for space, dim in dimensions.items():
             if space in existing and existing[space] != dim:
                 raise PermanentError(
@@ -200,7 +209,7 @@ class OpenSearchStore:
         for doc in documents:
             first.setdefault(doc.item.space, len(doc.vector))  # a space is made to fit its first document
         self.ensure(first)
-        dims = self.dimensions()
+        dims = self._dimensions(first)
         good = []
         for document in documents:
             want = dims[document.item.space]
@@ -287,7 +296,7 @@ class OpenSearchStore:
             "_source": {"excludes": [f"{VECTOR_PREFIX}*"]},
             "query": {"knn": {vector_field(space): clause}},
         }
-        if space not in self.dimensions():
+        if space not in self._dimensions([space]):
             return []
         try:
             answer = self._call("a k-NN search", self._client.search, index=self._alias, body=body)

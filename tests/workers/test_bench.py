@@ -18,3 +18,31 @@ def test_bench_embed_reports_pipeline_and_baseline_from_one_run(cli: Cli) -> Non
     ratio = figures["pipeline_images_per_s"] / figures["baseline_images_per_s"]
     assert abs(figures["ratio"] - ratio) < 0.01
     assert figures["pipeline_s"] == pytest.approx(figures["pipeline_decode_s"] + figures["pipeline_embed_s"], abs=0.002)
+
+
+def test_bench_opensearch_reports_bulk_ratio_recall_and_latency(cli: Cli, opensearch_url: str) -> None:
+    cli.env.update(
+        MMINDEX_STORE="opensearch",
+        MMINDEX_OPENSEARCH__URL=opensearch_url,
+        MMINDEX_OPENSEARCH__ENGINE="lucene",
+        MMINDEX_OPENSEARCH__REPLICAS="0",
+    )
+
+    figures = cli.json("bench", "opensearch", "--docs", "600")
+
+    assert figures["docs"] == 600 and figures["engine"] == "lucene"
+    assert figures["bulk_docs_per_s_store"] > 0 and figures["bulk_docs_per_s_raw"] > 0
+    assert 0.0 <= figures["recall_at_10"] <= 1.0
+    assert figures["query_p50_ms"] <= figures["query_p99_ms"]
+    leftovers = [
+        name for name in urlopen_json(f"{opensearch_url}/_cat/indices?format=json") if "bench" in name["index"]
+    ]
+    assert leftovers == []  # the benchmark's indices are gone
+
+
+def urlopen_json(url: str) -> list[dict[str, str]]:
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return list(json.load(response))

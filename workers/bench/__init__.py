@@ -1,0 +1,14 @@
+"""Benchmarks for `mmindex bench NAME`: a stage measured against a plain baseline in the same run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from workers.bench.embed import bench_embed
+from workers.bench.opensearch import bench_opensearch
+
+Benchmark = Callable[..., dict[str, Any]]
+
+BENCHMARKS: dict[str, Benchmark] = {"embed": bench_embed, "opensearch": bench_opensearch}
+"""Benchmarks by name, as `mmindex bench NAME` finds them; each takes `log` and the options it names."""
