@@ -181,3 +181,28 @@ def test_the_serverless_write_path_replaces_documents_without_custom_ids(opensea
     assert store.upsert(batch).written == 6  # a redelivery, after the first write became searchable
     assert visible(6)
     assert store.search(Space.VISION, batch[2].vector, k=6)[0].uri == batch[2].item.uri
+
+
+def test_a_new_index_goes_live_by_swapping_the_alias(opensearch_url: str, alias: str) -> None:
+    store = store_on(opensearch_url, alias)
+    store.upsert(documents(3))
+    rebuilt = store_on(opensearch_url, alias)
+    rebuilt.create_index(f"{alias}-000002", {"vector_vision": rebuilt._vector_mapping(4)}, alias=False)
+    make_client(rebuilt._settings).index(
+        index=f"{alias}-000002",
+        id="new",
+        body={
+            "id": "new",
+            "uri": "s3://b/new.jpg",
+            "modality": "image",
+            "source": "s3://b/new.jpg",
+            "vector_vision": [0.5, 0.5, 0.5, 0.5],
+        },
+        refresh=True,
+    )
+
+    rebuilt.swap(f"{alias}-000002")
+
+    assert [hit.uri for hit in store_on(opensearch_url, alias).search(Space.VISION, [0.5] * 4, k=5)] == [
+        "s3://b/new.jpg"
+    ]
