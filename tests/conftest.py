@@ -210,7 +210,7 @@ def opensearch_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenSe
     if build.returncode != 0:
         pytest.fail(f"tests/opensearch/build.sh failed:\n{(build.stdout + build.stderr)[-4000:]}", pytrace=False)
     # Not under pytest's private (0700) temp dir: as root the node runs as nobody, who must reach its data.
-    data = Path(tempfile.mkdtemp(prefix="mmindex-opensearch-data-"))
+    data = Path(tempfile.mkdtemp(prefix="mmindex-opensearch-data-", dir="/tmp" if os.geteuid() == 0 else None))
     node = OpenSearchNode(port=free_port(), data=data, log=tmp_path_factory.mktemp("opensearch") / "opensearch.log")
     try:
         node.start()

@@ -12,15 +12,21 @@ OS_HOME=${OPENSEARCH_HOME:-$HERE/../../.opensearch/home}
 OS_HOME=$(cd "$OS_HOME" && pwd)
 
 # Everything the node writes lives in one run directory: config (it adds a keystore), logs, tmp, data.
-RUN=$(mktemp -d "${TMPDIR:-/tmp}/opensearch-run.XXXXXX")
+# As root it is made in /tmp, which the unprivileged node user can always reach.
+if [ "$(id -u)" = 0 ]; then RUN=$(mktemp -d /tmp/opensearch-run.XXXXXX); else RUN=$(mktemp -d "${TMPDIR:-/tmp}/opensearch-run.XXXXXX"); fi
 cp -r "$OS_HOME/config" "$RUN/config"
 mkdir -p "$RUN/logs" "$RUN/tmp"
 DATA=${OPENSEARCH_DATA:-$RUN/data}
 mkdir -p "$DATA"
 
-# OpenSearch refuses to run as root: drop to nobody, who must own what the node writes.
+# OpenSearch refuses to run as root: drop to nobody, who must own what the node writes and read the home.
+# The checkout may sit under a directory nobody cannot enter (a 0700 home or temp dir): run a copy.
 RUNAS=()
 if [ "$(id -u)" = 0 ]; then
+  mkdir "$RUN/home"
+  cp -r "$OS_HOME/bin" "$OS_HOME/lib" "$OS_HOME/modules" "$OS_HOME/plugins" "$RUN/home/"
+  OS_HOME=$RUN/home
+  chmod 755 "$RUN"
   chown -R nobody:nogroup "$RUN" "$DATA"
   RUNAS=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
 fi

@@ -113,12 +113,13 @@ def test_cosine_inverts_each_space_types_score() -> None:
 @pytest.fixture
 def throttled_node(tmp_path_factory: pytest.TempPathFactory, opensearch_node: OpenSearchNode) -> Iterator[str]:
     """A second node with one write thread and a write queue of one: concurrent bulks get 429s."""
+    import os
     import shutil
     import tempfile
 
     from tests.conftest import free_port
 
-    data = Path(tempfile.mkdtemp(prefix="mmindex-opensearch-throttled-"))
+    data = Path(tempfile.mkdtemp(prefix="mmindex-opensearch-throttled-", dir="/tmp" if os.geteuid() == 0 else None))
     node = OpenSearchNode(
         port=free_port(),
         data=data,
