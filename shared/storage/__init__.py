@@ -61,7 +61,9 @@ def is_s3(uri: str) -> bool:
 def locate(uri: str) -> ObjectInfo:
     """Where a URI points, without asking storage: for recording a source that turned out missing."""
     if is_s3(uri):
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        from shared.storage.s3 import split_uri
+
+        bucket, key = split_uri(uri)
         return ObjectInfo(uri=f"s3://{bucket}/{key}", root=bucket, key=key, size=0, version="missing")
     path = str(Path(uri).expanduser().resolve())
     return ObjectInfo(uri=path, root="local", key=path, size=0, version="missing")
