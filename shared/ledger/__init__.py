@@ -89,8 +89,13 @@ class Ledger(Protocol):
         """Move a version to a non-final state; False if the version was superseded or already final."""
         ...
 
-    def decoded(self, id: str, version: str, items: int) -> bool:
-        """Record how many items a version has (zero items means done); False if superseded."""
+    def decoded(self, id: str, version: str, items: int, part: int = 0, parts: int = 1) -> bool:
+        """Record how many items one part of a version has; False if superseded.
+
+        Long media is decoded in `parts` windows, each reported once (a repeat changes nothing). When every
+        part is in, the version's item count is their sum, and it is done if that many are indexed already
+        (zero items means done at once).
+        """
         ...
 
     def indexed(self, id: str, version: str, item_ids: Iterable[str]) -> bool:

@@ -50,15 +50,38 @@ return 0
 """
 
 
+# KEYS: record hash, items set, prefix of state sets, parts hash. ARGV: version, now, part, parts, items.
+_DECODED = """
+local version = redis.call('HGET', KEYS[1], 'version')
+local state = redis.call('HGET', KEYS[1], 'state')
+if version ~= ARGV[1] or state == 'done' or state == 'failed' then return 0 end
+redis.call('HSETNX', KEYS[4], ARGV[3], ARGV[5])
+local next_state = 'embedding'
+if state == 'indexing' then next_state = 'indexing' end
+if redis.call('HLEN', KEYS[4]) >= tonumber(ARGV[4]) then
+  local total = 0
+  for _, count in ipairs(redis.call('HVALS', KEYS[4])) do total = total + tonumber(count) end
+  redis.call('HSET', KEYS[1], 'items', total)
+  if redis.call('SCARD', KEYS[2]) >= total then next_state = 'done' else next_state = 'embedding' end
+end
+local id = redis.call('HGET', KEYS[1], 'id')
+redis.call('SREM', KEYS[3] .. state, id)
+redis.call('SADD', KEYS[3] .. next_state, id)
+redis.call('HSET', KEYS[1], 'state', next_state, 'updated_at', ARGV[2])
+return 1
+"""
+
+
 class RedisLedger:
     def __init__(self, url: str, in_flight_timeout_s: float = 3600) -> None:
         self._in_flight_timeout_s = in_flight_timeout_s
         self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
         self._update = self._redis.register_script(_UPDATE)
         self._indexed = self._redis.register_script(_INDEXED)
+        self._decoded = self._redis.register_script(_DECODED)
 
     def _keys(self, id: str) -> list[str]:
-        return [f"{_PREFIX}:source:{id}", f"{_PREFIX}:items:{id}", f"{_PREFIX}:state:"]
+        return [f"{_PREFIX}:source:{id}", f"{_PREFIX}:items:{id}", f"{_PREFIX}:state:", f"{_PREFIX}:parts:{id}"]
 
     def _call(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -84,7 +107,7 @@ class RedisLedger:
 
     def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
         id = source_id(source.root, source.key)
-        record_key, items_key, state_prefix = self._keys(id)
+        record_key, items_key, state_prefix, parts_key = self._keys(id)
         now = time.time()
         with self._redis.pipeline() as pipe:
             while True:
@@ -99,7 +122,7 @@ class RedisLedger:
                     pipe.multi()
                     if existing is not None:
                         pipe.srem(state_prefix + existing.state, id)
-                    pipe.delete(items_key)
+                    pipe.delete(items_key, parts_key)
                     pipe.hdel(record_key, "items", "error")
                     pipe.hset(
                         record_key,
@@ -127,7 +150,7 @@ class RedisLedger:
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:
         with self._redis.pipeline(transaction=False) as pipe:
             for id in ids:
-                record_key, items_key, _ = self._keys(id)
+                record_key, items_key, _, _ = self._keys(id)
                 pipe.hgetall(record_key)
                 pipe.scard(items_key)
             replies = self._call(pipe.execute)
@@ -140,8 +163,9 @@ class RedisLedger:
     def advance(self, id: str, version: str, state: State) -> bool:
         return self._transition(id, version, state)
 
-    def decoded(self, id: str, version: str, items: int) -> bool:
-        return self._transition(id, version, State.DONE if items == 0 else State.EMBEDDING, items=items)
+    def decoded(self, id: str, version: str, items: int, part: int = 0, parts: int = 1) -> bool:
+        args = [version, time.time(), part, parts, items]
+        return bool(self._call(self._decoded, keys=self._keys(id), args=args))
 
     def indexed(self, id: str, version: str, item_ids: Iterable[str]) -> bool:
         return bool(self._call(self._indexed, keys=self._keys(id), args=[version, time.time(), *item_ids]))

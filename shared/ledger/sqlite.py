@@ -23,6 +23,10 @@ CREATE TABLE IF NOT EXISTS indexed_items (
     source_id TEXT NOT NULL, version TEXT NOT NULL, item_id TEXT NOT NULL,
     PRIMARY KEY (source_id, item_id)
 );
+CREATE TABLE IF NOT EXISTS decoded_parts (
+    source_id TEXT NOT NULL, version TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL,
+    items INTEGER NOT NULL, PRIMARY KEY (source_id, version, part)
+);
 """
 _COLUMNS = "id, root, key, uri, version, pipeline, state, items, error, created_at, updated_at"
 
@@ -85,6 +89,7 @@ class SqliteLedger:
                     (id, source.root, source.key, source.uri, source.version, pipeline, State.QUEUED, now, now),
                 )
                 db.execute("DELETE FROM indexed_items WHERE source_id = ?", (id,))
+                db.execute("DELETE FROM decoded_parts WHERE source_id = ?", (id,))
         return id, action
 
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:
@@ -104,9 +109,21 @@ class SqliteLedger:
         with self._tx() as db:
             return self._update(db, id, version, state=state)
 
-    def decoded(self, id: str, version: str, items: int) -> bool:
+    def decoded(self, id: str, version: str, items: int, part: int = 0, parts: int = 1) -> bool:
         with self._tx() as db:
-            return self._update(db, id, version, items=items, state=State.DONE if items == 0 else State.EMBEDDING)
+            record = self._load(db, id)
+            if record is None or record.version != version or record.state in FINAL:
+                return False
+            db.execute("INSERT OR IGNORE INTO decoded_parts VALUES (?, ?, ?, ?, ?)", (id, version, part, parts, items))
+            reported, total = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(items), 0) FROM decoded_parts WHERE source_id = ? AND version = ?",
+                (id, version),
+            ).fetchone()
+            if int(reported) < parts:
+                state = State.INDEXING if record.state is State.INDEXING else State.EMBEDDING
+                return self._update(db, id, version, state=state)
+            complete = record.indexed >= int(total)
+            return self._update(db, id, version, items=int(total), state=State.DONE if complete else State.EMBEDDING)
 
     def indexed(self, id: str, version: str, item_ids: Iterable[str]) -> bool:
         with self._tx() as db:

@@ -189,6 +189,43 @@ def test_decoded_with_no_items_is_done(ledger: Ledger) -> None:
     assert (record.state, record.items) == (State.DONE, 0)
 
 
+def test_a_version_in_parts_is_done_when_every_part_is_in_and_indexed(ledger: Ledger) -> None:
+    id, _ = ledger.submit(source(key="talk.mp4"), PIPELINE)
+    assert ledger.decoded(id, "v1", 2, part=1, parts=3)
+    assert ledger.indexed(id, "v1", ["p1a", "p1b"]) is False  # the count is not known yet
+    assert ledger.decoded(id, "v1", 2, part=1, parts=3)  # a redelivered part counts once
+    assert ledger.decoded(id, "v1", 0, part=2, parts=3)
+    (record,) = ledger.get([id])
+    assert (record.state, record.items) == (State.INDEXING, None)
+    assert ledger.decoded(id, "v1", 1, part=0, parts=3)
+    (record,) = ledger.get([id])
+    assert (record.state, record.items, record.indexed) == (State.EMBEDDING, 3, 2)
+    assert ledger.indexed(id, "v1", ["p0a"]) is True
+    assert state(ledger, id) is State.DONE
+
+
+def test_the_last_part_reported_after_every_item_is_indexed_completes_the_version(ledger: Ledger) -> None:
+    id, _ = ledger.submit(source(key="talk.mp4"), PIPELINE)
+    ledger.decoded(id, "v1", 1, part=0, parts=2)
+    assert ledger.indexed(id, "v1", ["p0a"]) is False
+    assert ledger.decoded(id, "v1", 0, part=1, parts=2)
+    (record,) = ledger.get([id])
+    assert (record.state, record.items, record.indexed) == (State.DONE, 1, 1)
+
+
+def test_parts_of_a_replaced_version_are_forgotten(ledger: Ledger) -> None:
+    id, _ = ledger.submit(source(key="talk.mp4"), PIPELINE)
+    ledger.decoded(id, "v1", 4, part=0, parts=2)
+    ledger.submit(source(key="talk.mp4", version="v2"), PIPELINE)
+    assert ledger.decoded(id, "v1", 1, part=1, parts=2) is False
+    assert ledger.decoded(id, "v2", 1, part=1, parts=2)
+    (record,) = ledger.get([id])
+    assert record.items is None  # v1's part 0 does not count for v2
+    assert ledger.decoded(id, "v2", 0, part=0, parts=2)
+    (record,) = ledger.get([id])
+    assert (record.state, record.items) == (State.EMBEDDING, 1)
+
+
 def test_a_final_version_does_not_move(ledger: Ledger) -> None:
     done, _ = ledger.submit(source("done.jpg"), PIPELINE)
     ledger.decoded(done, "v1", 0)
