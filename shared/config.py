@@ -38,6 +38,11 @@ class OpenSearchSettings(Group):
     space_type: Literal["cosinesimil", "innerproduct", "l2"] = Field(
         "cosinesimil", description="k-NN distance of the vector fields (vectors are normalized)"
     )
+    m: int = Field(16, ge=2, le=100, description="HNSW graph degree of a new index's vector fields")
+    ef_construction: int = Field(128, ge=2, description="HNSW candidate list while building a new index's graph")
+    ef_search: int = Field(
+        100, ge=1, le=10_000, description="HNSW candidate list per search (neighbours asked of the graph, at least k)"
+    )
     refresh: Literal["false", "wait_for", "true"] = Field(
         "false", description="Refresh policy of bulk writes; `false` leaves it to the index's refresh interval"
     )
@@ -71,7 +76,27 @@ class ModelSettings(Group):
 
 class VideoSettings(Group):
     sampling: Literal["fps", "keyframes", "scene"] = Field("fps", description="How frames are sampled")
-    fps: float = Field(1.0, gt=0, description="Frames per second when sampling is `fps`")
+    fps: float = Field(1.0, gt=0, le=60, description="Frames per second when sampling is `fps`")
+    scene_threshold: float = Field(
+        0.3, gt=0, lt=1, description="Scene-change score above which a frame is kept when sampling is `scene`"
+    )
+
+
+class MediaSettings(Group):
+    """Time-based media: videos and recordings."""
+
+    max_duration_s: float = Field(
+        6 * 3600.0, gt=0, description="Videos and recordings longer than this fail as too long"
+    )
+    window_s: float = Field(300.0, gt=0, description="Longer media is decoded in windows of this length, one task each")
+    ffmpeg_timeout_s: float = Field(
+        240.0, gt=0, description="An ffmpeg run (one window) taking longer than this fails the source"
+    )
+
+
+class TextSettings(Group):
+    chunk_chars: int = Field(1000, ge=100, description="Characters per text chunk at most (paragraphs kept whole)")
+    overlap_chars: int = Field(200, ge=0, description="Characters a chunk repeats from the end of the one before")
 
 
 class ImageSettings(Group):
@@ -122,6 +147,8 @@ class Settings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
+    text: TextSettings = Field(default_factory=TextSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)

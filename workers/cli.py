@@ -230,7 +230,10 @@ def bench(
     images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos (default 200)")] = None,
     docs: Annotated[
         int | None,
-        typer.Option("--docs", min=1, help="opensearch: documents to search over (default 50000)"),
+        typer.Option("--docs", min=1, help="opensearch: documents to search over (default 100000)"),
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="opensearch: clustered (like embeddings; default) or uniform")
     ] = None,
 ) -> None:
     """Measure a stage against a plain baseline, in one run."""
@@ -240,7 +243,9 @@ def bench(
         raise _fail(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
     benchmark = BENCHMARKS[name]
     # Each benchmark takes the options its signature names, with its own defaults; a given one must apply.
-    given = {option: value for option, value in {"images": images, "docs": docs}.items() if value is not None}
+    given = {
+        option: value for option, value in {"images": images, "docs": docs, "data": data}.items() if value is not None
+    }
     for option in given:
         if option not in inspect.signature(benchmark).parameters:
             raise _fail(f"--{option} does not apply to the {name} benchmark")

@@ -30,8 +30,6 @@ from shared.stores import MAX_K, SearchFilter, UpsertResult
 
 _KEYWORDS = ("id", "source_id", "source", "version", "uri", "modality", "space", "model", "pipeline")
 VECTOR_PREFIX = "vector_"
-CANDIDATES = 100
-"""Neighbours a k-NN search gathers at least, of which it returns the best k."""
 
 
 def vector_field(space: str) -> str:
@@ -139,7 +137,12 @@ class OpenSearchStore:
         return {
             "type": "knn_vector",
             "dimension": dim,
-            "method": {"name": "hnsw", "engine": self._settings.engine, "space_type": self._settings.space_type},
+            "method": {
+                "name": "hnsw",
+                "engine": self._settings.engine,
+                "space_type": self._settings.space_type,
+                "parameters": {"m": self._settings.m, "ef_construction": self._settings.ef_construction},
+            },
         }
 
     def ensure(self, dimensions: Mapping[str, int]) -> None:
@@ -286,8 +289,9 @@ class OpenSearchStore:
 
     def search(self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None) -> list[Hit]:
         k = max(1, min(k, MAX_K))
-        # Ask the graph for at least CANDIDATES neighbours, return k: HNSW's recall is poor when k is tiny.
-        clause: dict[str, Any] = {"vector": list(vector), "k": max(k, CANDIDATES)}
+        # Ask the graph for ef_search neighbours and return k: its candidate list is k, and recall poor when k is
+        # small. A wider k is how every engine and AWS's serverless collections take it (not method_parameters).
+        clause: dict[str, Any] = {"vector": list(vector), "k": max(k, self._settings.ef_search)}
         restrict = self._filter(filters)
         if restrict is not None:
             clause["filter"] = restrict  # efficient filtering: inside the k-NN search, not after it

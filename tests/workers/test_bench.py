@@ -32,7 +32,8 @@ def test_bench_opensearch_reports_bulk_ratio_recall_and_latency(cli: Cli, opense
 
     assert figures["docs"] == 600 and figures["engine"] == "lucene"
     assert figures["bulk_docs_per_s_store"] > 0 and figures["bulk_docs_per_s_raw"] > 0
-    assert 0.0 <= figures["recall_at_10"] <= 1.0
+    assert figures["data"] == "clustered"
+    assert figures["recall_at_10"] >= 0.9  # a graph over 600 documents searched with 100 candidates is near exact
     assert figures["query_p50_ms"] <= figures["query_p99_ms"]
     leftovers = [
         name for name in urlopen_json(f"{opensearch_url}/_cat/indices?format=json") if "bench" in name["index"]

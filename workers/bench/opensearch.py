@@ -1,13 +1,20 @@
 """`mmindex bench opensearch`: the store's bulk writes against plain `helpers.bulk`, and k-NN recall and latency.
 
 `opensearch`: against the node the settings name, under a fresh alias whose indices are
-deleted at the end. (a) The same image documents (seeded random unit 512-d vectors) are
-written through `OpenSearchStore.upsert` and through plain `helpers.bulk`, into two indices
-the store created alike, alternately chunk by chunk; docs/s of each and their ratio.
-(b) The store's index is filled to `docs` documents; 100 random unit queries go through
-`OpenSearchStore.search`, and recall@10 is measured against exact (numpy) search,
-(c) with the p50 and p99 of their latency: first over the segments as written, then after
-a force merge to one segment.
+deleted at the end. (a) The same image documents (seeded unit 512-d vectors) are written
+through `OpenSearchStore.upsert` and through plain `helpers.bulk`, into two indices the
+store created alike, alternately chunk by chunk; docs/s of each and their ratio.
+(b) The store's index is filled to `docs` documents; 100 queries from the same distribution
+go through `OpenSearchStore.search`, and recall@10 is measured against exact (numpy)
+search, (c) with the p50 and p99 of their latency: first over the segments as written,
+then after a force merge to one segment. Plain queries with wider candidate lists show what
+a larger `MMINDEX_OPENSEARCH__EF_SEARCH` buys.
+
+The vectors (`data`): `clustered` (the default) imitates image embeddings, which fill a
+low-dimensional, clustered part of their space: points of a mixture of Gaussians in 32
+dimensions, mapped linearly to 512 and normalized, with a little isotropic noise.
+`uniform` is uniform on the 512-d sphere: no structure at all, the worst case for any
+graph index, since every point is nearly as far from a query as its nearest neighbours are.
 """
 
 from __future__ import annotations
@@ -36,13 +43,28 @@ K = 10
 RECALL_TARGET = 0.95
 MERGE_TIMEOUT_S = 3600.0
 PROGRESS_EVERY = 10_000
-EF_SEARCH = (100, 400)
+EF_SEARCH = (200, 400, 800)
 """Candidate lists tried with plain queries after the store's own, to show what recall a wider search buys."""
+DATA = ("clustered", "uniform")
+LATENT = 32
+"""Dimensions of the clustered data before it is mapped to `DIMS`."""
+CLUSTERS = 1000
+NOISE = 0.1
+"""Isotropic noise per dimension of the clustered data, against about 1.4 of signal."""
+STRUCTURE_SEED = 7
 
 
-def unit_vectors(count: int, seed: int) -> np.ndarray[Any, np.dtype[np.float32]]:
-    """`count` seeded random float32 vectors of length one."""
-    vectors = np.random.default_rng(seed).standard_normal((count, DIMS), dtype=np.float32)
+def unit_vectors(count: int, seed: int, data: str = "uniform") -> np.ndarray[Any, np.dtype[np.float32]]:
+    """`count` seeded float32 vectors of length one, `clustered` or `uniform` (see the module's docstring)."""
+    rng = np.random.default_rng(seed)
+    if data == "uniform":
+        vectors = rng.standard_normal((count, DIMS), dtype=np.float32)
+    else:
+        structure = np.random.default_rng(STRUCTURE_SEED)  # the same clusters and map for documents and queries
+        centers = structure.standard_normal((CLUSTERS, LATENT), dtype=np.float32)
+        mapping = structure.standard_normal((LATENT, DIMS), dtype=np.float32) / np.sqrt(LATENT, dtype=np.float32)
+        latent = centers[rng.integers(CLUSTERS, size=count)] + rng.standard_normal((count, LATENT), dtype=np.float32)
+        vectors = latent @ mapping + NOISE * rng.standard_normal((count, DIMS), dtype=np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors
 
@@ -104,8 +126,10 @@ def segments(client: Any, index: str) -> int:
     return int(stats["indices"][index]["primaries"]["segments"]["count"])
 
 
-def bench_opensearch(*, docs: int = 50_000, log: Console) -> dict[str, Any]:
+def bench_opensearch(*, docs: int = 100_000, data: str = "clustered", log: Console) -> dict[str, Any]:
     """Bulk docs/s through the store and through plain bulk, then recall@10 and latency of the store's k-NN search."""
+    if data not in DATA:
+        raise PermanentError(f"unknown data {data!r}; choose {' or '.join(DATA)}")
     from opensearchpy import ConnectionError, ConnectionTimeout, helpers
 
     from shared.stores.opensearch import OpenSearchStore, make_client, vector_field
@@ -130,11 +154,12 @@ def bench_opensearch(*, docs: int = 50_000, log: Console) -> dict[str, Any]:
         raise StoreError(f"OpenSearch at {options.url} is unreachable ({error})") from error
     log.print(
         f"bench: OpenSearch {node} at {options.url}, alias {alias}; engine {options.engine}, "
-        f"space {options.space_type}, {docs} documents of {DIMS}-d, {chunk} per bulk request",
+        f"space {options.space_type}, m {options.m}, ef_construction {options.ef_construction}, "
+        f"ef_search {options.ef_search}; {docs} {data} documents of {DIMS}-d, {chunk} per bulk request",
         highlight=False,
     )
-    vectors = unit_vectors(docs, seed=0)
-    queries = unit_vectors(QUERIES + WARMUP_QUERIES, seed=1)
+    vectors = unit_vectors(docs, seed=0, data=data)
+    queries = unit_vectors(QUERIES + WARMUP_QUERIES, seed=1, data=data)
     created: list[str] = []
     try:
         store.ensure({Space.VISION: DIMS})  # the store's own index, behind the alias
@@ -200,7 +225,7 @@ def bench_opensearch(*, docs: int = 50_000, log: Console) -> dict[str, Any]:
             return round(float(p50), 2), round(float(p99), 2)
 
         def search_all() -> dict[str, Any]:
-            """The store's searches, then plain queries asking the graph for only k, and with wider candidate lists."""
+            """The store's searches, then plain queries with wider candidate lists (k, as the store asks)."""
             for query in queries[:WARMUP_QUERIES]:
                 store.search(Space.VISION, query.tolist(), K)
             found, latency = [], []
@@ -216,10 +241,8 @@ def bench_opensearch(*, docs: int = 50_000, log: Console) -> dict[str, Any]:
                 "query_p50_ms": p50,
                 "query_p99_ms": p99,
             }
-            for ef_search in (None, *EF_SEARCH):
-                clause: dict[str, Any] = {"k": K}
-                if ef_search is not None:
-                    clause["method_parameters"] = {"ef_search": ef_search}
+            for ef_search in EF_SEARCH:
+                clause: dict[str, Any] = {"k": ef_search}
                 plain, latency = [], []
                 for query in queries[WARMUP_QUERIES:]:
                     body = {
@@ -232,8 +255,11 @@ def bench_opensearch(*, docs: int = 50_000, log: Console) -> dict[str, Any]:
                     latency.append(time.perf_counter() - began)
                     plain.append({ids[hit["_source"]["id"]] for hit in answer["hits"]["hits"]})
                 p50, p99 = percentiles(latency)
-                label = f"plain_k{K}" if ef_search is None else f"plain_k{K}_ef_search_{ef_search}"
-                figures[label] = {"recall_at_10": recall(plain), "query_p50_ms": p50, "query_p99_ms": p99}
+                figures[f"ef_search_{ef_search}"] = {
+                    "recall_at_10": recall(plain),
+                    "query_p50_ms": p50,
+                    "query_p99_ms": p99,
+                }
             return figures
 
         as_written = search_all()
@@ -254,6 +280,10 @@ def bench_opensearch(*, docs: int = 50_000, log: Console) -> dict[str, Any]:
         "opensearch": node,
         "engine": options.engine,
         "space_type": options.space_type,
+        "m": options.m,
+        "ef_construction": options.ef_construction,
+        "ef_search": options.ef_search,
+        "data": data,
         "docs": docs,
         "dims": DIMS,
         "bulk_docs_timed": timed,

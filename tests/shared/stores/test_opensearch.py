@@ -90,6 +90,23 @@ def test_a_new_space_is_added_to_the_existing_index(opensearch_url: str, alias: 
     assert store.count() == 2
 
 
+def test_a_new_index_takes_its_graph_parameters_from_the_settings(opensearch_url: str, alias: str) -> None:
+    options = {
+        "url": opensearch_url,
+        "engine": "lucene",
+        "replicas": 0,
+        "index": alias,
+        "m": 24,
+        "ef_construction": 200,
+    }
+    store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch=options))
+    store.ensure({Space.VISION: 4})
+    mappings = make_client(store._settings).indices.get_mapping(index=alias)
+    (index,) = mappings.values()
+    method = index["mappings"]["properties"]["vector_vision"]["method"]
+    assert (method["engine"], method["parameters"]) == ("lucene", {"m": 24, "ef_construction": 200})
+
+
 @pytest.mark.parametrize("space_type", ["cosinesimil", "innerproduct", "l2"])
 def test_scores_are_cosine_similarity_whatever_the_space_type(opensearch_url: str, alias: str, space_type: str) -> None:
     options = {"url": opensearch_url, "engine": "lucene", "refresh": "wait_for", "replicas": 0, "index": alias}
