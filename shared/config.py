@@ -98,6 +98,12 @@ class TextSettings(Group):
     chunk_chars: int = Field(1000, ge=100, description="Characters per text chunk at most (paragraphs kept whole)")
     overlap_chars: int = Field(200, ge=0, description="Characters a chunk repeats from the end of the one before")
 
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> TextSettings:
+        if self.overlap_chars > self.chunk_chars // 2:
+            raise ValueError("text.overlap_chars must be at most half of text.chunk_chars")
+        return self
+
 
 class ImageSettings(Group):
     max_pixels: int = Field(

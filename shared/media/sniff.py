@@ -17,6 +17,7 @@ _IMAGE_MAGIC: tuple[bytes, ...] = (
 )
 _AUDIO_MAGIC: tuple[bytes, ...] = (b"ID3", b"fLaC", b"OggS", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2")
 _VIDEO_MAGIC: tuple[bytes, ...] = (b"\x1a\x45\xdf\xa3",)  # Matroska / WebM
+PDF_MAGIC = b"%PDF-"  # a document whose text layer is indexed as text, binary as its bytes are
 
 _EXTENSIONS: dict[str, MediaKind] = {
     **dict.fromkeys(
@@ -24,7 +25,7 @@ _EXTENSIONS: dict[str, MediaKind] = {
     ),
     **dict.fromkeys((".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"), MediaKind.VIDEO),
     **dict.fromkeys((".wav", ".mp3", ".flac", ".ogg", ".m4a", ".aac", ".opus"), MediaKind.AUDIO),
-    **dict.fromkeys((".txt", ".md", ".markdown"), MediaKind.TEXT),
+    **dict.fromkeys((".txt", ".md", ".markdown", ".pdf"), MediaKind.TEXT),
 }
 
 
@@ -65,6 +66,8 @@ def sniff_bytes(head: bytes) -> MediaKind:
         return MediaKind.VIDEO
     if head.startswith(_AUDIO_MAGIC):
         return MediaKind.AUDIO
+    if head.startswith(PDF_MAGIC):
+        return MediaKind.TEXT
     if _looks_like_text(head):
         return MediaKind.TEXT
     return MediaKind.UNKNOWN

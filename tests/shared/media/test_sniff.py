@@ -114,6 +114,17 @@ def test_matroska_and_avi_are_video() -> None:
     assert sniff_bytes(b"RIFF\x00\x00\x00\x00AVI LIST") is MediaKind.VIDEO
 
 
+def test_a_pdf_is_a_text_document_even_with_binary_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "scan"
+    path.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length 4 >>\nstream\n\x00\x01\xff\x00\nendstream\n")
+    assert sniff(path) is MediaKind.TEXT
+
+
+def test_text_that_merely_mentions_pdf_is_text_and_binary_that_does_is_not() -> None:
+    assert sniff_bytes(b"%PDF is how a PDF starts\n") is MediaKind.TEXT
+    assert sniff_bytes(b"\x00%PDF-1.7\n") is MediaKind.UNKNOWN
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
@@ -121,6 +132,7 @@ def test_matroska_and_avi_are_video() -> None:
         ("clip.mp4", MediaKind.VIDEO),
         ("talk.wav", MediaKind.AUDIO),
         ("README.md", MediaKind.TEXT),
+        ("papers/Attention.PDF", MediaKind.TEXT),
         ("archive.zip", None),
         ("no-extension", None),
     ],
