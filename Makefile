@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/pip install --quiet -e . --group dev
+	$(BIN)/pip install --quiet -e '.[asr]' --group dev
 	touch $(STAMP)
 
 demo: $(STAMP)  ## ingest the bundled examples on the embedded default, then search them

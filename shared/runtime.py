@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from threading import Lock
+from typing import TYPE_CHECKING
 
 from shared.config import Settings, get_settings
 from shared.documents import Space
@@ -16,6 +17,9 @@ from shared.ledger import Ledger, open_ledger
 from shared.models import Encoder, encoder_for
 from shared.storage import ObjectStorage, is_s3, storage_for
 from shared.stores import VectorStore, open_store
+
+if TYPE_CHECKING:
+    from shared.models.speech import Transcriber
 
 
 class Runtime:
@@ -42,6 +46,12 @@ class Runtime:
 
     def encoder(self, space: Space) -> Encoder:
         return encoder_for(space, self.settings)
+
+    def transcriber(self) -> Transcriber | None:
+        """Speech-to-text, or None when MMINDEX_MODELS__ASR is `none`."""
+        from shared.models.speech import transcriber_for  # faster-whisper is an extra: imported on first use
+
+        return transcriber_for(self.settings)
 
 
 _runtime: Runtime | None = None

