@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import io
 import logging
+import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -20,6 +22,17 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60
 """Reciprocal rank fusion constant: a hit ranked r in a space adds 1 / (RRF_K + r)."""
+MOMENT_GAP_S = 1.0
+"""Hits of one video or recording this close (end to start) or overlapping may form one moment."""
+MOMENT_DROP = 0.25
+"""A neighbour joins a moment if its similarity is below the best member's by at most this share of the way
+from the best down to the median candidate of that space: a moment ends where the match fades."""
+OTHER_SPACE_STRENGTH = 0.5
+"""A neighbour found in another space joins if it stands at least this far from its space's median to its top."""
+QUERY_AUDIO_S = 30.0
+"""A spoken query is cut to this length by the caller (it travels in the message, compressed)."""
+CANDIDATES_PER_HIT = 4
+"""Each space is asked for this many hits per hit wanted, since merging into moments leaves fewer."""
 
 
 @dataclass
@@ -28,6 +41,7 @@ class Query:
 
     text: str | None = None
     image_jpeg: str | None = None  # base64 JPEG, already shrunk to the model's input size by the caller
+    audio_ogg: str | None = None  # base64 Ogg/Opus, 16 kHz mono, at most QUERY_AUDIO_S long: searched by its words
     k: int = 10
     modalities: list[str] = field(default_factory=list)
     source_prefix: str | None = None
@@ -40,27 +54,152 @@ class Query:
         return cls(**data)
 
 
-def fuse(rankings: list[list[Hit]], k: int) -> list[Hit]:
-    """Reciprocal rank fusion across spaces; the same item (uri and time span) found in several spaces is one hit.
+Key = tuple[str, float | None, float | None]
 
-    A hit's score stays its best cosine similarity.
-    """
-    fused: dict[str, float] = {}
-    best: dict[str, Hit] = {}
-    for ranking in rankings:
+
+def _key(hit: Hit) -> Key:
+    return hit.uri, hit.start_s, hit.end_s  # one item, whichever space found it
+
+
+def _end(hit: Hit) -> float:
+    return hit.end_s if hit.end_s is not None else hit.start_s or 0.0
+
+
+@dataclass
+class _Ranked:
+    """A hit with what fusion knows of it: its fused score, and how it stands in its own space's ranking."""
+
+    hit: Hit
+    fused: float
+    ranking: int  # which ranking (space) its best score came from
+    strength: float  # 1 at that ranking's top score, 0 at its median
+
+
+def _rank(rankings: list[list[Hit]]) -> list[_Ranked]:
+    """Reciprocal rank fusion: the same item found in several rankings is one, with its best score."""
+    shares: dict[Key, float] = {}
+    best: dict[Key, tuple[Hit, int]] = {}
+    for number, ranking in enumerate(rankings):
+        seen: set[Key] = set()
         for rank, hit in enumerate(ranking, start=1):
-            key = f"{hit.uri}\x1f{hit.start_s}\x1f{hit.end_s}"  # one item, whichever space found it
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
-            if key not in best or hit.score > best[key].score:
-                best[key] = hit
-    order = sorted(fused, key=lambda key: (-fused[key], -best[key].score))
-    return [best[key] for key in order[:k]]
+            key = _key(hit)
+            if key not in seen:  # an item counts once per ranking
+                seen.add(key)
+                shares[key] = shares.get(key, 0.0) + 1.0 / (RRF_K + rank)
+            if key not in best or hit.score > best[key][0].score:
+                best[key] = hit, number
+    spread = []
+    for ranking in rankings:
+        scores = sorted(hit.score for hit in ranking)
+        spread.append((scores[len(scores) // 2], scores[-1]) if scores else (0.0, 0.0))
+    ranked = []
+    for key, (hit, number) in best.items():
+        median, top = spread[number]
+        strength = 1.0 if top <= median else (hit.score - median) / (top - median)
+        ranked.append(_Ranked(hit, shares[key], number, strength))
+    ranked.sort(key=lambda entry: (-entry.fused, -entry.hit.score))
+    return ranked
+
+
+def _joins(seed: _Ranked, other: _Ranked, median: float) -> bool:
+    """Whether a hit next to a moment's seed belongs to the moment: as similar as the seed, nearly, or clearly
+    a match in another space (words said over matching frames)."""
+    if other.ranking == seed.ranking:
+        return seed.hit.score - other.hit.score <= MOMENT_DROP * max(0.0, seed.hit.score - median)
+    return other.strength >= OTHER_SPACE_STRENGTH
+
+
+def _moment(members: list[_Ranked]) -> Hit:
+    """One hit for a moment: its span, the best score, the best frame's thumbnail and the words said in it."""
+    seed = members[0].hit
+    if len(members) == 1:
+        return seed
+    in_time = sorted(members, key=lambda entry: entry.hit.start_s or 0.0)
+    thumbnail = next((entry.hit.thumbnail for entry in members if entry.hit.thumbnail), None)
+    words: list[str] = []
+    for entry in in_time:
+        if entry.hit.text and entry.hit.text not in words:
+            words.append(entry.hit.text)
+    return Hit(
+        uri=seed.uri,
+        modality=seed.modality,
+        score=max(entry.hit.score for entry in members),
+        start_s=min(entry.hit.start_s or 0.0 for entry in members),
+        end_s=max(_end(entry.hit) for entry in members),
+        text=" ".join(words) or None,
+        thumbnail=thumbnail,
+        id=seed.id,
+        space=seed.space,
+    )
+
+
+def fuse(rankings: list[list[Hit]], k: int, gap_s: float = MOMENT_GAP_S) -> list[Hit]:
+    """Reciprocal rank fusion across spaces, then hits of one video or recording gathered into moments.
+
+    Each ranking is one space's. The same item (uri and time span) found in several spaces is one hit,
+    whose score stays its best cosine similarity. Moments grow from the best hits: a hit of the same file
+    within `gap_s` of a moment joins it when it is nearly as similar as the moment's best (see `_joins`).
+    A moment ranks by its best hit's fused score plus, per other space, its best member's share there:
+    words and frames that agree lift it; a run of similar frames counts once.
+    """
+    ranked = _rank(rankings)
+    medians = [sorted(hit.score for hit in ranking)[len(ranking) // 2] if ranking else 0.0 for ranking in rankings]
+    timed: dict[str, list[_Ranked]] = {}
+    for entry in ranked:
+        if entry.hit.start_s is not None:
+            timed.setdefault(entry.hit.uri, []).append(entry)
+    taken: set[int] = set()
+    moments: list[tuple[float, Hit]] = []
+    for seed in ranked:  # best first
+        if id(seed) in taken:
+            continue
+        taken.add(id(seed))
+        members = [seed]
+        if seed.hit.start_s is not None:
+            start, end = seed.hit.start_s, _end(seed.hit)
+            grew = True
+            while grew:
+                grew = False
+                for other in timed[seed.hit.uri]:
+                    near = (other.hit.start_s or 0.0) <= end + gap_s and _end(other.hit) >= start - gap_s
+                    if id(other) not in taken and near and _joins(seed, other, medians[seed.ranking]):
+                        taken.add(id(other))
+                        members.append(other)
+                        start, end = min(start, other.hit.start_s or 0.0), max(end, _end(other.hit))
+                        grew = True
+        best_other: dict[int, float] = {}
+        for entry in members[1:]:
+            if entry.ranking != seed.ranking:
+                best_other[entry.ranking] = max(best_other.get(entry.ranking, 0.0), entry.fused)
+        moments.append((seed.fused + sum(best_other.values()), _moment(members)))
+    moments.sort(key=lambda pair: (-pair[0], -pair[1].score))
+    return [hit for _, hit in moments[:k]]
+
+
+def heard(audio_ogg: str, runtime: Runtime) -> str:
+    """The words spoken in a query recording."""
+    from shared.media import ffmpeg
+
+    transcriber = runtime.transcriber()
+    if transcriber is None:
+        raise PermanentError("speech-to-text is off (MMINDEX_MODELS__ASR=none): search with words instead")
+    with tempfile.NamedTemporaryFile(suffix=".ogg") as file:
+        file.write(base64.b64decode(audio_ogg))
+        file.flush()
+        samples = ffmpeg.pcm(Path(file.name), end_s=QUERY_AUDIO_S, timeout_s=runtime.settings.media.ffmpeg_timeout_s)
+    words = " ".join(segment.text for segment in transcriber.transcribe(samples))
+    if not words:
+        raise PermanentError("no speech was heard in the query recording")
+    return words
 
 
 def run_query(query: Query, runtime: Runtime) -> list[Hit]:
-    """Hits for a text and/or image query, best first."""
+    """Hits for a text, image or spoken query, best first."""
+    if query.audio_ogg:
+        query = Query(text=heard(query.audio_ogg, runtime), k=query.k, modalities=query.modalities,
+                      source_prefix=query.source_prefix)  # fmt: skip
     if not query.text and not query.image_jpeg:
-        raise PermanentError("a search needs text or an image")
+        raise PermanentError("a search needs text, an image or a recording")
     k = max(1, min(query.k, MAX_K))
     filters = SearchFilter(modalities=tuple(query.modalities), source_prefix=query.source_prefix)
     spaces = runtime.store.dimensions()
@@ -86,7 +225,7 @@ def run_query(query: Query, runtime: Runtime) -> list[Hit]:
                 vector = encoder.encode_images([image.convert("RGB")])[0]
         else:
             vector = encoder.encode_texts([query.text or ""])[0]
-        rankings.append(runtime.store.search(name, vector.tolist(), k, filters))
+        rankings.append(runtime.store.search(name, vector.tolist(), min(MAX_K, k * CANDIDATES_PER_HIT), filters))
     if not rankings and unavailable:
         raise ModelUnavailable("; ".join(unavailable))
     return fuse(rankings, k)

@@ -94,9 +94,13 @@ SPEECH = Path(__file__).parent / "fixtures" / "speech"
 
 
 def ffmpeg(*args: str) -> None:
-    """Run the ffmpeg mmindex itself uses, quietly; fail the test with its last lines on error."""
+    """Run the ffmpeg mmindex itself uses, quietly; fail the test with its last lines on error.
+
+    The output (the last argument) may be in a folder that does not exist yet.
+    """
     from shared.media.ffmpeg import ffmpeg_exe
 
+    Path(args[-1]).parent.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], capture_output=True, text=True, check=False
     )

@@ -116,23 +116,51 @@ def _image_query(file: Path) -> str:
     return base64.b64encode(thumbnail_jpeg(image, settings.thumbnail_px)).decode("ascii")
 
 
+def _audio_query(file: Path) -> str:
+    """The first QUERY_AUDIO_S of a recording, as 16 kHz mono Opus: what the query pool transcribes."""
+    from shared.media import ffmpeg
+    from shared.models.speech import SAMPLE_RATE
+    from shared.search import QUERY_AUDIO_S
+
+    if not file.is_file():
+        raise _fail(f"{file}: no such file")
+    timeout_s = get_settings().media.ffmpeg_timeout_s
+    try:
+        samples = ffmpeg.pcm(file, end_s=QUERY_AUDIO_S, timeout_s=timeout_s)
+        if samples.size == 0:
+            raise _fail(f"{file}: the recording holds no sound")
+        return base64.b64encode(ffmpeg.write_audio(samples, SAMPLE_RATE, timeout_s=timeout_s)).decode("ascii")
+    except MmindexError as error:
+        raise _fail(f"{file}: {one_line(error)}") from None
+
+
 @app.command()
 def search(
     text: Annotated[str | None, typer.Argument(help="What to look for, in words")] = None,
-    image: Annotated[Path | None, typer.Option("--image", help="Find images like this one")] = None,
+    *,
+    image: Annotated[Path | None, typer.Option("--image", help="Find images and video moments like this one")] = None,
+    audio: Annotated[
+        Path | None, typer.Option("--audio", help="Search with the words spoken in this recording (first 30 s)")
+    ] = None,
     k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many hits")] = 10,
     modality: Annotated[
         list[str] | None, typer.Option("--modality", help="image, video, audio or text; repeatable")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits, best first")] = False,
 ) -> None:
-    """Search the index by text or by an example image."""
+    """Search the index by text, an example image, or a spoken query."""
     from shared.search import Query
     from workers.query import search as search_task
 
-    if not text and image is None:
-        raise _fail("give TEXT to search for, or --image FILE")
-    query = Query(text=text, image_jpeg=_image_query(image) if image else None, k=k, modalities=modality or [])
+    if sum(bool(given) for given in (text, image, audio)) != 1:
+        raise _fail("give one of TEXT to search for, --image FILE or --audio FILE")
+    query = Query(
+        text=text,
+        image_jpeg=_image_query(image) if image else None,
+        audio_ogg=_audio_query(audio) if audio else None,
+        k=k,
+        modalities=modality or [],
+    )
     settings = get_settings()
     try:
         result = search_task.apply_async(args=[query.to_message()])

@@ -108,13 +108,27 @@ class WhisperTranscriber:
                 beam_size=BEAM_SIZE,
                 vad_filter=True,
                 condition_on_previous_text=False,
+                word_timestamps=True,
             )
             segments = list(found)
         return [
-            Segment(start_s=offset_s + float(s.start), end_s=offset_s + float(s.end), text=s.text.strip())
+            Segment(start_s=offset_s + start, end_s=offset_s + end, text=s.text.strip())
             for s in segments
             if s.text.strip()
+            for start, end in [_span(s)]
         ]
+
+
+def _span(segment: Any) -> tuple[float, float]:
+    """A segment's time from its first word to its last.
+
+    Voice detection cuts the silence out before the model hears the audio, so a segment's own start can
+    fall at the end of the speech before it; the words' times are aligned to the audio itself.
+    """
+    words = segment.words or []
+    if words:
+        return float(words[0].start), float(words[-1].end)
+    return float(segment.start), float(segment.end)
 
 
 _transcribers: dict[tuple[str, str], Transcriber] = {}

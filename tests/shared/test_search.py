@@ -72,3 +72,50 @@ def test_hits_without_ids_are_told_apart_by_uri_and_time() -> None:
 def test_no_rankings_give_no_hits() -> None:
     assert fuse([], k=10) == []
     assert fuse([[], []], k=10) == []
+
+
+def moment(start: float, end: float, score: float, space: str, uri: str = "/talk.mp4", **fields: str) -> Hit:
+    return Hit(uri=uri, modality="video", score=score, start_s=start, end_s=end, id=f"{start}-{space}", space=space,
+               **fields)  # fmt: skip
+
+
+def test_adjacent_frames_and_words_of_one_video_merge_into_one_moment() -> None:
+    vision = [
+        moment(11.0, 12.0, 0.31, "vision", thumbnail="/t/11000.jpg"),
+        moment(10.0, 11.0, 0.305, "vision", thumbnail="/t/10000.jpg"),
+        moment(40.0, 41.0, 0.29, "vision", thumbnail="/t/40000.jpg"),
+        *(moment(float(t), t + 1.0, 0.2 - t / 1000, "vision") for t in (70, 80, 90)),
+    ]
+    text = [moment(10.4, 12.6, 0.7, "text", text="the ferry leaves at seven")]
+    fused = fuse([vision, text], k=10)
+    assert [(h.start_s, h.end_s) for h in fused][:2] == [(10.0, 12.6), (40.0, 41.0)]
+    first = fused[0]
+    assert first.text == "the ferry leaves at seven"
+    assert first.thumbnail == "/t/11000.jpg"  # the best-ranked frame's
+    assert first.score == 0.7
+
+
+def test_moments_of_different_files_or_far_apart_stay_apart() -> None:
+    ranking = [
+        moment(0.0, 1.0, 0.9, "vision"),
+        moment(0.5, 1.5, 0.8, "vision", uri="/other.mp4"),
+        moment(3.0, 4.0, 0.7, "vision"),  # 2 s after the first ends: beyond the gap
+    ]
+    fused = fuse([ranking], k=10)
+    assert [(h.uri, h.start_s) for h in fused] == [("/talk.mp4", 0.0), ("/other.mp4", 0.5), ("/talk.mp4", 3.0)]
+
+
+def test_a_moment_ends_where_the_match_fades() -> None:
+    scores = [0.2, 0.21, 0.2, 0.3, 0.31, 0.3, 0.2, 0.19, 0.2, 0.21]  # one frame a second; a match at 3-6 s
+    ranking = sorted((moment(float(t), t + 1.0, score, "vision") for t, score in enumerate(scores)),
+                     key=lambda hit: -hit.score)  # fmt: skip
+    fused = fuse([ranking], k=1)
+    assert (fused[0].start_s, fused[0].end_s) == (3.0, 6.0)
+
+
+def test_a_run_of_similar_frames_counts_once_against_a_moment_two_spaces_agree_on() -> None:
+    vision = [moment(float(t), t + 1.0, 0.5, "vision") for t in range(5)]  # 0-5 s, one moment
+    vision.append(moment(60.0, 61.0, 0.4, "vision"))
+    text = [moment(60.2, 62.0, 0.6, "text", text="weather"), moment(100.0, 102.0, 0.5, "text")]
+    fused = fuse([vision, text], k=2)
+    assert [(h.start_s, h.end_s) for h in fused] == [(60.0, 62.0), (0.0, 5.0)]

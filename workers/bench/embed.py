@@ -124,7 +124,7 @@ def run_pipeline(records: list[SourceRecord], runtime: Runtime) -> tuple[float, 
     for found in decode_all(records, runtime):
         if isinstance(found, Exception):
             raise found
-        items.extend(found)
+        items.extend(found.items)
     decoded = time.perf_counter()
     for batch in batches(items, runtime.settings.models.batch_size):
         embedded = embed_items(batch, runtime)

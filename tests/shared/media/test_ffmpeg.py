@@ -1,0 +1,398 @@
+"""shared/media/ffmpeg.py against the real ffmpeg, on tiny media synthesised here with lavfi.
+
+The main clip encodes time in its pixels: frame n (at n/10 s) is a flat grey of luma 16 + 3n, so a test can tell
+from a JPEG alone which source frame it is and check that each frame carries its own time.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import time
+import tracemalloc
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psutil
+import pytest
+from PIL import Image
+
+from shared.errors import CorruptMedia, SourceNotFound, TooLarge, UnsupportedMedia
+from shared.media.ffmpeg import Frame, _JpegSplitter, ffmpeg_exe, frames, pcm, probe, write_audio
+
+TIMEOUT_S = 30.0
+CLIP_FPS = 10
+
+
+def make(path: Path, *args: str) -> Path:
+    """Run ffmpeg to synthesise `path` from lavfi sources."""
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args, str(path)]
+    subprocess.run(command, check=True, timeout=60)
+    return path
+
+
+def x264(gop: int) -> list[str]:
+    """Fast H.264 with a keyframe every `gop` frames exactly (no extra keyframes on scene cuts)."""
+    return [
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+        *("-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every input the tests use, made once."""
+    root = tmp_path_factory.mktemp("ffmpeg")
+    paths = {
+        # 6 s, 64x48 at 10 fps, frame n has luma 16 + 3n (lossless, so the grey survives); keyframe every second.
+        "clip": make(
+            root / "clip.mp4",
+            *("-f", "lavfi", "-i", f"color=black:s=64x48:r={CLIP_FPS}:d=6,geq=lum='16+3*N':cb=128:cr=128"),
+            *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=6"),
+            *x264(CLIP_FPS),
+            *("-qp", "0", "-c:a", "aac"),
+        ),
+        # Portrait 48x64: red, lime, blue, two seconds each (three different lumas: scene scores use luma); no audio.
+        "scenes": make(
+            root / "scenes.mp4",
+            "-filter_complex",
+            ";".join(f"color={colour}:s=48x64:r=10:d=2[{colour}]" for colour in ("red", "lime", "blue"))
+            + ";[red][lime][blue]concat=n=3:v=1:a=0",
+            *x264(50),
+        ),
+        # Audio only, with cover art (an attached picture is not a video).
+        "song": make(
+            root / "song.mp3",
+            *("-f", "lavfi", "-i", "sine=frequency=440:sample_rate=16000:duration=1"),
+            *("-f", "lavfi", "-i", "color=red:s=32x32:r=1:d=1"),
+            *("-map", "0:a", "-map", "1:v", "-c:a", "libmp3lame", "-c:v", "mjpeg"),
+            *("-disposition:v", "attached_pic"),
+        ),
+        "short": make(root / "short.mp4", "-f", "lavfi", "-i", "testsrc=s=160x120:r=5:d=30", *x264(50)),
+        "long": make(root / "long.mp4", "-f", "lavfi", "-i", "testsrc=s=160x120:r=5:d=300", *x264(50)),
+    }
+    paths["random"] = root / "random.bin"
+    paths["random"].write_bytes(np.random.default_rng(0).integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    paths["truncated"] = root / "truncated.mp4"
+    paths["truncated"].write_bytes(paths["clip"].read_bytes()[:20_000])  # the moov atom is at the end: lost
+    paths["text"] = root / "notes.mp4"
+    paths["text"].write_text("this is a shopping list, not a video\n" * 20)
+    paths["tone"] = write_wav(root / "tone.wav", np.full(8000, 1000, dtype="<i2"))
+    paths["empty"] = write_wav(root / "empty.wav", np.zeros(0, dtype="<i2"))
+    # The same tone with WAVE format tag 0x1234, which no decoder claims.
+    unknown = bytearray(paths["tone"].read_bytes())
+    assert unknown[20:22] == struct.pack("<H", 1)
+    unknown[20:22] = struct.pack("<H", 0x1234)
+    paths["unknown"] = root / "unknown.wav"
+    paths["unknown"].write_bytes(unknown)
+    # An AVI whose video FourCC (MJPG) is replaced by one no decoder claims.
+    avi = make(root / "mjpeg.avi", "-f", "lavfi", "-i", "color=red:s=32x32:r=5:d=1", "-c:v", "mjpeg").read_bytes()
+    assert avi.count(b"MJPG") == 2
+    paths["unknown_video"] = root / "unknown.avi"
+    paths["unknown_video"].write_bytes(avi.replace(b"MJPG", b"ZZZZ"))
+    return paths
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int = 8000) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+def options(**overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for `frames`: 2 fps, 32 px, unless overridden."""
+    defaults: dict[str, Any] = {
+        "start_s": 0.0,
+        "end_s": None,
+        "sampling": "fps",
+        "fps": 2.0,
+        "scene_threshold": 0.3,
+        "size_px": 32,
+        "timeout_s": TIMEOUT_S,
+    }
+    return defaults | overrides
+
+
+def sample(path: Path, **overrides: Any) -> list[Frame]:
+    return list(frames(path, **options(**overrides)))
+
+
+def picture(frame: Frame) -> Image.Image:
+    image = Image.open(io.BytesIO(frame.jpeg))
+    image.load()
+    return image
+
+
+def source_frame(frame: Frame) -> int:
+    """Which frame of the clip this is, read from its grey level (JPEG luma is full range: 16..235 -> 0..255)."""
+    luma = float(np.asarray(picture(frame).convert("L"), dtype=np.float64).mean())
+    return round(luma * 219 / 255 / 3)
+
+
+def times(found: list[Frame]) -> list[float]:
+    return [round(frame.time_s, 3) for frame in found]
+
+
+# ---------------------------------------------------------------- probe
+
+
+def test_probe_reads_duration_streams_and_size(media: dict[str, Path]) -> None:
+    found = probe(media["clip"], timeout_s=TIMEOUT_S)
+    assert found.video == "h264"
+    assert found.audio == "aac"
+    assert (found.width, found.height) == (64, 48)
+    assert found.duration_s == pytest.approx(6.0, abs=0.1)
+
+
+def test_probe_of_audio_with_cover_art_has_no_video(media: dict[str, Path]) -> None:
+    found = probe(media["song"], timeout_s=TIMEOUT_S)
+    assert (found.video, found.audio, found.width, found.height) == (None, "mp3", None, None)
+    assert found.duration_s == pytest.approx(1.0, abs=0.1)
+
+
+def test_probe_without_a_known_duration_says_none(media: dict[str, Path]) -> None:
+    found = probe(media["empty"], timeout_s=TIMEOUT_S)
+    assert (found.duration_s, found.audio, found.video) == (None, "pcm_s16le", None)
+
+
+def test_probe_returns_a_codec_it_cannot_decode(media: dict[str, Path]) -> None:
+    assert probe(media["unknown"], timeout_s=TIMEOUT_S).audio == "none"
+
+
+# ---------------------------------------------------------------- frames
+
+
+def test_fps_sampling_yields_n_frames_per_second_with_their_own_times(media: dict[str, Path]) -> None:
+    found = sample(media["clip"], fps=2.0)
+    assert times(found) == [i / 2 for i in range(12)]
+    assert [source_frame(frame) for frame in found] == [round(frame.time_s * CLIP_FPS) for frame in found]
+
+
+@pytest.mark.parametrize(
+    ("start_s", "end_s", "expected"),
+    [
+        (2.35, 4.35, [2.4, 2.9, 3.4, 3.9]),  # ticks 2.35 + i/2: the first frame at or after each
+        (1.95, 4.0, [2.0, 2.5, 3.0, 3.5]),  # the frame at exactly end_s belongs to the next window
+        (4.0, None, [4.0, 4.5, 5.0, 5.5]),
+    ],
+)
+def test_fps_sampling_of_a_window_gives_absolute_times_inside_it(
+    media: dict[str, Path], start_s: float, end_s: float | None, expected: list[float]
+) -> None:
+    found = sample(media["clip"], start_s=start_s, end_s=end_s, fps=2.0)
+    assert times(found) == expected
+    assert [source_frame(frame) for frame in found] == [round(t * CLIP_FPS) for t in expected]
+
+
+def test_keyframes_sampling_yields_exactly_the_keyframes(media: dict[str, Path]) -> None:
+    found = sample(media["clip"], sampling="keyframes")
+    assert times(found) == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [source_frame(frame) for frame in found] == [0, 10, 20, 30, 40, 50]
+    assert times(sample(media["clip"], sampling="keyframes", start_s=2.5, end_s=5.0)) == [3.0, 4.0]
+
+
+def test_scene_sampling_keeps_the_first_frame_and_each_cut(media: dict[str, Path]) -> None:
+    found = sample(media["scenes"], sampling="scene")
+    assert times(found) == pytest.approx([0.0, 2.0, 4.0], abs=0.11)
+    colours = [picture(frame).convert("RGB").getpixel((16, 16)) for frame in found]
+    assert [int(np.argmax(colour)) for colour in colours] == [0, 1, 2]  # red, lime, blue
+    assert times(sample(media["scenes"], sampling="scene", start_s=1.0, end_s=3.0)) == pytest.approx(
+        [1.0, 2.0], abs=0.11
+    )
+
+
+@pytest.mark.parametrize(("name", "size_px"), [("clip", 32), ("scenes", 32), ("clip", 100)])
+def test_frames_are_jpegs_scaled_to_the_shorter_side(media: dict[str, Path], name: str, size_px: int) -> None:
+    found = sample(media[name], size_px=size_px, sampling="keyframes")
+    assert found
+    for frame in found:
+        image = picture(frame)
+        assert image.format == "JPEG"
+        assert min(image.size) == size_px
+        assert max(image.size) % 2 == 0
+        assert max(image.size) / min(image.size) == pytest.approx(64 / 48, abs=0.05)  # both are 4:3
+
+
+def test_a_window_past_the_end_yields_nothing(media: dict[str, Path]) -> None:
+    assert sample(media["clip"], start_s=10.0, end_s=20.0) == []
+
+
+def test_frames_of_audio_only_is_unsupported(media: dict[str, Path]) -> None:
+    with pytest.raises(UnsupportedMedia, match=r"^no video stream$"):
+        sample(media["song"])
+
+
+def test_frames_of_an_unknown_video_codec_are_unsupported_and_name_it(media: dict[str, Path]) -> None:
+    found = probe(media["unknown_video"], timeout_s=TIMEOUT_S)
+    assert (found.video, found.width, found.height) == ("none", 32, 32)
+    with pytest.raises(UnsupportedMedia) as raised:
+        sample(media["unknown_video"])
+    assert str(raised.value) == "unsupported video codec none (0x5A5A5A5A): this ffmpeg build has no decoder for it"
+
+
+def test_stopping_early_stops_ffmpeg(media: dict[str, Path]) -> None:
+    before = {child.pid for child in psutil.Process().children()}
+    iterator = frames(media["long"], **options(fps=5.0))
+    first = next(iterator)
+    assert first.time_s == 0.0
+    assert {child.pid for child in psutil.Process().children()} - before  # ffmpeg is running
+    iterator.close()
+    assert {child.pid for child in psutil.Process().children()} == before
+
+
+def test_memory_does_not_grow_with_the_duration(media: dict[str, Path]) -> None:
+    def peak(path: Path) -> tuple[int, int]:
+        """Frames seen and the peak of Python memory while they stream by, each dropped once seen."""
+        tracemalloc.start()
+        try:
+            count = sum(1 for _ in frames(path, **options(fps=1.0, size_px=120)))  # ~5 KB per JPEG
+            return count, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    short_count, short_peak = peak(media["short"])
+    long_count, long_peak = peak(media["long"])
+    assert (short_count, long_count) == (30, 300)
+    # Ten times the frames: anything kept per frame (JPEGs, log lines) would add well over a megabyte.
+    assert long_peak < 2 * short_peak + 64 * 1024, (short_peak, long_peak)
+
+
+def test_jpeg_splitting_survives_any_chunking_and_end_markers_in_headers() -> None:
+    images = []
+    for colour in ("red", "green", "blue"):
+        out = io.BytesIO()
+        # A comment holding the end-of-image marker: a naive split at FFD9 would cut the image there.
+        Image.new("RGB", (17, 9), colour).save(out, "JPEG", comment=b"tricky \xff\xd9 comment")
+        images.append(out.getvalue())
+    stream = b"".join(images)
+    for size in (1, 2, 7, 300, len(stream)):
+        splitter = _JpegSplitter()
+        found = [
+            image for start in range(0, len(stream), size) for image in splitter.feed(stream[start : start + size])
+        ]
+        assert found == images, size
+
+
+# ---------------------------------------------------------------- audio
+
+
+def test_pcm_is_float_mono_at_the_rate_asked(media: dict[str, Path]) -> None:
+    samples = pcm(media["clip"], timeout_s=TIMEOUT_S)
+    assert samples.dtype == np.float32
+    assert samples.ndim == 1
+    assert len(samples) == pytest.approx(6 * 16000, rel=0.01)
+    assert -0.2 < samples.min() < -0.1 and 0.1 < samples.max() < 0.2  # lavfi's sine has amplitude 1/8
+    spectrum = np.abs(np.fft.rfft(samples))
+    assert np.argmax(spectrum) * 16000 / len(samples) == pytest.approx(440, abs=2)
+
+
+def test_pcm_of_a_window_at_another_rate(media: dict[str, Path]) -> None:
+    samples = pcm(media["clip"], start_s=1.0, end_s=3.5, timeout_s=TIMEOUT_S, rate=8000)
+    assert len(samples) == pytest.approx(2.5 * 8000, rel=0.01)
+
+
+def test_pcm_of_a_zero_length_recording_is_empty(media: dict[str, Path]) -> None:
+    samples = pcm(media["empty"], timeout_s=TIMEOUT_S)
+    assert samples.dtype == np.float32
+    assert samples.shape == (0,)
+
+
+def test_pcm_without_audio_is_unsupported(media: dict[str, Path]) -> None:
+    with pytest.raises(UnsupportedMedia, match=r"^no audio stream$"):
+        pcm(media["scenes"], timeout_s=TIMEOUT_S)
+
+
+def test_pcm_of_an_unknown_codec_is_unsupported_and_names_it(media: dict[str, Path]) -> None:
+    with pytest.raises(UnsupportedMedia) as raised:
+        pcm(media["unknown"], timeout_s=TIMEOUT_S)
+    assert str(raised.value) == "unsupported audio codec none (0x1234): this ffmpeg build has no decoder for it"
+
+
+def test_write_audio_gives_a_small_ogg_opus_that_decodes_back(tmp_path: Path) -> None:
+    tone = (0.5 * np.sin(2 * np.pi * 440 * np.arange(16000) / 16000)).astype(np.float32)
+    encoded = write_audio(tone, 16000, timeout_s=TIMEOUT_S)
+    assert encoded.startswith(b"OggS")
+    assert len(encoded) < 16000 * 2 / 4  # well under the 16-bit PCM size
+    path = tmp_path / "query.ogg"
+    path.write_bytes(encoded)
+    assert probe(path, timeout_s=TIMEOUT_S).audio == "opus"
+    decoded = pcm(path, timeout_s=TIMEOUT_S)
+    assert len(decoded) == pytest.approx(16000, rel=0.05)
+    spectrum = np.abs(np.fft.rfft(decoded))
+    assert np.argmax(spectrum) * 16000 / len(decoded) == pytest.approx(440, abs=3)
+
+
+def test_write_audio_takes_mono_only() -> None:
+    with pytest.raises(ValueError, match="mono"):
+        write_audio(np.zeros((2, 100), dtype=np.float32), 16000, timeout_s=TIMEOUT_S)
+
+
+# ---------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("random", "invalid data found when processing input"),
+        ("truncated", "moov atom not found"),
+        ("text", "moov atom not found"),  # named .mp4, so the MP4 demuxer tries it
+    ],
+)
+def test_unreadable_input_is_corrupt_with_a_one_line_reason(media: dict[str, Path], name: str, reason: str) -> None:
+    attempts = {
+        "media": lambda: probe(media[name], timeout_s=TIMEOUT_S),
+        "video": lambda: sample(media[name]),
+        "audio": lambda: pcm(media[name], timeout_s=TIMEOUT_S),
+    }
+    for subject, attempt in attempts.items():
+        with pytest.raises(CorruptMedia) as raised:
+            attempt()
+        assert str(raised.value) == f"corrupt or truncated {subject}: {reason}"
+
+
+def test_a_missing_file_is_not_found(tmp_path: Path) -> None:
+    with pytest.raises(SourceNotFound, match=r"^gone\.mp4: no such file$"):
+        probe(tmp_path / "gone.mp4", timeout_s=TIMEOUT_S)
+    with pytest.raises(SourceNotFound, match=r"^gone\.mp4: no such file$"):
+        sample(tmp_path / "gone.mp4")
+
+
+def test_frames_past_the_time_limit_fail_within_it(media: dict[str, Path]) -> None:
+    started = time.monotonic()
+    with pytest.raises(TooLarge) as raised:
+        sample(media["long"], fps=5.0, timeout_s=0.05)
+    assert time.monotonic() - started < 3
+    message = str(raised.value)
+    assert message.startswith("ffmpeg took longer than 0.05 s on long.mp4 (frames from 0 s)")
+    assert "MMINDEX_MEDIA__FFMPEG_TIMEOUT_S" in message
+    assert "\n" not in message
+
+
+def test_a_playlist_cannot_make_ffmpeg_fetch_urls(tmp_path: Path) -> None:
+    playlist = tmp_path / "clip.m3u8"
+    playlist.write_text("#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\nhttp://127.0.0.1:9/seg.ts\n#EXT-X-ENDLIST\n")
+    with pytest.raises(CorruptMedia, match=r"^corrupt or truncated media: protocol 'http' not on whitelist 'file'!$"):
+        probe(playlist, timeout_s=TIMEOUT_S)
+
+
+@pytest.mark.parametrize("run", [probe, pcm])
+def test_probe_and_pcm_past_the_time_limit_fail(media: dict[str, Path], run: Any) -> None:
+    started = time.monotonic()
+    with pytest.raises(TooLarge, match=r"^ffmpeg took longer than 0\.001 s on long\.mp4 "):
+        run(media["long"], timeout_s=0.001)
+    assert time.monotonic() - started < 3
+
+
+@pytest.fixture(autouse=True)
+def no_ffmpeg_left_behind() -> Iterator[None]:
+    """Whatever a test does, it leaves no ffmpeg running."""
+    before = {child.pid for child in psutil.Process().children()}
+    yield
+    assert {child.pid for child in psutil.Process().children()} <= before
