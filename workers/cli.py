@@ -253,7 +253,8 @@ def worker(
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="embed or opensearch")],
+    name: Annotated[str, typer.Argument(help="embed, opensearch or decode")],
+    *,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos (default 200)")] = None,
     docs: Annotated[
@@ -262,6 +263,9 @@ def bench(
     ] = None,
     data: Annotated[
         str | None, typer.Option("--data", help="opensearch: clustered (like embeddings; default) or uniform")
+    ] = None,
+    seconds: Annotated[
+        int | None, typer.Option("--seconds", min=3, help="decode: length of the clip in seconds (default 60)")
     ] = None,
 ) -> None:
     """Measure a stage against a plain baseline, in one run."""
@@ -272,7 +276,9 @@ def bench(
     benchmark = BENCHMARKS[name]
     # Each benchmark takes the options its signature names, with its own defaults; a given one must apply.
     given = {
-        option: value for option, value in {"images": images, "docs": docs, "data": data}.items() if value is not None
+        option: value
+        for option, value in {"images": images, "docs": docs, "data": data, "seconds": seconds}.items()
+        if value is not None
     }
     for option in given:
         if option not in inspect.signature(benchmark).parameters:

@@ -47,6 +47,8 @@ class Window:
 
 
 WHOLE = Window(0, 1, 0.0, None)
+WINDOW_SLACK = 0.05
+"""A remainder shorter than this share of a window is decoded with the last window, not as a window of its own."""
 
 
 @dataclass
@@ -96,9 +98,9 @@ def decode_image(record: SourceRecord, path: Path, runtime: Runtime, window: Win
 
 def plan(duration_s: float | None, window_s: float) -> list[Window]:
     """The windows a file of this duration is decoded in; one (the whole file) when it is short or unknown."""
-    if duration_s is None or duration_s <= window_s:
+    parts = 1 if duration_s is None else math.ceil(duration_s / window_s - WINDOW_SLACK)
+    if parts <= 1:
         return [WHOLE]
-    parts = math.ceil(duration_s / window_s)
     return [
         Window(part, parts, part * window_s, None if part == parts - 1 else (part + 1) * window_s)
         for part in range(parts)

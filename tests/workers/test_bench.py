@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import Cli
@@ -47,3 +49,35 @@ def urlopen_json(url: str) -> list[dict[str, str]]:
 
     with urllib.request.urlopen(url, timeout=10) as response:
         return list(json.load(response))
+
+
+def test_bench_decode_reports_frames_speech_and_memory_against_plain_ffmpeg(cli: Cli) -> None:
+    figures = cli.json("bench", "decode", "--seconds", "6")
+
+    assert figures["clip"]["seconds"] == 6 and figures["clip"]["size"] == "1280x720"
+    assert figures["ffmpeg"] and figures["cpus"] >= 1
+    frames = figures["frames"]
+    assert set(frames) == {"fps", "keyframes", "scene"}
+    for sampling, mode in frames.items():
+        # The pipeline and the plain command line make the same frames, and both are timed in this run.
+        assert mode["pipeline_frames"] == mode["plain_frames"] > 0, sampling
+        assert mode["pipeline_x_realtime"] > 0 and mode["plain_x_realtime"] > 0
+        assert mode["ratio"] == pytest.approx(mode["plain_s"] / mode["pipeline_s"], rel=0.02)
+    assert frames["fps"]["pipeline_frames"] == 6  # one a second
+    assert frames["keyframes"]["pipeline_frames"] < frames["fps"]["pipeline_frames"]
+    assert frames["scene"]["pipeline_frames"] >= 3  # the first frame, then one at each of the two scene changes
+    speedup = figures["keyframes_vs_fps"]["ratio"]
+    assert speedup == pytest.approx(frames["fps"]["pipeline_s"] / frames["keyframes"]["pipeline_s"], rel=0.02)
+
+    speech = figures["speech_to_text"]
+    assert speech["model"] == cli.env["MMINDEX_MODELS__ASR"]
+    assert speech["x_realtime"] > 0 and speech["words"] > 0
+    assert re.search(r"\b(ferry|harbou?r)\b", speech["text"].lower()), speech  # the first sentence in the sound
+
+    memory = figures["peak_memory"]
+    assert (memory["short"]["seconds"], memory["long"]["seconds"]) == (6, 60)
+    assert memory["long"]["frames"] >= 10 * memory["short"]["frames"]
+    assert memory["short"]["worker_peak_mb"] > 0 and memory["long"]["ffmpeg_peak_mb"] > 0
+    assert memory["ratio"] == pytest.approx(
+        memory["long"]["worker_peak_mb"] / memory["short"]["worker_peak_mb"], rel=0.01
+    )

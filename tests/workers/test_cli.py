@@ -91,7 +91,9 @@ def test_a_model_that_cannot_load_fails_the_sources_with_the_setting_to_change(c
 
 def test_search_and_worker_explain_what_they_need(cli: Cli) -> None:
     nothing = cli("search")
-    assert nothing.returncode == 2 and "give TEXT" in nothing.stderr
+    assert nothing.returncode == 2 and "give one of TEXT" in nothing.stderr
+    both = cli("search", "boats", "--image", "x.jpg")
+    assert both.returncode == 2 and "give one of TEXT" in both.stderr
 
     no_broker = cli("worker", "decode")
     assert no_broker.returncode == 2 and "MMINDEX_BROKER_URL" in no_broker.stderr

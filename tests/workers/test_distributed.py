@@ -137,3 +137,56 @@ def test_on_opensearch_a_deleted_object_leaves_and_nothing_is_written_twice(
     finally:
         for process in workers.processes.values():
             stop(process)
+
+
+def test_on_opensearch_videos_recordings_and_documents_become_moments_and_chunks(
+    redis_url: str,
+    mmindex_env: dict[str, str],
+    opensearch_url: str,
+    s3_endpoint: str,
+    bucket: str,
+    tmp_path: Path,
+) -> None:
+    from shared.config import Settings
+    from shared.stores.opensearch import OpenSearchStore
+    from tests.conftest import SPEECH, recording, slideshow, start_workers, stop
+
+    options = {"url": opensearch_url, "engine": "lucene", "refresh": "wait_for", "replicas": 0, "index": bucket}
+    env = {**mmindex_env, "MMINDEX_BROKER_URL": redis_url, "MMINDEX_STORE": "opensearch"}
+    env.update({f"MMINDEX_OPENSEARCH__{name.upper()}": str(value) for name, value in options.items()})
+    env["MMINDEX_MEDIA__WINDOW_S"] = "5"  # the 12 s video is decoded by three tasks
+    store = OpenSearchStore(Settings(store="opensearch", opensearch=options))
+    cli = Cli(env=env, cwd=tmp_path)
+    photos = [photo(tmp_path / f"p{i}.jpg", seed=40 + i) for i in range(4)]
+    video = slideshow(photos, 3.0, tmp_path / "trip.mp4")
+    talk = recording(tmp_path / "talk.wav", 30.0, {16.0: SPEECH / "weather.ogg"})
+    upload(s3_endpoint, bucket, "m/trip.mp4", video.read_bytes())
+    upload(s3_endpoint, bucket, "m/talk.wav", talk.read_bytes())
+    upload(s3_endpoint, bucket, "m/garden.txt", b"Prune the roses in early spring, before new shoots appear.\n")
+    workers = start_workers(env, tmp_path / "logs")
+    try:
+        report = cli.json("ingest", f"s3://{bucket}/m/", "--wait")
+        assert sorted(report["indexed"]) == [
+            f"s3://{bucket}/m/{name}" for name in ("garden.txt", "talk.wav", "trip.mp4")
+        ]
+        frames = store.count("vision", source=f"s3://{bucket}/m/trip.mp4")
+        assert frames == 12  # one a second over three windows, none doubled
+
+        hits = cli.json("search", "--image", str(near_copy(photos[2], tmp_path / "q.jpg")), "--k", "3")
+        assert hits[0]["uri"] == f"s3://{bucket}/m/trip.mp4"
+        assert hits[0]["start_s"] >= 5.5 and hits[0]["end_s"] <= 9.5, hits[0]
+        assert hits[0]["thumbnail"].startswith(f"s3://{bucket}/_mmindex/thumbnails/")
+
+        hits = cli.json("search", "will it pour with rain in the hills tonight", "--modality", "audio")
+        assert hits[0]["uri"] == f"s3://{bucket}/m/talk.wav" and abs(hits[0]["start_s"] - 16.0) <= 2.0, hits[0]
+        hits = cli.json("search", "when to cut back rose bushes", "--modality", "text")
+        assert hits[0]["uri"] == f"s3://{bucket}/m/garden.txt" and "roses" in hits[0]["text"]
+
+        # A shorter cut of the video replaces every frame of the old one, across all its windows.
+        upload(s3_endpoint, bucket, "m/trip.mp4", slideshow(photos[:2], 3.0, tmp_path / "cut.mp4").read_bytes())
+        assert cli.json("ingest", f"s3://{bucket}/m/", "--wait")["indexed"] == [f"s3://{bucket}/m/trip.mp4"]
+        assert store.count("vision", source=f"s3://{bucket}/m/trip.mp4") == 6
+        assert all(workers.alive().values())
+    finally:
+        for process in workers.processes.values():
+            stop(process)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from workers.bench.decode import bench_decode
 from workers.bench.embed import bench_embed
 from workers.bench.opensearch import bench_opensearch
 
 Benchmark = Callable[..., dict[str, Any]]
 
-BENCHMARKS: dict[str, Benchmark] = {"embed": bench_embed, "opensearch": bench_opensearch}
+BENCHMARKS: dict[str, Benchmark] = {"embed": bench_embed, "opensearch": bench_opensearch, "decode": bench_decode}
 """Benchmarks by name, as `mmindex bench NAME` finds them; each takes `log` and the options it names."""
