@@ -38,7 +38,8 @@ fi
   rm -rf "$RUN"
 ) </dev/null >/dev/null 2>&1 &
 
-# The real bootstrap class with the distribution's JVM flags; heap capped at 1 GB.
+# The real bootstrap class with the distribution's JVM flags; heap capped at 1 GB. Disk watermarks are off: on a
+# nearly full disk a single test node would otherwise block index creation (high watermark) and writes (flood).
 exec "${RUNAS[@]}" "${JAVA:-java}" \
   -Xms512m -Xmx1g -Xss1m -XX:+UseG1GC \
   -Djava.io.tmpdir="$RUN/tmp" -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Djna.nosys=true \
@@ -49,4 +50,5 @@ exec "${RUNAS[@]}" "${JAVA:-java}" \
   -Dopensearch.distribution.type=tar -Dopensearch.bundled_jdk=false \
   -cp "$OS_HOME/lib/*" org.opensearch.bootstrap.OpenSearch \
   -Ehttp.port="${OPENSEARCH_PORT:-9200}" -Etransport.port=0 \
-  -Epath.data="$DATA" -Epath.logs="$RUN/logs" "$@"
+  -Epath.data="$DATA" -Epath.logs="$RUN/logs" \
+  -Ecluster.routing.allocation.disk.threshold_enabled=false "$@"
