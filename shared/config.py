@@ -120,6 +120,20 @@ class IngestSettings(Group):
     wait_timeout_s: float = Field(3600.0, gt=0, description="How long `ingest --wait` waits at most")
 
 
+class EventSettings(Group):
+    """The event intakes: `mmindex events sqs|webhook|watch`."""
+
+    prefix: str = Field("", description="Only keys starting with this are indexed")
+    suffix: str = Field("", description="Only keys ending with this are indexed (e.g. .jpg)")
+    sqs_endpoint_url: str | None = Field(None, description="SQS-compatible endpoint (emulator); AWS when unset")
+    linger_s: float = Field(
+        1.0, ge=0, description="How long an intake waits for more events to fill a decode task (micro-batching)"
+    )
+    token: SecretStr | None = Field(None, description="Bearer token the webhook requires")
+    watch_interval_s: float = Field(1.0, gt=0, description="How often `events watch` scans its folder")
+    settle_s: float = Field(2.0, ge=0, description="A watched file unchanged this long has finished being written")
+
+
 class TaskSettings(Group):
     soft_time_limit_s: int = Field(300, gt=0, description="A task is asked to stop after this long")
     time_limit_s: int = Field(360, gt=0, description="A task is killed after this long")
@@ -157,6 +171,7 @@ class Settings(BaseSettings):
     text: TextSettings = Field(default_factory=TextSettings)
     image: ImageSettings = Field(default_factory=ImageSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     pipeline_version: str = Field("1", description="Bump to re-index unchanged sources after a pipeline change")
     worker_processes: int = Field(

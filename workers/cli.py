@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from celery.exceptions import TimeoutError as CeleryTimeoutError
@@ -22,9 +22,17 @@ from rich.table import Table
 
 from shared.config import get_settings
 from shared.errors import MmindexError, one_line
-from shared.ledger import FINAL, State
+from shared.ledger import FAILURES, FINAL, PENDING
 from shared.media.image import open_rgb, thumbnail_jpeg
 from shared.runtime import get_runtime, reset_runtime
+
+if TYPE_CHECKING:
+    from workers.intake import Submission
+
+RETRY_LIMIT = 100_000
+"""`retry` replays at most this many of the most recent failures at once."""
+RATE_WINDOW_S = 120.0
+"""`status` measures throughput over this many seconds for its ETA."""
 
 app = typer.Typer(
     add_completion=False,
@@ -57,7 +65,7 @@ def _wait(ids: list[str], timeout: float, show: bool) -> None:
         while True:
             records = ledger.get(ids)
             final = sum(record.state in FINAL for record in records)
-            failed = sum(record.state is State.FAILED for record in records)
+            failed = sum(record.state in FAILURES for record in records)
             progress.update(bar, completed=final, description=f"{failed} failed" if failed else "")
             if final >= len(ids) or time.monotonic() > deadline:
                 return
@@ -73,15 +81,23 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Index new and changed sources; unchanged ones are skipped. Exits 1 if any failed."""
-    from workers.intake import outcome, submit
+    from workers.intake import submit
 
-    settings = get_settings()
     try:
         submission = submit(paths)
     except MmindexError as error:
         raise _fail(one_line(error)) from None
     except OperationalError as error:
-        raise _fail(f"cannot reach the broker at {settings.broker_url} ({error})") from None
+        raise _fail(f"cannot reach the broker at {get_settings().broker_url} ({error})") from None
+    _report(submission, wait=wait, as_json=as_json)
+
+
+def _report(submission: Submission, *, wait: bool, as_json: bool) -> None:
+    """What became of submitted sources (after waiting for them, if asked), as `ingest` prints it; exit 1 if any
+    failed."""
+    from workers.intake import outcome
+
+    settings = get_settings()
     waited = settings.distributed and wait
     if waited:
         _wait(submission.ids, settings.ingest.wait_timeout_s, show=sys.stderr.isatty() or not as_json)
@@ -103,6 +119,28 @@ def ingest(
     if waited and pending:
         err.print(f"{len(pending)} sources still on their way after {settings.ingest.wait_timeout_s:.0f} s")
     raise typer.Exit(1 if failed or (waited and pending) else 0)
+
+
+@app.command()
+def retry(
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Distributed mode: wait until every source is done or failed")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, as `ingest` does")] = False,
+) -> None:
+    """Queue failed and dead-lettered sources again (their current version in storage). Exits 1 if any failed."""
+    from workers.intake import Submission, submit
+
+    failures = get_runtime().ledger.failures(limit=RETRY_LIMIT)
+    if not failures:
+        _report(Submission(), wait=False, as_json=as_json)
+    try:
+        submission = submit([record.uri for record in failures])
+    except MmindexError as error:
+        raise _fail(one_line(error)) from None
+    except OperationalError as error:
+        raise _fail(f"cannot reach the broker at {get_settings().broker_url} ({error})") from None
+    _report(submission, wait=wait, as_json=as_json)
 
 
 def _image_query(file: Path) -> str:
@@ -188,16 +226,33 @@ def search(
 
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False) -> None:
-    """Sources per state, and the failed ones with their reasons."""
+    """Sources per state, throughput and an ETA, and the failed ones with their reasons."""
     ledger = get_runtime().ledger
     counts = ledger.counts()
-    failed = [{"uri": record.uri, "error": record.error or "failed"} for record in ledger.failures()]
+    pending = sum(counts[state] for state in PENDING)
+    per_minute = ledger.finished_since(time.time() - RATE_WINDOW_S) * 60 / RATE_WINDOW_S
+    eta_s = None if pending and not per_minute else round(pending / per_minute * 60, 1) if pending else 0.0
+    failed = [
+        {"uri": record.uri, "error": record.error or "failed", "state": record.state.value}
+        for record in ledger.failures()
+    ]
     if as_json:
-        print(json.dumps({"counts": {state.value: n for state, n in counts.items()}, "failed": failed}, indent=2))
+        figures = {
+            "counts": {state.value: n for state, n in counts.items()},
+            "pending": pending,
+            "finished_per_minute": round(per_minute, 1),
+            "eta_s": eta_s,
+            "failed": failed,
+        }
+        print(json.dumps(figures, indent=2))
         return
     out.print("  ".join(f"{state.value} {n}" for state, n in counts.items()))
+    if pending:
+        eta = "unknown (nothing finished lately)" if eta_s is None else f"{eta_s:.0f} s"
+        out.print(f"{pending} on their way, {per_minute:.1f} finished a minute, done in {eta}")
     for failure in failed:
-        out.print(f"  [red]failed[/red] {failure['uri']}: {failure['error']}", highlight=False)
+        label = "dead letter" if failure["state"] == "dead" else "failed"
+        out.print(f"  [red]{label}[/red] {failure['uri']}: {failure['error']}", highlight=False)
 
 
 _POOLS: dict[str, list[str]] = {
@@ -253,7 +308,7 @@ def worker(
 
 @app.command()
 def bench(
-    name: Annotated[str, typer.Argument(help="embed, opensearch or decode")],
+    name: Annotated[str, typer.Argument(help="embed, opensearch, decode or events")],
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos (default 200)")] = None,
@@ -267,6 +322,9 @@ def bench(
     seconds: Annotated[
         int | None, typer.Option("--seconds", min=3, help="decode: length of the clip in seconds (default 60)")
     ] = None,
+    objects: Annotated[
+        int | None, typer.Option("--objects", min=1, help="events: objects uploaded per path (default 2000)")
+    ] = None,
 ) -> None:
     """Measure a stage against a plain baseline, in one run."""
     from workers.bench import BENCHMARKS
@@ -277,7 +335,13 @@ def bench(
     # Each benchmark takes the options its signature names, with its own defaults; a given one must apply.
     given = {
         option: value
-        for option, value in {"images": images, "docs": docs, "data": data, "seconds": seconds}.items()
+        for option, value in {
+            "images": images,
+            "docs": docs,
+            "data": data,
+            "seconds": seconds,
+            "objects": objects,
+        }.items()
         if value is not None
     }
     for option in given:
@@ -289,6 +353,74 @@ def bench(
     else:
         for key, value in figures.items():
             out.print(f"{key}: {value}")
+
+
+events = typer.Typer(help="Long-running intakes: storage events become indexing tasks.", no_args_is_help=True)
+app.add_typer(events, name="events")
+
+
+def _listen(function: Any, *args: Any) -> None:
+    """Run an intake until SIGINT or SIGTERM, logging what it does."""
+    import signal
+    import threading
+
+    logging.getLogger("workers.events").setLevel(logging.INFO)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        function(*args, stop)
+    except MmindexError as error:
+        raise _fail(one_line(error)) from None
+
+
+@events.command("sqs")
+def events_sqs(
+    queue_url: Annotated[
+        str, typer.Option("--queue-url", help="The SQS queue S3 notifies (directly, SNS or EventBridge)")
+    ],
+) -> None:
+    """Receive S3 notifications from an SQS queue; delete each message once its work is queued."""
+    from workers.events.sqs import poll
+
+    _listen(poll, queue_url)
+
+
+@events.command("webhook")
+def events_webhook(
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: a free one)")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (0.0.0.0 in a container)")] = "127.0.0.1",
+) -> None:
+    """Receive S3-event JSON over HTTP (MinIO's webhook target); bearer token MMINDEX_EVENTS__TOKEN."""
+    import threading
+
+    from workers.events.webhook import server
+
+    token = get_settings().events.token
+    try:
+        httpd = server(host, port, token.get_secret_value() if token else "")
+    except MmindexError as error:
+        raise _fail(one_line(error)) from None
+    except OSError as error:
+        raise _fail(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    err.print(f"listening on http://{host}:{httpd.server_address[1]}/", highlight=False)
+
+    def serve(stop: threading.Event) -> None:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        stop.wait()
+        httpd.shutdown()
+
+    _listen(serve)
+
+
+@events.command("watch")
+def events_watch(folder: Annotated[Path, typer.Argument(help="The folder to watch")]) -> None:
+    """Ingest files that finish being written in FOLDER; take deleted ones out of the index."""
+    from workers.events.watch import Watcher
+
+    if not folder.is_dir():
+        raise _fail(f"{folder}: no such folder")
+    _listen(lambda stop: Watcher(folder).run(stop))
 
 
 @app.callback()

@@ -115,7 +115,7 @@ def decode(self: PipelineTask, payload: Payload) -> None:
         embed.delay({"sources": batch_sources, "items": [item.to_message() for item in batch]})
     if retry and last_error is not None:
         if self.request.retries >= self.max_retries:
-            fail_sources(retry, f"gave up after {self.request.retries} retries: {one_line(last_error)}")
+            fail_sources(retry, f"gave up after {self.request.retries} retries: {one_line(last_error)}", dead=True)
             return
         # Retry only the sources that hit a transient fault; the rest went on.
         again = {"sources": retry, **({"window": payload["window"]} if window else {})}

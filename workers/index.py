@@ -47,5 +47,5 @@ def settle(runtime: Runtime, written: set[tuple[str, str]]) -> None:
         record = records[id]
         if record.version == version and record.state is State.DONE:
             forget(runtime, record, keep_version=version)
-        elif record.version != version or record.state is State.FAILED:
+        elif record.version != version or record.state in (State.FAILED, State.DEAD, State.DELETED):
             forget(runtime, record, only_version=version)

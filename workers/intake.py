@@ -1,14 +1,24 @@
-"""Submitting sources: list them, ask the ledger what is new, queue decode tasks in groups."""
+"""Submitting sources: list them (or hear of them from storage events), ask the ledger what is new,
+queue decode tasks in groups.
+
+`submit(uris)` is the Python API behind `mmindex ingest`; `apply(events)` is what the event intakes
+(`mmindex events sqs|webhook|watch`) call with the notifications they receive.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from shared.errors import PermanentError, SourceNotFound, one_line
-from shared.ledger import FINAL, Action, SourceRecord, State
+from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State
 from shared.runtime import Runtime, get_runtime
-from shared.storage import locate
+from shared.storage import ObjectInfo, locate
+
+if TYPE_CHECKING:
+    from shared.events import EventFilter, ObjectEvent
 
 
 @dataclass
@@ -33,31 +43,21 @@ def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
     stops half-way, so no source is left queued with no task on its way. Without a broker the tasks run
     right here, so the sources are finished when this returns.
     """
-    from workers.decode import decode
     from workers.task import fail_sources
 
     runtime = runtime or get_runtime()
     submission = Submission()
     pipeline = runtime.settings.pipeline_version
-    group: list[tuple[str, str]] = []
-
-    def send() -> None:
-        if group:
-            decode.delay({"sources": list(group)})
-            group.clear()
-
-    try:
+    with decode_groups(runtime) as queue:
         for uri in uris:
             try:
                 for info in runtime.storage(uri).list(uri):
                     id, action = runtime.ledger.submit(info, pipeline)
-                    if action is Action.SKIP:
+                    if action in (Action.SKIP, Action.STALE):
                         submission.skipped.append(info.uri)
                         continue
                     submission.queued.append((id, info.version))
-                    group.append((id, info.version))
-                    if len(group) >= runtime.settings.ingest.sources_per_task:
-                        send()
+                    queue(id, info.version)
             except SourceNotFound as error:
                 # Recorded like any failed source, so that `status` shows it; its documents go too.
                 missing = locate(uri)
@@ -66,16 +66,103 @@ def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
                 submission.missing.append(id)
             except PermanentError as error:  # e.g. access denied; transient faults abort the submission
                 submission.unlisted.append({"uri": uri, "error": one_line(error)})
+    return submission
+
+
+@contextmanager
+def decode_groups(runtime: Runtime) -> Iterator[Callable[[str, str], None]]:
+    """A function that queues a source version for decoding: decode tasks go out as soon as a group of
+    `MMINDEX_INGEST__SOURCES_PER_TASK` fills, and the last group when the block ends, however it ends, so no
+    source recorded as queued is left with no task on its way."""
+    from workers.decode import decode
+
+    group: list[tuple[str, str]] = []
+
+    def send() -> None:
+        if group:
+            decode.delay({"sources": list(group)})
+            group.clear()
+
+    def queue(id: str, version: str) -> None:
+        group.append((id, version))
+        if len(group) >= runtime.settings.ingest.sources_per_task:
+            send()
+
+    try:
+        yield queue
     finally:
         send()
-    return submission
+
+
+def exists(runtime: Runtime, uri: str) -> bool:
+    try:
+        runtime.storage(uri).stat(uri)
+    except SourceNotFound:
+        return False
+    return True
+
+
+@dataclass
+class Applied:
+    """What `apply` did with a batch of storage events."""
+
+    queued: list[str] = field(default_factory=list)  # uris of versions queued for indexing
+    removed: list[str] = field(default_factory=list)  # uris taken out of the index
+    unchanged: list[str] = field(default_factory=list)  # duplicates, late (stale) events, versions already done
+    ignored: list[str] = field(default_factory=list)  # outside the prefix or suffix, or our own artifacts
+
+
+def apply(events: Sequence[ObjectEvent], only: EventFilter, runtime: Runtime | None = None) -> Applied:
+    """Apply storage events in order: a creation queues its version for indexing, a removal takes the
+    source out of the index. Duplicate and out-of-order events (by S3's sequencer) change nothing, so a
+    burst of writes to one key settles on the latest. Raises only transient faults (broker, ledger,
+    storage unreachable), in which case the caller must not acknowledge the events: applying them again
+    is harmless."""
+    from shared.events import EventKind
+    from workers.task import forget
+
+    runtime = runtime or get_runtime()
+    applied = Applied()
+    pipeline = runtime.settings.pipeline_version
+    with decode_groups(runtime) as queue:
+        for event in events:
+            if not only.accepts(event):
+                applied.ignored.append(event.uri)
+                continue
+            if event.kind is EventKind.REMOVED:
+                if exists(runtime, event.uri):  # an old version went, or the key was written again since
+                    applied.unchanged.append(event.uri)
+                    continue
+                gone = ObjectInfo(event.uri, event.bucket, event.key, 0, event.version_id or "deleted")
+                record = runtime.ledger.remove(gone, event.sequencer)
+                if record is None:
+                    applied.unchanged.append(event.uri)
+                else:
+                    forget(runtime, record)
+                    applied.removed.append(event.uri)
+                continue
+            version = event.etag
+            if version is None or event.sequencer is None:
+                # Without a sequencer the event cannot be ordered (S3-compatible stores and emulators may send
+                # none): index what storage holds now, which is where a burst of writes settles anyway.
+                try:
+                    version = runtime.storage(event.uri).stat(event.uri).version
+                except SourceNotFound:  # deleted since: its removal event comes (or came) too
+                    applied.unchanged.append(event.uri)
+                    continue
+            info = ObjectInfo(event.uri, event.bucket, event.key, event.size or 0, version)
+            id, action = runtime.ledger.submit(info, pipeline, event.sequencer)
+            if action in (Action.SKIP, Action.STALE):
+                applied.unchanged.append(event.uri)
+            else:
+                queue(id, version)
+                applied.queued.append(event.uri)
+    return applied
 
 
 def outcome(records: Sequence[SourceRecord]) -> tuple[list[str], list[dict[str, str]], list[str]]:
     """(indexed uris, failed {uri, error}, still pending uris) of submitted sources."""
     indexed = [record.uri for record in records if record.state is State.DONE]
-    failed = [
-        {"uri": record.uri, "error": record.error or "failed"} for record in records if record.state is State.FAILED
-    ]
+    failed = [{"uri": record.uri, "error": record.error or "failed"} for record in records if record.state in FAILURES]
     pending = [record.uri for record in records if record.state not in FINAL]
     return indexed, failed, pending

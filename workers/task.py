@@ -39,8 +39,8 @@ def forget(
     artifacts.remove(runtime.storage(record.uri), record, keep_version=keep_version, only_version=only_version)
 
 
-def fail_sources(sources: list[tuple[str, str]], reason: str, *, gone: bool = False) -> None:
-    """Mark source versions failed with `reason` and drop what the index holds of those versions.
+def fail_sources(sources: list[tuple[str, str]], reason: str, *, gone: bool = False, dead: bool = False) -> None:
+    """Mark source versions failed (`dead`: retries ran out) with `reason`; drop what the index holds of them.
 
     Documents of other versions stay (a bad new upload does not erase the last good one), unless the
     source is `gone` from storage. A version that is already done keeps its documents: a late, failing
@@ -49,7 +49,7 @@ def fail_sources(sources: list[tuple[str, str]], reason: str, *, gone: bool = Fa
     runtime = get_runtime()
     versions = dict(sources)
     for id, version in versions.items():
-        runtime.ledger.fail(id, version, reason)
+        runtime.ledger.fail(id, version, reason, dead=dead)
     for record in runtime.ledger.get(list(versions)):
         version = versions[record.id]
         if record.version == version and record.state is State.DONE:
@@ -95,13 +95,14 @@ class PipelineTask(Task):  # type: ignore[misc]
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         payload = args[0] if args else kwargs.get("payload", {})
+        dead = isinstance(exc, RETRYABLE)
         if isinstance(exc, SoftTimeLimitExceeded):
             reason = f"{self.name} ran past its time limit ({self.soft_time_limit} s, MMINDEX_TASKS__SOFT_TIME_LIMIT_S)"
         elif isinstance(exc, RETRYABLE):
             reason = f"gave up after {self.request.retries} retries: {one_line(exc)}"
         else:
             reason = f"{self.name} failed: {one_line(exc)}"
-        fail_sources(payload_sources(payload), reason)
+        fail_sources(payload_sources(payload), reason, dead=dead)
 
 
 def pipeline_task(queue: Queue, *, ignore_result: bool = True) -> Callable[[Callable[..., Any]], PipelineTask]:

@@ -24,10 +24,14 @@ class State(StrEnum):
     EMBEDDING = "embedding"
     INDEXING = "indexing"
     DONE = "done"
-    FAILED = "failed"
+    FAILED = "failed"  # a permanent error: the input or the configuration must change
+    DEAD = "dead"  # a transient fault outlasted its retries (dead letter): `mmindex retry` replays it
+    DELETED = "deleted"  # the object left storage; its documents left the index
 
 
-FINAL = frozenset({State.DONE, State.FAILED})
+FINAL = frozenset({State.DONE, State.FAILED, State.DEAD, State.DELETED})
+PENDING = frozenset(State) - FINAL
+FAILURES = frozenset({State.FAILED, State.DEAD})
 
 
 class Action(StrEnum):
@@ -36,6 +40,7 @@ class Action(StrEnum):
     NEW = "new"
     REPLACE = "replace"  # a known source with a new version or pipeline, or one that failed before
     SKIP = "skip"  # the same version is done or on its way
+    STALE = "stale"  # an event older (by its sequencer) than one already applied
 
 
 @dataclass
@@ -52,6 +57,7 @@ class SourceRecord:
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    sequencer: str | None = None  # of the last storage event applied, to tell a late event from a new one
 
 
 def source_id(root: str, key: str) -> str:
@@ -71,14 +77,30 @@ def decide(existing: SourceRecord | None, version: str, pipeline: str, in_flight
     if existing.version == version and existing.pipeline == pipeline:
         if existing.state is State.DONE:
             return Action.SKIP
-        if existing.state is not State.FAILED and time.time() - existing.updated_at < in_flight_timeout_s:
+        if existing.state in PENDING and time.time() - existing.updated_at < in_flight_timeout_s:
             return Action.SKIP
     return Action.REPLACE
 
 
+def stale(existing: SourceRecord | None, sequencer: str | None) -> bool:
+    """Whether an event with `sequencer` is older than (or the same as) the last one applied to the source."""
+    from shared.events import newer
+
+    return existing is not None and sequencer is not None and not newer(sequencer, existing.sequencer)
+
+
 class Ledger(Protocol):
-    def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
-        """Record a version as queued unless it is already done or on its way (see `decide`)."""
+    def submit(self, source: ObjectInfo, pipeline: str, sequencer: str | None = None) -> tuple[str, Action]:
+        """Record a version as queued unless it is already done or on its way (see `decide`).
+
+        A storage event's `sequencer` orders it against the events applied before: an older one is STALE.
+        """
+        ...
+
+    def remove(self, source: ObjectInfo, sequencer: str | None = None) -> SourceRecord | None:
+        """Record that the object left storage (DELETED); None if the event is stale. The record is returned
+        so that its documents can be removed; a source never seen before is recorded too, so that a late
+        event of its creation is recognised as stale."""
         ...
 
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:
@@ -102,8 +124,8 @@ class Ledger(Protocol):
         """Record items as written; True when this completed the version (it is now done)."""
         ...
 
-    def fail(self, id: str, version: str, reason: str) -> bool:
-        """Mark a version failed with a one-line reason; False if superseded."""
+    def fail(self, id: str, version: str, reason: str, dead: bool = False) -> bool:
+        """Mark a version failed (or `dead`: retries ran out) with a one-line reason; False if superseded."""
         ...
 
     def counts(self) -> dict[State, int]:
@@ -111,7 +133,11 @@ class Ledger(Protocol):
         ...
 
     def failures(self, limit: int = 100) -> list[SourceRecord]:
-        """Failed sources, most recent first."""
+        """Failed and dead sources, most recent first."""
+        ...
+
+    def finished_since(self, since: float) -> int:
+        """How many sources reached done, failed or dead at or after the time `since` (for an ETA)."""
         ...
 
 

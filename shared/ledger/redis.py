@@ -6,13 +6,13 @@ Each transition is one Lua script, so concurrent workers never interleave a chec
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
 
 from shared.errors import StoreError
-from shared.ledger import Action, SourceRecord, State, decide, source_id
+from shared.ledger import FAILURES, Action, SourceRecord, State, decide, source_id, stale
 from shared.storage import ObjectInfo
 
 _PREFIX = "mmindex:ledger"
@@ -28,7 +28,12 @@ redis.call('SREM', KEYS[3] .. current['state'], current['id'])
 redis.call('SADD', KEYS[3] .. ARGV[3], current['id'])
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'updated_at', ARGV[2])
 for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if ARGV[3] == 'failed' then redis.call('ZADD', KEYS[3] .. 'failed:recent', ARGV[2], current['id']) end
+if ARGV[3] == 'failed' or ARGV[3] == 'dead' then
+  redis.call('ZADD', KEYS[3] .. 'failed:recent', ARGV[2], current['id'])
+end
+if ARGV[3] == 'done' or ARGV[3] == 'failed' or ARGV[3] == 'dead' then
+  redis.call('ZADD', KEYS[3] .. 'finished:recent', ARGV[2], current['id'])
+end
 return 1
 """
 
@@ -45,7 +50,10 @@ if items ~= nil and redis.call('SCARD', KEYS[2]) >= items then next_state = 'don
 redis.call('SREM', KEYS[3] .. state, id)
 redis.call('SADD', KEYS[3] .. next_state, id)
 redis.call('HSET', KEYS[1], 'state', next_state, 'updated_at', ARGV[2])
-if next_state == 'done' then return 1 end
+if next_state == 'done' then
+  redis.call('ZADD', KEYS[3] .. 'finished:recent', ARGV[2], id)
+  return 1
+end
 return 0
 """
 
@@ -68,6 +76,7 @@ local id = redis.call('HGET', KEYS[1], 'id')
 redis.call('SREM', KEYS[3] .. state, id)
 redis.call('SADD', KEYS[3] .. next_state, id)
 redis.call('HSET', KEYS[1], 'state', next_state, 'updated_at', ARGV[2])
+if next_state == 'done' then redis.call('ZADD', KEYS[3] .. 'finished:recent', ARGV[2], id) end
 return 1
 """
 
@@ -103,9 +112,14 @@ class RedisLedger:
             error=data.get("error") or None,
             created_at=float(data["created_at"]),
             updated_at=float(data["updated_at"]),
+            sequencer=data.get("sequencer") or None,
         )
 
-    def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
+    def _reset(
+        self, source: ObjectInfo, pipeline: str, state: State, sequencer: str | None, *, skip: Callable[..., Any]
+    ) -> tuple[str, Any]:
+        """Make the record hold a new version (or a deletion) with no progress, unless `skip(existing)` says
+        otherwise (its answer is returned): read and write in one optimistic transaction."""
         id = source_id(source.root, source.key)
         record_key, items_key, state_prefix, parts_key = self._keys(id)
         now = time.time()
@@ -115,37 +129,63 @@ class RedisLedger:
                     pipe.watch(record_key)
                     data = pipe.hgetall(record_key)
                     existing = self._record(data, 0) if data else None
-                    action = decide(existing, source.version, pipeline, self._in_flight_timeout_s)
-                    if action is Action.SKIP:
+                    answer = skip(existing)
+                    if answer is not None:
                         pipe.unwatch()
-                        return id, action
+                        return id, answer
                     pipe.multi()
                     if existing is not None:
                         pipe.srem(state_prefix + existing.state, id)
                     pipe.delete(items_key, parts_key)
                     pipe.hdel(record_key, "items", "error")
-                    pipe.hset(
-                        record_key,
-                        mapping={
-                            "id": id,
-                            "root": source.root,
-                            "key": source.key,
-                            "uri": source.uri,
-                            "version": source.version,
-                            "pipeline": pipeline,
-                            "state": State.QUEUED,
-                            "created_at": data.get("created_at", now),
-                            "updated_at": now,
-                        },
-                    )
-                    pipe.sadd(state_prefix + State.QUEUED, id)
+                    mapping = {
+                        "id": id,
+                        "root": source.root,
+                        "key": source.key,
+                        "uri": source.uri,
+                        "version": existing.version if state is State.DELETED and existing else source.version,
+                        "pipeline": pipeline if state is not State.DELETED or not existing else existing.pipeline,
+                        "state": state,
+                        "created_at": data.get("created_at", now),
+                        "updated_at": now,
+                    }
+                    if sequencer is not None:
+                        mapping["sequencer"] = sequencer
+                    pipe.hset(record_key, mapping=mapping)
+                    pipe.sadd(state_prefix + state, id)
                     pipe.zrem(state_prefix + "failed:recent", id)
                     pipe.execute()
-                    return id, action
+                    return id, None
                 except redis.WatchError:
                     continue
                 except (redis.ConnectionError, redis.TimeoutError) as error:
                     raise StoreError(f"the ledger's Redis is unreachable ({error})") from error
+
+    def submit(self, source: ObjectInfo, pipeline: str, sequencer: str | None = None) -> tuple[str, Action]:
+        decided: list[Action] = []
+
+        def skip(existing: SourceRecord | None) -> Action | None:
+            if stale(existing, sequencer):
+                return Action.STALE
+            decided[:] = [decide(existing, source.version, pipeline, self._in_flight_timeout_s)]
+            if decided[0] is Action.SKIP:
+                if sequencer is not None:  # the same version again, but a newer event: remember its order
+                    self._call(self._redis.hset, self._keys(source_id(source.root, source.key))[0], "sequencer",
+                               sequencer)  # fmt: skip
+                return Action.SKIP
+            return None
+
+        id, skipped = self._reset(source, pipeline, State.QUEUED, sequencer, skip=skip)
+        return id, skipped or decided[0]
+
+    def remove(self, source: ObjectInfo, sequencer: str | None = None) -> SourceRecord | None:
+        id, skipped = self._reset(
+            source, "", State.DELETED, sequencer, skip=lambda existing: True if stale(existing, sequencer) else None
+        )
+        if skipped:
+            return None
+        (record,) = self.get([id])
+        return record
 
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:
         with self._redis.pipeline(transaction=False) as pipe:
@@ -170,8 +210,8 @@ class RedisLedger:
     def indexed(self, id: str, version: str, item_ids: Iterable[str]) -> bool:
         return bool(self._call(self._indexed, keys=self._keys(id), args=[version, time.time(), *item_ids]))
 
-    def fail(self, id: str, version: str, reason: str) -> bool:
-        return self._transition(id, version, State.FAILED, error=reason)
+    def fail(self, id: str, version: str, reason: str, dead: bool = False) -> bool:
+        return self._transition(id, version, State.DEAD if dead else State.FAILED, error=reason)
 
     def counts(self) -> dict[State, int]:
         with self._redis.pipeline(transaction=False) as pipe:
@@ -182,5 +222,8 @@ class RedisLedger:
 
     def failures(self, limit: int = 100) -> list[SourceRecord]:
         ids = self._call(self._redis.zrevrange, f"{_PREFIX}:state:failed:recent", 0, limit * 2)
-        records = [record for record in self.get(ids) if record.state is State.FAILED]
+        records = [record for record in self.get(ids) if record.state in FAILURES]
         return records[:limit]
+
+    def finished_since(self, since: float) -> int:
+        return int(self._call(self._redis.zcount, f"{_PREFIX}:state:finished:recent", since, "+inf"))

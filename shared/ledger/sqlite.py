@@ -6,19 +6,21 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from threading import Lock
 
-from shared.ledger import FINAL, Action, SourceRecord, State, decide, source_id
+from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State, decide, source_id, stale
 from shared.storage import ObjectInfo
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
     id TEXT PRIMARY KEY, root TEXT NOT NULL, key TEXT NOT NULL, uri TEXT NOT NULL,
     version TEXT NOT NULL, pipeline TEXT NOT NULL, state TEXT NOT NULL,
-    items INTEGER, error TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL
+    items INTEGER, error TEXT, created_at REAL NOT NULL, updated_at REAL NOT NULL, sequencer TEXT
 );
 CREATE INDEX IF NOT EXISTS sources_state ON sources (state);
+CREATE INDEX IF NOT EXISTS sources_updated ON sources (updated_at);
 CREATE TABLE IF NOT EXISTS indexed_items (
     source_id TEXT NOT NULL, version TEXT NOT NULL, item_id TEXT NOT NULL,
     PRIMARY KEY (source_id, item_id)
@@ -28,7 +30,7 @@ CREATE TABLE IF NOT EXISTS decoded_parts (
     items INTEGER NOT NULL, PRIMARY KEY (source_id, version, part)
 );
 """
-_COLUMNS = "id, root, key, uri, version, pipeline, state, items, error, created_at, updated_at"
+_COLUMNS = "id, root, key, uri, version, pipeline, state, items, error, created_at, updated_at, sequencer"
 
 
 class SqliteLedger:
@@ -39,6 +41,9 @@ class SqliteLedger:
         self._lock = Lock()
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(sources)")}
+            if columns and "sequencer" not in columns:  # a ledger written before events were ordered
+                self._db.execute("ALTER TABLE sources ADD COLUMN sequencer TEXT")
             self._db.executescript(_SCHEMA)
 
     @contextmanager
@@ -53,7 +58,7 @@ class SqliteLedger:
             self._db.execute("COMMIT")
 
     def _record(self, db: sqlite3.Connection, row: tuple[object, ...]) -> SourceRecord:
-        (id_, root, key, uri, version, pipeline, state, items, error, created, updated) = row
+        (id_, root, key, uri, version, pipeline, state, items, error, created, updated, sequencer) = row
         (count,) = db.execute(
             "SELECT COUNT(*) FROM indexed_items WHERE source_id = ? AND version = ?", (id_, version)
         ).fetchone()
@@ -70,27 +75,51 @@ class SqliteLedger:
             error=None if error is None else str(error),
             created_at=float(str(created)),
             updated_at=float(str(updated)),
+            sequencer=None if sequencer is None else str(sequencer),
         )
 
     def _load(self, db: sqlite3.Connection, id: str) -> SourceRecord | None:
         row = db.execute(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (id,)).fetchone()
         return None if row is None else self._record(db, row)
 
-    def submit(self, source: ObjectInfo, pipeline: str) -> tuple[str, Action]:
+    def _reset(
+        self, db: sqlite3.Connection, source: ObjectInfo, pipeline: str, state: State, sequencer: str | None
+    ) -> None:
+        """Make the row hold a new version (or a deletion) with no progress."""
+        id, now = source_id(source.root, source.key), time.time()
+        db.execute(
+            "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+            " uri = excluded.uri, version = excluded.version, pipeline = excluded.pipeline,"
+            " state = excluded.state, items = NULL, error = NULL, updated_at = excluded.updated_at,"
+            " sequencer = COALESCE(excluded.sequencer, sources.sequencer)",
+            (id, source.root, source.key, source.uri, source.version, pipeline, state, now, now, sequencer),
+        )
+        db.execute("DELETE FROM indexed_items WHERE source_id = ?", (id,))
+        db.execute("DELETE FROM decoded_parts WHERE source_id = ?", (id,))
+
+    def submit(self, source: ObjectInfo, pipeline: str, sequencer: str | None = None) -> tuple[str, Action]:
         id = source_id(source.root, source.key)
-        now = time.time()
         with self._tx() as db:
-            action = decide(self._load(db, id), source.version, pipeline, self._in_flight_timeout_s)
-            if action is not Action.SKIP:
-                db.execute(
-                    "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-                    " uri = excluded.uri, version = excluded.version, pipeline = excluded.pipeline,"
-                    " state = excluded.state, items = NULL, error = NULL, updated_at = excluded.updated_at",
-                    (id, source.root, source.key, source.uri, source.version, pipeline, State.QUEUED, now, now),
-                )
-                db.execute("DELETE FROM indexed_items WHERE source_id = ?", (id,))
-                db.execute("DELETE FROM decoded_parts WHERE source_id = ?", (id,))
+            existing = self._load(db, id)
+            if stale(existing, sequencer):
+                return id, Action.STALE
+            action = decide(existing, source.version, pipeline, self._in_flight_timeout_s)
+            if action is Action.SKIP:
+                if sequencer is not None:  # the same version again, but a newer event: remember its order
+                    db.execute("UPDATE sources SET sequencer = ? WHERE id = ?", (sequencer, id))
+            else:
+                self._reset(db, source, pipeline, State.QUEUED, sequencer)
         return id, action
+
+    def remove(self, source: ObjectInfo, sequencer: str | None = None) -> SourceRecord | None:
+        id = source_id(source.root, source.key)
+        with self._tx() as db:
+            existing = self._load(db, id)
+            if stale(existing, sequencer):
+                return None
+            gone = source if existing is None else replace(source, version=existing.version)
+            self._reset(db, gone, existing.pipeline if existing else "", State.DELETED, sequencer)
+            return self._load(db, id)
 
     def get(self, ids: Sequence[str]) -> list[SourceRecord]:
         with self._tx(write=False) as db:
@@ -100,7 +129,8 @@ class SqliteLedger:
     def _update(self, db: sqlite3.Connection, id: str, version: str, **fields: object) -> bool:
         assignments = ", ".join(f"{name} = ?" for name in fields)
         cursor = db.execute(
-            f"UPDATE sources SET {assignments}, updated_at = ? WHERE id = ? AND version = ? AND state NOT IN (?, ?)",
+            f"UPDATE sources SET {assignments}, updated_at = ? WHERE id = ? AND version = ?"
+            f" AND state NOT IN ({', '.join('?' * len(FINAL))})",
             (*fields.values(), time.time(), id, version, *FINAL),
         )
         return cursor.rowcount == 1
@@ -139,9 +169,9 @@ class SqliteLedger:
             self._update(db, id, version, state=State.DONE if complete else State.INDEXING)
             return complete
 
-    def fail(self, id: str, version: str, reason: str) -> bool:
+    def fail(self, id: str, version: str, reason: str, dead: bool = False) -> bool:
         with self._tx() as db:
-            return self._update(db, id, version, state=State.FAILED, error=reason)
+            return self._update(db, id, version, state=State.DEAD if dead else State.FAILED, error=reason)
 
     def counts(self) -> dict[State, int]:
         with self._tx(write=False) as db:
@@ -152,7 +182,15 @@ class SqliteLedger:
     def failures(self, limit: int = 100) -> list[SourceRecord]:
         with self._tx(write=False) as db:
             rows = db.execute(
-                f"SELECT {_COLUMNS} FROM sources WHERE state = ? ORDER BY updated_at DESC LIMIT ?",
-                (State.FAILED, limit),
+                f"SELECT {_COLUMNS} FROM sources WHERE state IN (?, ?) ORDER BY updated_at DESC LIMIT ?",
+                (*sorted(FAILURES), limit),
             ).fetchall()
             return [self._record(db, row) for row in rows]
+
+    def finished_since(self, since: float) -> int:
+        with self._tx(write=False) as db:
+            (count,) = db.execute(
+                "SELECT COUNT(*) FROM sources WHERE state IN (?, ?, ?) AND updated_at >= ?",
+                (State.DONE, State.FAILED, State.DEAD, since),
+            ).fetchone()
+        return int(count)

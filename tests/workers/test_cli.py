@@ -71,7 +71,9 @@ def test_bad_files_fail_with_reasons_and_the_good_ones_are_indexed(cli: Cli, tmp
 
     status = cli.json("status")
     assert status["counts"]["done"] == 1 and status["counts"]["failed"] == 6
+    assert (status["pending"], status["eta_s"]) == (0, 0.0) and status["finished_per_minute"] >= 3.5
     assert {Path(f["uri"]).name: f["error"] for f in status["failed"]} == errors
+    assert {f["state"] for f in status["failed"]} == {"failed"}
 
     human = cli("status")
     assert "done 1" in human.stdout and "failed 6" in human.stdout

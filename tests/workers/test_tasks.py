@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -69,7 +70,7 @@ def test_every_task_run_twice_leaves_the_same_index(tmp_path: Path, delivered: l
 
 
 @pytest.mark.usefixtures("embedded")
-def test_an_unreachable_store_is_retried_then_fails_the_source_with_the_reason(
+def test_an_unreachable_store_is_retried_then_dead_lettered_and_retry_replays_it(
     tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import boto3
@@ -90,10 +91,23 @@ def test_an_unreachable_store_is_retried_then_fails_the_source_with_the_reason(
     decode.apply(args=[{"sources": [[id, info.version]]}])
 
     (record,) = get_runtime().ledger.get([id])
-    assert record.state is State.FAILED
+    assert record.state is State.DEAD  # a dead letter: nothing was wrong with the object
     assert record.error is not None
     assert record.error.startswith("gave up after 2 retries")
     assert "cannot reach S3" in record.error
+
+    # The store is back: `mmindex retry` replays the dead letter.
+    from typer.testing import CliRunner
+
+    from workers.cli import app as cli_app
+
+    monkeypatch.setenv("MMINDEX_S3__ENDPOINT_URL", s3_endpoint)
+    reset_runtime()
+    result = CliRunner().invoke(cli_app, ["retry", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["indexed"] == [f"s3://{bucket}/a.jpg"]
+    (record,) = get_runtime().ledger.get([id])
+    assert (record.state, record.error) == (State.DONE, None)
 
 
 @pytest.mark.usefixtures("embedded")

@@ -287,6 +287,8 @@ def test_counts_per_state(ledger: Ledger) -> None:
         State.INDEXING: 0,
         State.DONE: 2,
         State.FAILED: 1,
+        State.DEAD: 0,
+        State.DELETED: 0,
     }
     ledger.submit(source("3.jpg"), PIPELINE)  # the failed one, retried
     ledger.submit(source("1.jpg", version="v2"), PIPELINE)  # a done one, changed
@@ -334,3 +336,62 @@ def test_the_ledger_survives_a_reopen(tmp_path: Path, request: pytest.FixtureReq
     (record,) = reopened.get([id])
     assert (record.state, record.items, record.indexed) == (State.INDEXING, 2, 1)
     assert reopened.submit(source(), PIPELINE) == (id, Action.SKIP)
+
+
+# ---------------------------------------------------------------- storage events, dead letters, rates
+
+
+def test_an_event_older_than_the_last_one_applied_is_stale(ledger: Ledger) -> None:
+    id, action = ledger.submit(source(version="v2"), PIPELINE, sequencer="0062E9")
+    assert action is Action.NEW
+    assert ledger.submit(source(version="v1"), PIPELINE, sequencer="0062E8")[1] is Action.STALE
+    assert ledger.submit(source(version="v2"), PIPELINE, sequencer="0062E9")[1] is Action.STALE  # a duplicate
+    (record,) = ledger.get([id])
+    assert (record.version, record.sequencer) == ("v2", "0062E9")
+    assert ledger.submit(source(version="v3"), PIPELINE, sequencer="0062EA")[1] is Action.REPLACE
+
+
+def test_a_submission_without_a_sequencer_keeps_the_order_known(ledger: Ledger) -> None:
+    id, _ = ledger.submit(source(version="v1"), PIPELINE, sequencer="0A")
+    ledger.fail(id, "v1", "broken")
+    assert ledger.submit(source(version="v1"), PIPELINE)[1] is Action.REPLACE  # `mmindex ingest`: no event
+    assert ledger.submit(source(version="v0"), PIPELINE, sequencer="09")[1] is Action.STALE
+
+
+def test_a_removed_object_is_deleted_and_a_late_creation_is_stale(ledger: Ledger) -> None:
+    id, _ = ledger.submit(source(version="v1"), PIPELINE, sequencer="10")
+    ledger.decoded(id, "v1", 0)
+    record = ledger.remove(source(version="v1"), sequencer="20")
+    assert record is not None and (record.state, record.version, record.sequencer) == (State.DELETED, "v1", "20")
+    assert ledger.submit(source(version="v1"), PIPELINE, sequencer="10")[1] is Action.STALE
+    assert ledger.remove(source(version="v1"), sequencer="20") is None  # the same deletion again
+    assert ledger.submit(source(version="v1"), PIPELINE, sequencer="30")[1] is Action.REPLACE  # uploaded again
+
+
+def test_a_deletion_heard_before_the_creation_wins(ledger: Ledger) -> None:
+    record = ledger.remove(source(version="deleted"), sequencer="20")
+    assert record is not None and record.state is State.DELETED
+    assert ledger.submit(source(version="v1"), PIPELINE, sequencer="10")[1] is Action.STALE
+    assert ledger.counts()[State.DELETED] == 1 and ledger.counts()[State.QUEUED] == 0
+
+
+def test_a_dead_letter_is_a_failure_to_replay(ledger: Ledger) -> None:
+    id, _ = ledger.submit(source(), PIPELINE)
+    assert ledger.fail(id, "v1", "gave up after 5 retries: S3 timed out", dead=True)
+    (record,) = ledger.failures()
+    assert (record.state, record.error) == (State.DEAD, "gave up after 5 retries: S3 timed out")
+    assert ledger.counts()[State.DEAD] == 1
+    assert ledger.submit(source(), PIPELINE)[1] is Action.REPLACE
+
+
+def test_finished_since_counts_what_reached_a_final_state(ledger: Ledger) -> None:
+    import time
+
+    before = time.time() - 1
+    ids = [ledger.submit(source(f"{n}.jpg"), PIPELINE)[0] for n in range(4)]
+    ledger.decoded(ids[0], "v1", 0)
+    ledger.decoded(ids[1], "v1", 1)
+    ledger.indexed(ids[1], "v1", ["x"])
+    ledger.fail(ids[2], "v1", "broken")
+    assert ledger.finished_since(before) == 3
+    assert ledger.finished_since(time.time() + 60) == 0

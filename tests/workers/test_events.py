@@ -1,0 +1,337 @@
+"""The event intakes end to end: moto's S3 server notifies a real SQS queue (moto's too), `mmindex events sqs`
+turns the notifications into tasks for real workers writing to the real OpenSearch node; the webhook and the
+folder watch likewise. Nothing but the upload (or the file) is needed for a source to become searchable.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.conftest import BIN, Cli, Workers, free_port, near_copy, photo, start_workers, stop, wait_for_port
+
+WAIT_S = 120.0
+
+
+@pytest.fixture
+def events_env(mmindex_env: dict[str, str], redis_url: str, opensearch_url: str, s3_endpoint: str) -> dict[str, str]:
+    """Distributed mode on the OpenSearch node (an index of its own), events heard through moto's SQS."""
+    return {
+        **mmindex_env,
+        "MMINDEX_BROKER_URL": redis_url,
+        "MMINDEX_STORE": "opensearch",
+        "MMINDEX_OPENSEARCH__URL": opensearch_url,
+        "MMINDEX_OPENSEARCH__ENGINE": "lucene",
+        "MMINDEX_OPENSEARCH__REFRESH": "wait_for",
+        "MMINDEX_OPENSEARCH__REPLICAS": "0",
+        "MMINDEX_OPENSEARCH__INDEX": f"events-{uuid.uuid4().hex[:8]}",
+        "MMINDEX_EVENTS__SQS_ENDPOINT_URL": s3_endpoint,
+        "MMINDEX_EVENTS__LINGER_S": "0.3",
+    }
+
+
+@pytest.fixture
+def pipeline(events_env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
+    running = start_workers(events_env, tmp_path / "logs")
+    try:
+        yield running
+    finally:
+        for process in running.processes.values():
+            stop(process)
+
+
+@pytest.fixture
+def queue_url(s3_endpoint: str) -> str:
+    sqs = boto3.client("sqs", endpoint_url=s3_endpoint)
+    return str(sqs.create_queue(QueueName=f"uploads-{uuid.uuid4().hex[:8]}")["QueueUrl"])
+
+
+def notify(s3_endpoint: str, bucket: str, queue_url: str) -> None:
+    """Point the bucket's create and remove notifications at the queue, as a user sets S3 up."""
+    sqs = boto3.client("sqs", endpoint_url=s3_endpoint)
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    boto3.client("s3", endpoint_url=s3_endpoint).put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]
+        },
+    )
+
+
+@pytest.fixture
+def intake(events_env: dict[str, str], queue_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """`mmindex events sqs` running on the queue."""
+    log = (tmp_path / "intake.log").open("w")
+    process = subprocess.Popen(
+        [str(BIN / "mmindex"), "events", "sqs", "--queue-url", queue_url],
+        env=events_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def status(cli: Cli) -> dict[str, Any]:
+    result: dict[str, Any] = cli.json("status")
+    return result
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        time.sleep(0.5)
+
+
+def store(env: dict[str, str]) -> Any:
+    from shared.config import Settings
+    from shared.stores.opensearch import OpenSearchStore
+
+    options = {
+        "url": env["MMINDEX_OPENSEARCH__URL"],
+        "engine": "lucene",
+        "refresh": "wait_for",
+        "replicas": 0,
+        "index": env["MMINDEX_OPENSEARCH__INDEX"],
+    }
+    return OpenSearchStore(Settings(store="opensearch", opensearch=options))
+
+
+def record(bucket: str, key: str, name: str, etag: str | None, sequencer: str) -> dict[str, Any]:
+    """One S3 notification record as AWS sends it (key URL-encoded)."""
+    from urllib.parse import quote_plus
+
+    obj: dict[str, Any] = {"key": quote_plus(key, safe="/"), "sequencer": sequencer}
+    if etag is not None:
+        obj.update(eTag=etag, size=1000)
+    return {
+        "eventVersion": "2.1",
+        "eventSource": "aws:s3",
+        "eventName": name,
+        "s3": {"bucket": {"name": bucket}, "object": obj},
+    }
+
+
+def send(s3_endpoint: str, queue_url: str, *records: dict[str, Any]) -> None:
+    sqs = boto3.client("sqs", endpoint_url=s3_endpoint)
+    for one in records:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps({"Records": [one]}))
+
+
+def test_uploads_overwrites_and_deletes_reach_the_index_through_sqs(
+    pipeline: Workers,
+    intake: subprocess.Popen[str],
+    events_env: dict[str, str],
+    s3_endpoint: str,
+    bucket: str,
+    queue_url: str,
+    tmp_path: Path,
+) -> None:
+    cli = Cli(env=events_env, cwd=tmp_path)
+    notify(s3_endpoint, bucket, queue_url)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    photos = [photo(tmp_path / f"p{n}.jpg", seed=60 + n) for n in range(3)]
+    for path in photos:
+        s3.put_object(Bucket=bucket, Key=f"drop/my photo {path.name}", Body=path.read_bytes())
+    s3.put_object(Bucket=bucket, Key="_mmindex/thumbnails/x/y/0.jpg", Body=photos[0].read_bytes())  # our own kind
+
+    until(lambda: status(cli)["counts"]["done"] == 3, "three uploads indexed")
+    hits = cli.json("search", "--image", str(near_copy(photos[1], tmp_path / "q1.jpg")), "--k", "3")
+    assert hits[0]["uri"] == f"s3://{bucket}/drop/my photo p1.jpg"  # the URL-encoded key, decoded
+    index = store(events_env)
+    assert index.count() == 3
+
+    replacement = photo(tmp_path / "new.jpg", seed=99)
+    s3.put_object(Bucket=bucket, Key="drop/my photo p0.jpg", Body=replacement.read_bytes())
+    until(
+        lambda: (
+            cli.json("search", "--image", str(near_copy(replacement, tmp_path / "q0.jpg")), "--k", "1")[0]["uri"]
+            == f"s3://{bucket}/drop/my photo p0.jpg"
+        ),
+        "the overwritten photo found by its new content",
+    )
+    until(lambda: status(cli)["counts"]["done"] == 3, "the new version done")
+    assert index.count() == 3 and index.count(source=f"s3://{bucket}/drop/my photo p0.jpg") == 1
+
+    s3.delete_object(Bucket=bucket, Key="drop/my photo p2.jpg")
+    until(lambda: status(cli)["counts"]["deleted"] == 1, "the deleted object recorded as deleted")
+    assert index.count() == 2 and index.count(source=f"s3://{bucket}/drop/my photo p2.jpg") == 0
+    assert intake.poll() is None and all(pipeline.alive().values())
+
+
+def test_duplicate_and_out_of_order_events_leave_the_final_state(
+    pipeline: Workers,
+    intake: subprocess.Popen[str],
+    events_env: dict[str, str],
+    s3_endpoint: str,
+    bucket: str,
+    queue_url: str,
+    tmp_path: Path,
+) -> None:
+    """Events sent to the queue as S3 sends them, with sequencers, in the order a queue may deliver them
+    (the bucket itself notifies nobody here)."""
+    cli = Cli(env=events_env, cwd=tmp_path)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    index = store(events_env)
+
+    def put(key: str, seed: int) -> tuple[Path, str]:
+        path = photo(tmp_path / f"{key}-{seed}.jpg", seed=seed)
+        return path, s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())["ETag"].strip('"')
+
+    # The same notification three times: indexed once.
+    _, etag = put("dup.jpg", 1)
+    created = record(bucket, "dup.jpg", "ObjectCreated:Put", etag, "0055AED6DCD90281E5")
+    send(s3_endpoint, queue_url, created, created, created)
+    until(lambda: status(cli)["counts"]["done"] == 1, "dup.jpg indexed")
+
+    # A deletion delivered before the creation it follows: the object stays out of the index.
+    _, etag = put("gone.jpg", 2)
+    s3.delete_object(Bucket=bucket, Key="gone.jpg")
+    send(
+        s3_endpoint,
+        queue_url,
+        record(bucket, "gone.jpg", "ObjectRemoved:Delete", None, "0055AED6DCD9028200"),
+        record(bucket, "gone.jpg", "ObjectCreated:Put", etag, "0055AED6DCD90281F0"),
+    )
+
+    # Two writes to one key, the second heard first: the second one's content is what stays.
+    first, first_etag = put("burst.jpg", 3)
+    second, second_etag = put("burst.jpg", 4)
+    send(
+        s3_endpoint,
+        queue_url,
+        record(bucket, "burst.jpg", "ObjectCreated:Put", second_etag, "0055AED6DCD9028300"),
+        record(bucket, "burst.jpg", "ObjectCreated:Put", first_etag, "0055AED6DCD90282FF"),
+        record(bucket, "burst.jpg", "ObjectRemoved:Delete", None, "0055AED6DCD90282F0"),  # older still
+    )
+
+    until(lambda: status(cli)["counts"]["done"] == 2, "burst.jpg indexed")
+    time.sleep(2)  # let anything late arrive
+    counts = status(cli)["counts"]
+    assert (counts["done"], counts["deleted"], counts["queued"]) == (2, 1, 0), counts
+    assert index.count(source=f"s3://{bucket}/dup.jpg") == 1
+    assert index.count(source=f"s3://{bucket}/gone.jpg") == 0
+    assert index.count(source=f"s3://{bucket}/burst.jpg") == 1
+    hits = cli.json("search", "--image", str(near_copy(second, tmp_path / "q.jpg")), "--k", "1")
+    assert hits[0]["uri"] == f"s3://{bucket}/burst.jpg" and hits[0]["score"] > 0.99
+    assert first.read_bytes() != second.read_bytes()
+
+
+def test_twenty_bad_and_twenty_good_uploads(
+    pipeline: Workers,
+    intake: subprocess.Popen[str],
+    events_env: dict[str, str],
+    s3_endpoint: str,
+    bucket: str,
+    queue_url: str,
+    tmp_path: Path,
+) -> None:
+    cli = Cli(env=events_env, cwd=tmp_path)
+    notify(s3_endpoint, bucket, queue_url)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    good = photo(tmp_path / "good.jpg", seed=5).read_bytes()
+    rng = random.Random(9)
+    bad = [
+        ("empty.jpg", b""),
+        ("truncated.jpg", good[:1500]),
+        ("notes.jpg", b"a shopping list, not a photo\n"),
+        ("noise.png", rng.randbytes(3000)),
+        ("noise.mp4", rng.randbytes(3000)),
+    ]
+    for n in range(20):
+        s3.put_object(Bucket=bucket, Key=f"in/good-{n}.jpg", Body=photo(tmp_path / f"g{n}.jpg", seed=n).read_bytes())
+        name, body = bad[n % len(bad)]
+        s3.put_object(Bucket=bucket, Key=f"in/bad-{n}-{name}", Body=body)
+
+    until(lambda: status(cli)["counts"]["done"] + status(cli)["counts"]["failed"] == 40, "all 40 finished")
+    report = status(cli)
+    assert (report["counts"]["done"], report["counts"]["failed"]) == (20, 20)
+    assert all(failure["uri"].split("/")[-1].startswith("bad-") for failure in report["failed"])
+    assert all(failure["error"] and "\n" not in failure["error"] for failure in report["failed"])
+    assert store(events_env).count() == 20
+    assert intake.poll() is None and all(pipeline.alive().values())
+
+
+def test_the_webhook_queues_what_minio_posts_with_the_token(
+    pipeline: Workers, events_env: dict[str, str], s3_endpoint: str, bucket: str, tmp_path: Path
+) -> None:
+    cli = Cli(env=events_env, cwd=tmp_path)
+    port = free_port()
+    env = {**events_env, "MMINDEX_EVENTS__TOKEN": "s3cret"}
+    process = subprocess.Popen(
+        [str(BIN / "mmindex"), "events", "webhook", "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        wait_for_port(port, process)
+        path = photo(tmp_path / "hook.jpg", seed=7)
+        etag = boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+            Bucket=bucket, Key="hook/a b.jpg", Body=path.read_bytes()
+        )["ETag"]
+        minio = {
+            "EventName": "s3:ObjectCreated:Put",
+            "Key": f"{bucket}/hook/a+b.jpg",
+            "Records": [record(bucket, "hook/a b.jpg", "s3:ObjectCreated:Put", etag.strip('"'), "17A3C2B1F0E1D000")],
+        }
+
+        def post(body: bytes, token: str) -> tuple[int, dict[str, Any]]:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/", data=body, headers={"Authorization": f"Bearer {token}"}, method="POST"
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:
+                    return answer.status, json.load(answer)
+            except urllib.error.HTTPError as error:
+                return error.code, json.load(error)
+
+        assert post(json.dumps(minio).encode(), "wrong")[0] == 401
+        code, answer = post(b"{not json", "s3cret")
+        assert code == 400 and "\n" not in answer["error"]
+        code, answer = post(json.dumps(minio).encode(), "s3cret")
+        assert (code, answer["queued"]) == (200, 1)
+        until(lambda: status(cli)["counts"]["done"] == 1, "the posted object indexed")
+        hits = cli.json("search", "--image", str(near_copy(path, tmp_path / "q.jpg")), "--k", "1")
+        assert hits[0]["uri"] == f"s3://{bucket}/hook/a b.jpg"
+    finally:
+        stop(process)
+
+
+def test_a_watched_folder_is_indexed_as_files_arrive_and_leave(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    env = {**cli.env, "MMINDEX_EVENTS__WATCH_INTERVAL_S": "0.2", "MMINDEX_EVENTS__SETTLE_S": "0.5"}
+    process = subprocess.Popen(
+        [str(BIN / "mmindex"), "events", "watch", str(folder)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        first = photo(folder / "first.jpg", seed=1)
+        until(lambda: status(cli)["counts"]["done"] == 1, "first.jpg indexed")
+        second = photo(folder / "sub" / "second.jpg", seed=2)
+        until(lambda: status(cli)["counts"]["done"] == 2, "sub/second.jpg indexed")
+        hits = cli.json("search", "--image", str(near_copy(second, tmp_path / "q.jpg")), "--k", "2")
+        assert hits[0]["uri"] == str(second.resolve())
+
+        first.unlink()
+        until(lambda: status(cli)["counts"]["deleted"] == 1, "first.jpg taken out")
+        hits = cli.json("search", "--image", str(near_copy(second, tmp_path / "q.jpg")), "--k", "5")
+        assert [hit["uri"] for hit in hits] == [str(second.resolve())]
+        assert process.poll() is None
+    finally:
+        stop(process)

@@ -1,0 +1,87 @@
+"""`mmindex events watch DIR`: a local folder as an event source, for the embedded mode.
+
+The folder is scanned every `MMINDEX_EVENTS__WATCH_INTERVAL_S` (polling works on every file system,
+network mounts included). A file whose size and modification time have not changed for
+`MMINDEX_EVENTS__SETTLE_S` has finished being written and is ingested (new or changed content only: the
+ledger compares content hashes); a file that disappears leaves the index. On start, everything in the
+folder is ingested the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.runtime import Runtime, get_runtime
+from shared.storage import locate
+from workers.intake import submit
+from workers.task import forget
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Seen:
+    size: int
+    mtime_ns: int
+    since: float  # when this size and time were first seen
+
+
+def scan(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Every file under `folder` (not following links to folders), with its size and modification time."""
+    found: dict[Path, tuple[int, int]] = {}
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file():
+                stat = path.stat()
+                found[path] = (stat.st_size, stat.st_mtime_ns)
+        except OSError:  # gone between listing and stat
+            continue
+    return found
+
+
+class Watcher:
+    """Remembers what it saw; each `step` ingests files that settled and removes files that went."""
+
+    def __init__(self, folder: Path, runtime: Runtime | None = None) -> None:
+        self.folder = folder.resolve()
+        self.runtime = runtime or get_runtime()
+        self.seen: dict[Path, Seen] = {}
+        self.done: dict[Path, tuple[int, int]] = {}  # what was ingested, by size and time
+
+    def step(self, now: float | None = None) -> tuple[list[str], list[str]]:
+        """One scan: (uris submitted, uris removed)."""
+        now = time.time() if now is None else now
+        current = scan(self.folder)
+        settle = self.runtime.settings.events.settle_s
+        ready: list[Path] = []
+        for path, (size, mtime) in current.items():
+            before = self.seen.get(path)
+            if before is None or (before.size, before.mtime_ns) != (size, mtime):
+                self.seen[path] = Seen(size, mtime, now)
+            elif now - before.since >= settle and self.done.get(path) != (size, mtime):
+                ready.append(path)
+        removed = [path for path in self.seen if path not in current]
+        for path in removed:
+            del self.seen[path]
+            self.done.pop(path, None)
+            record = self.runtime.ledger.remove(locate(str(path)))
+            if record is not None:
+                forget(self.runtime, record)
+        if ready:
+            submit([str(path) for path in sorted(ready)], self.runtime)
+            for path in ready:
+                self.done[path] = current[path]
+        return [str(path) for path in sorted(ready)], [str(path) for path in removed]
+
+    def run(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        log.info("watching %s", self.folder)
+        while not stop.is_set():
+            submitted, removed = self.step()
+            if submitted or removed:
+                log.info("%d files submitted, %d removed", len(submitted), len(removed))
+            stop.wait(self.runtime.settings.events.watch_interval_s)
