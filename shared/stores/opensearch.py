@@ -157,18 +157,22 @@ class OpenSearchStore:
         if not missing:
             return
         vectors = {vector_field(space): self._vector_mapping(dim) for space, dim in missing.items()}
-        if existing or self._call("checking the alias", self._client.indices.exists_alias, name=self._alias):
-            self._call(
-                "adding vector fields",
-                self._client.indices.put_mapping,
-                index=self._alias,
-                body={"properties": vectors},
-            )
+        self._known = None  # read again after this change (or the one a concurrent writer made)
+        fresh = not existing and not self._call(
+            "checking the alias", self._client.indices.exists_alias, name=self._alias
+        )
+        if fresh and self.create_index(f"{self._alias}-000001", vectors, alias=True):
             return
-        self.create_index(f"{self._alias}-000001", vectors, alias=True)
+        # The index exists, perhaps made a moment ago by another worker for another space: add ours to it.
+        self._call(
+            "adding vector fields", self._client.indices.put_mapping, index=self._alias, body={"properties": vectors}
+        )
 
-    def create_index(self, name: str, vectors: dict[str, Any], *, alias: bool) -> None:
-        """A new index from the template; with `alias`, the alias points at it (a first index)."""
+    def create_index(self, name: str, vectors: dict[str, Any], *, alias: bool) -> bool:
+        """A new index from the template; with `alias`, the alias points at it (a first index).
+
+        False if another worker created it first.
+        """
         mappings = base_mappings()
         mappings["properties"].update(vectors)
         body: dict[str, Any] = {"mappings": mappings, "settings": {"index": {"knn": True}}}
@@ -181,6 +185,8 @@ class OpenSearchStore:
         except PermanentError as error:
             if "resource_already_exists_exception" not in str(error):  # a concurrent worker made it first
                 raise
+            return False
+        return True
 
     def swap(self, new_index: str) -> None:
         """Point the alias at `new_index` in one step: a re-embedded index goes live without downtime."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -54,8 +55,6 @@ def test_bad_objects_fail_with_reasons_and_the_good_ones_are_indexed(
     result = distributed_cli("ingest", f"s3://{bucket}/in/", f"s3://{bucket}/in/missing.jpg", "--wait", "--json")
 
     assert result.returncode == 1
-    import json
-
     report = json.loads(result.stdout)
     assert report["indexed"] == [f"s3://{bucket}/in/good.jpg"]
     errors = {failure["uri"].rsplit("/", 1)[1]: failure["error"] for failure in report["failed"]}
@@ -163,12 +162,18 @@ def test_on_opensearch_videos_recordings_and_documents_become_moments_and_chunks
     upload(s3_endpoint, bucket, "m/trip.mp4", video.read_bytes())
     upload(s3_endpoint, bucket, "m/talk.wav", talk.read_bytes())
     upload(s3_endpoint, bucket, "m/garden.txt", b"Prune the roses in early spring, before new shoots appear.\n")
+    upload(s3_endpoint, bucket, "m/cut-short.mp4", video.read_bytes()[: video.stat().st_size // 2])
+    upload(s3_endpoint, bucket, "m/noise.wav", random.Random(7).randbytes(6000))
     workers = start_workers(env, tmp_path / "logs")
     try:
-        report = cli.json("ingest", f"s3://{bucket}/m/", "--wait")
+        result = cli("ingest", f"s3://{bucket}/m/", "--wait", "--json")
+        assert result.returncode == 1, result.stderr
+        report = json.loads(result.stdout)
         assert sorted(report["indexed"]) == [
             f"s3://{bucket}/m/{name}" for name in ("garden.txt", "talk.wav", "trip.mp4")
-        ]
+        ], report
+        errors = {failure["uri"].rsplit("/", 1)[-1]: failure["error"] for failure in report["failed"]}
+        assert "moov atom not found" in errors["cut-short.mp4"] and "unrecognised content" in errors["noise.wav"]
         frames = store.count("vision", source=f"s3://{bucket}/m/trip.mp4")
         assert frames == 12  # one a second over three windows, none doubled
 
@@ -184,7 +189,8 @@ def test_on_opensearch_videos_recordings_and_documents_become_moments_and_chunks
 
         # A shorter cut of the video replaces every frame of the old one, across all its windows.
         upload(s3_endpoint, bucket, "m/trip.mp4", slideshow(photos[:2], 3.0, tmp_path / "cut.mp4").read_bytes())
-        assert cli.json("ingest", f"s3://{bucket}/m/", "--wait")["indexed"] == [f"s3://{bucket}/m/trip.mp4"]
+        again = json.loads(cli("ingest", f"s3://{bucket}/m/", "--wait", "--json").stdout)
+        assert again["indexed"] == [f"s3://{bucket}/m/trip.mp4"]
         assert store.count("vision", source=f"s3://{bucket}/m/trip.mp4") == 6
         assert all(workers.alive().values())
     finally:

@@ -90,6 +90,29 @@ def test_a_new_space_is_added_to_the_existing_index(opensearch_url: str, alias: 
     assert store.count() == 2
 
 
+def test_two_workers_adding_different_spaces_to_a_new_index_both_land(
+    opensearch_url: str, alias: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opensearchpy import NotFoundError
+
+    first, second = store_on(opensearch_url, alias), store_on(opensearch_url, alias)
+    first.ensure({Space.TEXT: 3})
+    # The second looked a moment before the first created the index, and decides to create it too.
+    real = second._client.indices.get_mapping
+    calls = iter([NotFoundError(404, "index_not_found_exception", {})])
+
+    def stale_then_real(**options: object) -> object:
+        for error in calls:
+            raise error
+        return real(**options)
+
+    monkeypatch.setattr(second._client.indices, "get_mapping", stale_then_real)
+    monkeypatch.setattr(second._client.indices, "exists_alias", lambda **_: False)
+    second.upsert(documents(2))
+    assert first.dimensions() == {"text": 3, "vision": 4}
+    assert second.count() == 2
+
+
 def test_a_new_index_takes_its_graph_parameters_from_the_settings(opensearch_url: str, alias: str) -> None:
     options = {
         "url": opensearch_url,
