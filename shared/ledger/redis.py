@@ -12,18 +12,23 @@ from typing import Any
 import redis
 
 from shared.errors import StoreError
-from shared.ledger import FAILURES, Action, SourceRecord, State, decide, source_id, stale
+from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State, decide, source_id, stale
 from shared.storage import ObjectInfo
 
 _PREFIX = "mmindex:ledger"
 
+_FINAL = "local FINAL = {" + ", ".join(f"{state.value} = true" for state in sorted(FINAL)) + "}\n"
+"""Lua: the states no transition leaves (done, failed, dead, deleted), as the SQLite ledger refuses them too."""
+
 # KEYS: record hash, items set, prefix of state sets. ARGV: version, now, new state, then field/value pairs.
-_UPDATE = """
+_UPDATE = (
+    _FINAL
+    + """
 local record = redis.call('HGETALL', KEYS[1])
 if #record == 0 then return 0 end
 local current = {}
 for i = 1, #record, 2 do current[record[i]] = record[i + 1] end
-if current['version'] ~= ARGV[1] or current['state'] == 'done' or current['state'] == 'failed' then return 0 end
+if current['version'] ~= ARGV[1] or FINAL[current['state']] then return 0 end
 redis.call('SREM', KEYS[3] .. current['state'], current['id'])
 redis.call('SADD', KEYS[3] .. ARGV[3], current['id'])
 redis.call('HSET', KEYS[1], 'state', ARGV[3], 'updated_at', ARGV[2])
@@ -36,12 +41,15 @@ if ARGV[3] == 'done' or ARGV[3] == 'failed' or ARGV[3] == 'dead' then
 end
 return 1
 """
+)
 
 # KEYS: record hash, items set, prefix of state sets. ARGV: version, now, item ids...
-_INDEXED = """
+_INDEXED = (
+    _FINAL
+    + """
 local version = redis.call('HGET', KEYS[1], 'version')
 local state = redis.call('HGET', KEYS[1], 'state')
-if version ~= ARGV[1] or state == 'done' or state == 'failed' then return 0 end
+if version ~= ARGV[1] or FINAL[state] then return 0 end
 for i = 3, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
 local items = tonumber(redis.call('HGET', KEYS[1], 'items') or '')
 local id = redis.call('HGET', KEYS[1], 'id')
@@ -56,13 +64,16 @@ if next_state == 'done' then
 end
 return 0
 """
+)
 
 
 # KEYS: record hash, items set, prefix of state sets, parts hash. ARGV: version, now, part, parts, items.
-_DECODED = """
+_DECODED = (
+    _FINAL
+    + """
 local version = redis.call('HGET', KEYS[1], 'version')
 local state = redis.call('HGET', KEYS[1], 'state')
-if version ~= ARGV[1] or state == 'done' or state == 'failed' then return 0 end
+if version ~= ARGV[1] or FINAL[state] then return 0 end
 redis.call('HSETNX', KEYS[4], ARGV[3], ARGV[5])
 local next_state = 'embedding'
 if state == 'indexing' then next_state = 'indexing' end
@@ -79,6 +90,7 @@ redis.call('HSET', KEYS[1], 'state', next_state, 'updated_at', ARGV[2])
 if next_state == 'done' then redis.call('ZADD', KEYS[3] .. 'finished:recent', ARGV[2], id) end
 return 1
 """
+)
 
 
 class RedisLedger:

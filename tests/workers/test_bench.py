@@ -81,3 +81,37 @@ def test_bench_decode_reports_frames_speech_and_memory_against_plain_ffmpeg(cli:
     assert memory["ratio"] == pytest.approx(
         memory["long"]["worker_peak_mb"] / memory["short"]["worker_peak_mb"], rel=0.01
     )
+
+
+def test_bench_events_reports_both_paths_without_duplicates_and_leaves_nothing_behind(
+    cli: Cli, redis_url: str, s3_endpoint: str
+) -> None:
+    import boto3
+    from celery import Celery
+
+    cli.env.update(MMINDEX_BROKER_URL=redis_url, MMINDEX_EVENTS__SQS_ENDPOINT_URL=s3_endpoint)
+
+    figures = cli.json("bench", "events", "--objects", "30")
+
+    assert figures["objects"] == 30 and figures["store"] == "embedded"
+    for path in ("sqs", "ingest"):
+        assert figures[path]["done"] == 30 and figures[path]["failed"] == 0, figures[path]
+        assert figures[path]["end_to_end_s"] >= figures[path]["upload_s"] > 0
+        assert figures[path]["objects_per_s"] == pytest.approx(30 / figures[path]["end_to_end_s"], rel=0.01)
+        assert figures[path]["redis_peak_bytes"] > 0
+    # The ratio compares the two paths timed in this run (rates are rounded for display).
+    assert figures["ratio"] == pytest.approx(
+        figures["sqs"]["objects_per_s"] / figures["ingest"]["objects_per_s"], rel=0.01
+    )
+    assert figures["duplicates"] == 0 and figures["documents"] == figures["sources"]
+    assert figures["redis_used_memory_peak"] > 0
+    # Its buckets, queue and workers are gone.
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith("mmindex-bench-")] == []
+    queues = boto3.client("sqs", endpoint_url=s3_endpoint).list_queues(QueueNamePrefix="mmindex-bench-")
+    assert queues.get("QueueUrls", []) == []
+    probe = Celery(broker=redis_url)
+    try:
+        assert probe.control.ping(timeout=1.0) == []
+    finally:
+        probe.close()

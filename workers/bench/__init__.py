@@ -7,9 +7,15 @@ from typing import Any
 
 from workers.bench.decode import bench_decode
 from workers.bench.embed import bench_embed
+from workers.bench.events import bench_events
 from workers.bench.opensearch import bench_opensearch
 
 Benchmark = Callable[..., dict[str, Any]]
 
-BENCHMARKS: dict[str, Benchmark] = {"embed": bench_embed, "opensearch": bench_opensearch, "decode": bench_decode}
+BENCHMARKS: dict[str, Benchmark] = {
+    "embed": bench_embed,
+    "opensearch": bench_opensearch,
+    "decode": bench_decode,
+    "events": bench_events,
+}
 """Benchmarks by name, as `mmindex bench NAME` finds them; each takes `log` and the options it names."""

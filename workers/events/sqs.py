@@ -16,7 +16,9 @@ import time
 from typing import Any
 
 import boto3
+from botocore.exceptions import NoRegionError
 
+from shared.errors import PermanentError
 from shared.events import MalformedEvent, ObjectEvent, parse
 from shared.runtime import Runtime, get_runtime
 from workers.events import event_filter
@@ -32,7 +34,10 @@ BATCH = 10
 
 def client(runtime: Runtime) -> Any:
     settings = runtime.settings
-    return boto3.client("sqs", endpoint_url=settings.events.sqs_endpoint_url, region_name=settings.s3.region)
+    try:
+        return boto3.client("sqs", endpoint_url=settings.events.sqs_endpoint_url, region_name=settings.s3.region)
+    except NoRegionError:
+        raise PermanentError("no AWS region for SQS: set MMINDEX_S3__REGION or AWS_DEFAULT_REGION") from None
 
 
 def gather(sqs: Any, queue_url: str, runtime: Runtime, stop: threading.Event) -> list[dict[str, Any]]:

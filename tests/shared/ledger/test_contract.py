@@ -231,12 +231,16 @@ def test_a_final_version_does_not_move(ledger: Ledger) -> None:
     ledger.decoded(done, "v1", 0)
     failed, _ = ledger.submit(source("failed.jpg"), PIPELINE)
     ledger.fail(failed, "v1", "too large")
-    for id in (done, failed):
+    dead, _ = ledger.submit(source("dead.jpg"), PIPELINE)
+    ledger.fail(dead, "v1", "gave up", dead=True)
+    deleted, _ = ledger.submit(source("deleted.jpg"), PIPELINE)
+    assert ledger.remove(source("deleted.jpg")) is not None
+    for id in (done, failed, dead, deleted):
         assert ledger.advance(id, "v1", State.DECODING) is False
         assert ledger.decoded(id, "v1", 5) is False
-        assert ledger.indexed(id, "v1", ["x"]) is False
+        assert ledger.indexed(id, "v1", ["x"]) is False  # e.g. an index task landing after the object was deleted
         assert ledger.fail(id, "v1", "later failure") is False
-    assert state(ledger, done) is State.DONE
+    assert [state(ledger, id) for id in (done, dead, deleted)] == [State.DONE, State.DEAD, State.DELETED]
     (record,) = ledger.get([failed])
     assert (record.state, record.error) == (State.FAILED, "too large")
 
