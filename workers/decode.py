@@ -13,10 +13,11 @@ from shared.documents import Item
 from shared.errors import PermanentError, RetryableError, SourceNotFound, UnsupportedMedia, one_line
 from shared.ledger import SourceRecord, State
 from shared.media import MediaKind
+from shared.media.ffmpeg import Remote
 from shared.media.sniff import kind_from_name, sniff
 from shared.runtime import Runtime, get_runtime
 from workers.app import Queue
-from workers.decoders import DECODERS, WHOLE, Decoded, Window
+from workers.decoders import DECODERS, WHOLE, WINDOWED, Decoded, Window
 from workers.task import Payload, PipelineTask, fail_sources, payload_sources, pipeline_task
 
 
@@ -34,25 +35,35 @@ def check_kind(record: SourceRecord, kind: MediaKind) -> None:
         raise UnsupportedMedia(f"{kind.value} files are not indexed yet (supported: {', '.join(DECODERS)})")
 
 
-def decode_source(record: SourceRecord, runtime: Runtime, window: Window | None = None) -> Decoded:
+def decode_source(
+    record: SourceRecord, runtime: Runtime, window: Window | None = None, kind: MediaKind | None = None
+) -> Decoded:
     """One source's items (or one window's), or the windows to decode it in: fetch, sniff, decode.
 
-    PermanentError or RetryableError when it cannot.
+    A window of a video or recording (`kind` known from the task that planned it) is read in place where
+    storage offers a URL, so only its part of the file travels. PermanentError or RetryableError when it cannot.
     """
-    with runtime.storage(record.uri).fetch(record.uri) as path:
+    storage = runtime.storage(record.uri)
+    if window is not None and kind in WINDOWED:
+        expires_s = 3 * runtime.settings.media.ffmpeg_timeout_s + 60  # probe, frames and sound of the window
+        if url := storage.media_url(record.uri, expires_s):
+            return WINDOWED[kind](record, Remote(url, PurePosixPath(record.key).name), runtime, window)
+    with storage.fetch(record.uri) as path:
         kind = sniff(path)
         check_kind(record, kind)
-        return DECODERS[kind](record, path, runtime, window)
+        decoded = DECODERS[kind](record, path, runtime, window)
+        decoded.kind = kind
+        return decoded
 
 
 def decode_all(
-    records: list[SourceRecord], runtime: Runtime, window: Window | None = None
+    records: list[SourceRecord], runtime: Runtime, window: Window | None = None, kind: MediaKind | None = None
 ) -> list[Decoded | Exception]:
     """What each source gave, or the error that stopped it; several sources at once on this process's cores."""
 
     def attempt(record: SourceRecord) -> Decoded | Exception:
         try:
-            return decode_source(record, runtime, window)
+            return decode_source(record, runtime, window, kind)
         except Exception as error:  # sorted by the caller; one source's failure never stops the others
             return error
 
@@ -79,6 +90,7 @@ def decode(self: PipelineTask, payload: Payload) -> None:
     runtime = get_runtime()
     sources = payload_sources(payload)
     window = Window.from_message(payload["window"]) if payload.get("window") else None
+    kind = MediaKind(payload["kind"]) if payload.get("kind") else None
     versions = dict(sources)
     retry: list[tuple[str, str]] = []
     last_error: RetryableError | None = None
@@ -90,7 +102,7 @@ def decode(self: PipelineTask, payload: Payload) -> None:
         if record.version == versions[record.id] and runtime.ledger.advance(record.id, record.version, State.DECODING)
     ]
     settled: set[tuple[str, str]] = set()
-    for record, found in zip(records, decode_all(records, runtime, window), strict=True):
+    for record, found in zip(records, decode_all(records, runtime, window, kind), strict=True):
         source = (record.id, record.version)
         if isinstance(found, PermanentError):
             fail_sources([source], one_line(found), gone=isinstance(found, SourceNotFound))
@@ -101,7 +113,7 @@ def decode(self: PipelineTask, payload: Payload) -> None:
             fail_sources([source], f"cannot decode: {one_line(found)}")
         elif found.windows:  # a long one: a task per window
             for part in found.windows:
-                decode.delay({"sources": [source], "window": part.to_message()})
+                decode.delay({"sources": [source], "window": part.to_message(), "kind": found.kind})
         else:
             part = window or WHOLE
             if runtime.ledger.decoded(record.id, record.version, len(found.items), part.part, part.parts):
@@ -118,5 +130,5 @@ def decode(self: PipelineTask, payload: Payload) -> None:
             fail_sources(retry, f"gave up after {self.request.retries} retries: {one_line(last_error)}", dead=True)
             return
         # Retry only the sources that hit a transient fault; the rest went on.
-        again = {"sources": retry, **({"window": payload["window"]} if window else {})}
+        again = {"sources": retry, **({"window": payload["window"], "kind": payload.get("kind")} if window else {})}
         raise self.retry(args=(again,), exc=last_error, countdown=2 ** (self.request.retries + 1))

@@ -6,7 +6,8 @@ segments and text chunks carry their words.
 
 Time-based media longer than `MMINDEX_MEDIA__WINDOW_S` is decoded in windows, one task
 each, so that no task comes near the broker's visibility timeout: the first task only
-probes the file and plans the windows. Item numbers of time-based items are their start
+probes the file and plans the windows; the window tasks of an object in S3 read it through a presigned URL,
+fetching only the ranges they need. Item numbers of time-based items are their start
 time in milliseconds, so a window's items are numbered the same whichever task makes them.
 """
 
@@ -57,6 +58,7 @@ class Decoded:
 
     items: list[Item] = field(default_factory=list)
     windows: list[Window] = field(default_factory=list)
+    kind: MediaKind | None = None  # of the source, which the window tasks are told
 
 
 Decoder = Callable[[SourceRecord, Path, Runtime, Window | None], Decoded]
@@ -116,7 +118,13 @@ def check_duration(probe: ffmpeg.Probe, runtime: Runtime, what: str) -> None:
 
 
 def speech(
-    record: SourceRecord, path: Path, runtime: Runtime, window: Window, modality: MediaKind, *, required: bool = False
+    record: SourceRecord,
+    path: ffmpeg.Source,
+    runtime: Runtime,
+    window: Window,
+    modality: MediaKind,
+    *,
+    required: bool = False,
 ) -> list[Item]:
     """The window's speech segments as text-space items; none when speech-to-text is off.
 
@@ -146,7 +154,7 @@ def speech(
     ]
 
 
-def decode_video(record: SourceRecord, path: Path, runtime: Runtime, window: Window | None) -> Decoded:
+def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, window: Window | None) -> Decoded:
     media, video = runtime.settings.media, runtime.settings.video
     probe = ffmpeg.probe(path, timeout_s=media.ffmpeg_timeout_s)
     if probe.video is None:
@@ -199,7 +207,7 @@ def decode_video(record: SourceRecord, path: Path, runtime: Runtime, window: Win
     return Decoded(items)
 
 
-def decode_audio(record: SourceRecord, path: Path, runtime: Runtime, window: Window | None) -> Decoded:
+def decode_audio(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, window: Window | None) -> Decoded:
     media = runtime.settings.media
     if runtime.transcriber() is None:
         raise UnsupportedMedia("speech-to-text is off (MMINDEX_MODELS__ASR=none), so recordings are not indexed")
@@ -237,3 +245,9 @@ DECODERS: dict[MediaKind, Decoder] = {
     MediaKind.TEXT: decode_text,
 }
 """Decoders by media kind; a kind without one is reported as unsupported."""
+
+WINDOWED: dict[MediaKind, Callable[[SourceRecord, ffmpeg.Source, Runtime, Window], Decoded]] = {
+    MediaKind.VIDEO: decode_video,
+    MediaKind.AUDIO: decode_audio,
+}
+"""Decoders of time-based media, which a window task calls with a local file or a URL to read ranges from."""

@@ -37,7 +37,7 @@ import ffmpeg
 import imageio_ffmpeg
 import numpy as np
 
-from shared.errors import CorruptMedia, PermanentError, SourceNotFound, TooLarge, UnsupportedMedia
+from shared.errors import CorruptMedia, PermanentError, RetryableError, SourceNotFound, TooLarge, UnsupportedMedia
 
 _QUIET = ("-hide_banner", "-nostdin", "-nostats")
 _CHUNK = 1 << 16
@@ -46,8 +46,25 @@ _ERROR_LINES = 32
 """Warning-or-worse stderr lines kept for the error message (the rest of the log is dropped as it is read)."""
 _EPSILON_S = 1e-6
 """Frame times closer than this to a window's end belong to the next window."""
-_ONLY_FILES = ("-protocol_whitelist", "file")
-"""Input option: a playlist or reference file in the source cannot make ffmpeg fetch a URL."""
+_ONLY_FILES = "file"
+"""Input protocols of a local file: a playlist or reference file in the source cannot make ffmpeg fetch a URL."""
+_ONLY_HTTP = "http,https,tcp,tls,crypto"
+"""Input protocols of a remote file: the one URL, over HTTP(S), and nothing local."""
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A media file ffmpeg reads over HTTP(S), such as a presigned object URL: it fetches only the byte ranges it
+    needs, so one window of a long video does not download the whole file."""
+
+    url: str
+    name: str  # what messages call it (the URL holds a signature and never appears in one)
+
+    def __str__(self) -> str:
+        return self.url
+
+
+Source = Path | Remote
 _TIMEOUT_HINT = "raise MMINDEX_MEDIA__FFMPEG_TIMEOUT_S or lower MMINDEX_MEDIA__WINDOW_S"
 
 
@@ -79,7 +96,7 @@ _STREAM = re.compile(r"^\s*Stream #0:\d+\S*: (Video|Audio): (\S+?),?(?:\s|$)")
 _SIZE = re.compile(r"(?:^|[\s,])(\d{1,5})x(\d{1,5})(?=[\s,\[]|$)")
 
 
-def probe(path: Path, *, timeout_s: float) -> Probe:
+def probe(path: Source, *, timeout_s: float) -> Probe:
     """Duration, first video and audio codec, and frame size of `path`, read from `ffmpeg -i`.
 
     A codec ffmpeg cannot decode is still returned (as ffmpeg names it, possibly "none"); decoding it later fails
@@ -87,7 +104,7 @@ def probe(path: Path, *, timeout_s: float) -> Probe:
     when the file is missing, and `TooLarge` past `timeout_s`.
     """
     name = _input_name(path)
-    args = [ffmpeg_exe(), *_QUIET, "-loglevel", "level+info", *_ONLY_FILES, "-i", name]
+    args = [ffmpeg_exe(), *_QUIET, "-loglevel", "level+info", "-protocol_whitelist", _whitelist(path), "-i", name]
     result = _run(args, path=path, what="reading the container", timeout_s=timeout_s)
     lines = [_Line.parse(raw) for raw in result.stderr.decode("utf-8", "replace").splitlines()]
     if not any(line.text.startswith("Input #0") for line in lines):
@@ -127,7 +144,7 @@ class Frame:
 
 
 def frames(
-    path: Path,
+    path: Source,
     *,
     start_s: float,
     end_s: float | None,
@@ -279,7 +296,7 @@ class _JpegSplitter:
 
 
 def pcm(
-    path: Path, *, start_s: float = 0.0, end_s: float | None = None, timeout_s: float, rate: int = 16000
+    path: Source, *, start_s: float = 0.0, end_s: float | None = None, timeout_s: float, rate: int = 16000
 ) -> np.ndarray:
     """The first audio stream of `path` in [start_s, end_s) as float32 mono samples in [-1, 1) at `rate` Hz.
 
@@ -335,21 +352,26 @@ def _has_encoder(name: str) -> bool:
 # ---------------------------------------------------------------- running ffmpeg
 
 
-def _input_name(path: Path) -> str:
-    return f"file:{path}"
+def _input_name(path: Source) -> str:
+    return path.url if isinstance(path, Remote) else f"file:{path}"
 
 
-def _open(path: Path, **options: Any) -> Any:
-    """An ffmpeg-python input for a local file that may only reference local files (see `_ONLY_FILES`)."""
-    return ffmpeg.input(_input_name(path), protocol_whitelist="file", **options)
+def _whitelist(path: Source) -> str:
+    return _ONLY_HTTP if isinstance(path, Remote) else _ONLY_FILES
 
 
-def _timed_out(path: Path, what: str, timeout_s: float) -> TooLarge:
+def _open(path: Source, **options: Any) -> Any:
+    """An ffmpeg-python input that may only read a local file's local references (`_ONLY_FILES`), or a remote
+    file's URL (`_ONLY_HTTP`)."""
+    return ffmpeg.input(_input_name(path), protocol_whitelist=_whitelist(path), **options)
+
+
+def _timed_out(path: Source, what: str, timeout_s: float) -> TooLarge:
     return TooLarge(f"ffmpeg took longer than {timeout_s:g} s on {path.name} ({what}); {_TIMEOUT_HINT}")
 
 
 def _run(
-    args: Sequence[str], *, path: Path, what: str, timeout_s: float, stdin: bytes | None = None
+    args: Sequence[str], *, path: Source, what: str, timeout_s: float, stdin: bytes | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     """Run ffmpeg to completion with all its output in memory (for runs whose output is small or wanted whole)."""
     try:
@@ -439,7 +461,7 @@ class _Process:
             raise CorruptMedia("ffmpeg wrote a frame without reporting its time (no showinfo line for it)")
         return time_s
 
-    def finish(self, *, path: Path, what: str, subject: str) -> None:
+    def finish(self, *, path: Source, what: str, subject: str) -> None:
         """Wait for ffmpeg to exit and raise what its exit means."""
         returncode = self._process.wait()
         self._stderr_reader.join()
@@ -503,14 +525,16 @@ _NO_DECODER = (
 _CODEC_TAG = re.compile(r"\((?:Audio|Video): (\S+) \((?:[^()]*? / )?(0x[0-9a-fA-F]+)\)")
 
 
-def _failure(lines: Sequence[_Line], *, path: Path, subject: str) -> PermanentError:
+def _failure(lines: Sequence[_Line], *, path: Source, subject: str) -> PermanentError | RetryableError:
     """One line a person can act on, from the lines an ffmpeg run logged before it failed.
 
     `subject` names what was being read ("video", "audio", "media").
     """
     text = "\n".join(line.text for line in lines)
-    if "No such file or directory" in text:
+    if "No such file or directory" in text or (isinstance(path, Remote) and "404 Not Found" in text):
         return SourceNotFound(f"{path.name}: no such file")
+    if isinstance(path, Remote) and re.search(r"\b(403 Forbidden|5\d\d [A-Z])", text):  # an expired URL, a busy store
+        return RetryableError(f"reading {path.name} over HTTP failed for now: {_reason(lines, path)}")
     for pattern in _NO_DECODER:
         if match := pattern.search(text):
             codec = match.group(1).rstrip(".,:")
@@ -524,7 +548,7 @@ def _failure(lines: Sequence[_Line], *, path: Path, subject: str) -> PermanentEr
     return CorruptMedia(f"corrupt or truncated {subject}: {_reason(lines, path)}")
 
 
-def _reason(lines: Sequence[_Line], path: Path) -> str:
+def _reason(lines: Sequence[_Line], path: Source) -> str:
     """ffmpeg's most specific error line: the first that is not a generic "error opening …" summary."""
     errors = [line.text for line in lines if line.is_error] or [line.text for line in lines if line.level]
     name = _input_name(path)
@@ -537,6 +561,6 @@ def _reason(lines: Sequence[_Line], path: Path) -> str:
     return chosen[:1].lower() + chosen[1:] if not chosen[:2].isupper() else chosen
 
 
-def _tidy(line: str, name: str, path: Path) -> str:
+def _tidy(line: str, name: str, path: Source) -> str:
     line = line.replace(f"{name}: ", "").replace(name, path.name).replace(str(path), path.name)
     return " ".join(line.split()).rstrip(".")[:300]

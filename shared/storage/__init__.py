@@ -45,6 +45,11 @@ class ObjectStorage(Protocol):
         """Write a derived artifact."""
         ...
 
+    def media_url(self, uri: str, expires_s: float) -> str | None:
+        """A URL valid for `expires_s` from which a reader can fetch byte ranges of the object, so that one window
+        of a long video needs only its part; None where the file is local anyway."""
+        ...
+
     def artifact_uri(self, source: ObjectInfo, name: str) -> str:
         """Where an artifact of `source` called `name` is kept."""
         ...

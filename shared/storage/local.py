@@ -77,6 +77,9 @@ class LocalStorage:
             raise TooLarge(f"{uri}: {size} bytes exceeds the limit of {self._max_bytes} (MMINDEX_S3__MAX_OBJECT_BYTES)")
         yield path
 
+    def media_url(self, uri: str, expires_s: float) -> str | None:
+        return None  # the file is read where it is
+
     def put(self, uri: str, data: bytes, content_type: str) -> None:
         path = Path(uri)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -128,6 +128,16 @@ class S3Storage:
                 raise classify(uri, error) from error
             yield target
 
+    def media_url(self, uri: str, expires_s: float) -> str | None:
+        bucket, key = split_uri(uri)
+        try:
+            url: str = self.client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(expires_s)
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise classify(uri, error) from error
+        return url
+
     def put(self, uri: str, data: bytes, content_type: str) -> None:
         bucket, key = split_uri(uri)
         try:

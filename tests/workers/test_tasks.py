@@ -127,3 +127,40 @@ def test_a_late_message_of_a_replaced_version_leaves_no_trace(tmp_path: Path, de
     assert runtime.store.count(source=str(path)) == 1
     (record,) = runtime.ledger.get([old_index[0]["sources"][0][0]])
     assert record.state is State.DONE and record.version != old_index[0]["sources"][0][1]
+
+
+@pytest.mark.usefixtures("embedded")
+def test_windows_of_a_video_in_s3_read_their_part_in_place_and_run_twice_the_same(
+    tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch, delivered: list[tuple[str, Any]]
+) -> None:
+    import boto3
+
+    from shared.storage.s3 import S3Storage
+    from tests.conftest import slideshow
+
+    video = slideshow([photo(tmp_path / f"{n}.jpg", seed=n) for n in range(3)], 3.0, tmp_path / "v.mp4")
+    boto3.client("s3", endpoint_url=s3_endpoint).put_object(Bucket=bucket, Key="v.mp4", Body=video.read_bytes())
+    monkeypatch.setenv("MMINDEX_MEDIA__WINDOW_S", "4")  # 9 s: three windows
+    reset_runtime()
+    fetched: list[str] = []
+    fetch = S3Storage.fetch
+
+    def counted(self: S3Storage, uri: str) -> Any:
+        fetched.append(uri)
+        return fetch(self, uri)
+
+    monkeypatch.setattr(S3Storage, "fetch", counted)
+
+    submission = submit([f"s3://{bucket}/v.mp4"])
+
+    runtime = get_runtime()
+    (record,) = runtime.ledger.get(submission.ids)
+    assert record.state is State.DONE and runtime.store.count("vision") == 9  # a frame a second
+    windows = [payload for name, payload in delivered if name == "workers.decode.decode" and "window" in payload]
+    assert len(windows) == 3 and {payload["kind"] for payload in windows} == {"video"}
+    videos = [uri for uri in fetched if uri.endswith("/v.mp4")]
+    assert videos == [f"s3://{bucket}/v.mp4"]  # once, to sniff and plan; the windows read ranges through a URL
+    before = runtime.store.count()
+    for payload in windows:  # a window delivered again writes the same documents
+        app.tasks["workers.decode.decode"].apply(args=[payload])
+    assert runtime.store.count() == before and runtime.store.count("vision") == 9

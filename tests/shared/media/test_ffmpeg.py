@@ -396,3 +396,36 @@ def no_ffmpeg_left_behind() -> Iterator[None]:
     before = {child.pid for child in psutil.Process().children()}
     yield
     assert {child.pid for child in psutil.Process().children()} <= before
+
+
+# ---------------------------------------------------------------- remote files
+
+
+def test_a_window_is_read_from_a_presigned_url_like_the_local_file(
+    media: dict[str, Path], s3_endpoint: str, bucket: str
+) -> None:
+    import boto3
+
+    from shared.config import Settings
+    from shared.media.ffmpeg import Remote
+    from shared.storage.s3 import S3Storage
+
+    boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+        Bucket=bucket, Key="clips/clip.mp4", Body=media["clip"].read_bytes()
+    )
+    storage = S3Storage(Settings(s3={"endpoint_url": s3_endpoint}))
+    url = storage.media_url(f"s3://{bucket}/clips/clip.mp4", expires_s=600)
+    assert url is not None and url.startswith(s3_endpoint)
+    remote = Remote(url, "clip.mp4")
+
+    assert probe(remote, timeout_s=TIMEOUT_S) == probe(media["clip"], timeout_s=TIMEOUT_S)
+    window = {"start_s": 2.0, "end_s": 4.0}
+    here, there = sample(media["clip"], **window), list(frames(remote, **options(**window)))
+    assert times(there) == times(here) == [2.0, 2.5, 3.0, 3.5]
+    assert [source_frame(frame) for frame in there] == [source_frame(frame) for frame in here]
+    sound = pcm(remote, start_s=1.0, end_s=2.0, timeout_s=TIMEOUT_S)
+    assert np.array_equal(sound, pcm(media["clip"], start_s=1.0, end_s=2.0, timeout_s=TIMEOUT_S)) and len(sound)
+
+    gone = Remote(url.replace("clip.mp4", "missing.mp4"), "missing.mp4")
+    with pytest.raises(SourceNotFound, match=r"missing\.mp4"):
+        probe(gone, timeout_s=TIMEOUT_S)
