@@ -14,7 +14,7 @@ from shared.errors import PermanentError, RetryableError, SourceNotFound, Unsupp
 from shared.ledger import SourceRecord, State
 from shared.media import MediaKind
 from shared.media.ffmpeg import Remote
-from shared.media.sniff import kind_from_name, sniff
+from shared.media.sniff import SNIFF_BYTES, kind_from_name, sniff, sniff_bytes
 from shared.runtime import Runtime, get_runtime
 from workers.app import Queue
 from workers.decoders import DECODERS, WHOLE, WINDOWED, Decoded, Window
@@ -40,14 +40,23 @@ def decode_source(
 ) -> Decoded:
     """One source's items (or one window's), or the windows to decode it in: fetch, sniff, decode.
 
-    A window of a video or recording (`kind` known from the task that planned it) is read in place where
-    storage offers a URL, so only its part of the file travels. PermanentError or RetryableError when it cannot.
+    A video or recording in object storage is read in place through a URL, so only the parts ffmpeg asks for
+    travel (a window task is told the `kind` by the task that planned it). PermanentError or RetryableError
+    when it cannot.
     """
     storage = runtime.storage(record.uri)
-    if window is not None and kind in WINDOWED:
-        expires_s = 3 * runtime.settings.media.ffmpeg_timeout_s + 60  # probe, frames and sound of the window
-        if url := storage.media_url(record.uri, expires_s):
-            return WINDOWED[kind](record, Remote(url, PurePosixPath(record.key).name), runtime, window)
+    expires_s = 3 * runtime.settings.media.ffmpeg_timeout_s + 60  # probe, frames and sound of a window
+    url = storage.media_url(record.uri, expires_s)
+    # In object storage a video or recording is read in place, never downloaded whole. A name that promises an
+    # image or a document is fetched at once (its content is checked there, against the name, all the same).
+    if url is not None and kind is None and kind_from_name(record.key) not in {MediaKind.IMAGE, MediaKind.TEXT}:
+        kind = sniff_bytes(storage.head(record.uri, SNIFF_BYTES))
+        check_kind(record, kind)
+    if url is not None and kind in WINDOWED:
+        assert kind is not None
+        decoded = WINDOWED[kind](record, Remote(url, PurePosixPath(record.key).name), runtime, window)
+        decoded.kind = kind
+        return decoded
     with storage.fetch(record.uri) as path:
         kind = sniff(path)
         check_kind(record, kind)

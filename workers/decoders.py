@@ -246,8 +246,8 @@ DECODERS: dict[MediaKind, Decoder] = {
 }
 """Decoders by media kind; a kind without one is reported as unsupported."""
 
-WINDOWED: dict[MediaKind, Callable[[SourceRecord, ffmpeg.Source, Runtime, Window], Decoded]] = {
+WINDOWED: dict[MediaKind, Callable[[SourceRecord, ffmpeg.Source, Runtime, Window | None], Decoded]] = {
     MediaKind.VIDEO: decode_video,
     MediaKind.AUDIO: decode_audio,
 }
-"""Decoders of time-based media, which a window task calls with a local file or a URL to read ranges from."""
+"""Decoders of time-based media, which read a local file or a URL they fetch byte ranges from."""

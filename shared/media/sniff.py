@@ -73,7 +73,11 @@ def sniff_bytes(head: bytes) -> MediaKind:
     return MediaKind.UNKNOWN
 
 
+SNIFF_BYTES = 4096
+"""How much of a file's start `sniff` reads."""
+
+
 def sniff(path: Path) -> MediaKind:
     """The kind of the file at `path`, from its content."""
     with path.open("rb") as handle:
-        return sniff_bytes(handle.read(4096))
+        return sniff_bytes(handle.read(SNIFF_BYTES))

@@ -45,6 +45,10 @@ class ObjectStorage(Protocol):
         """Write a derived artifact."""
         ...
 
+    def head(self, uri: str, size: int) -> bytes:
+        """The object's first `size` bytes (to tell what it is without fetching it); the same errors as `fetch`."""
+        ...
+
     def media_url(self, uri: str, expires_s: float) -> str | None:
         """A URL valid for `expires_s` from which a reader can fetch byte ranges of the object, so that one window
         of a long video needs only its part; None where the file is local anyway."""

@@ -77,6 +77,10 @@ class LocalStorage:
             raise TooLarge(f"{uri}: {size} bytes exceeds the limit of {self._max_bytes} (MMINDEX_S3__MAX_OBJECT_BYTES)")
         yield path
 
+    def head(self, uri: str, size: int) -> bytes:
+        with self.fetch(uri) as path, path.open("rb") as handle:
+            return handle.read(size)
+
     def media_url(self, uri: str, expires_s: float) -> str | None:
         return None  # the file is read where it is
 

@@ -128,6 +128,22 @@ class S3Storage:
                 raise classify(uri, error) from error
             yield target
 
+    def head(self, uri: str, size: int) -> bytes:
+        bucket, key = split_uri(uri)
+        limit = self._settings.max_object_bytes
+        try:
+            response: Any = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")
+            total = int(str(response.get("ContentRange", "")).rpartition("/")[2] or response["ContentLength"])
+            if total > limit:
+                response["Body"].close()
+                raise TooLarge(f"{uri}: {total} bytes exceeds the limit of {limit} (MMINDEX_S3__MAX_OBJECT_BYTES)")
+            data: bytes = response["Body"].read()
+        except (ClientError, BotoCoreError) as error:
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""  # an empty object
+            raise classify(uri, error) from error
+        return data
+
     def media_url(self, uri: str, expires_s: float) -> str | None:
         bucket, key = split_uri(uri)
         try:

@@ -199,3 +199,19 @@ def test_delete_tree_removes_a_folder_but_the_versions_kept(storage: S3Storage, 
 
     assert storage.delete_tree(f"s3://{bucket}/_mmindex/thumbnails/s1") == 2
     assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == ["_mmindex/thumbnails/s10/v1/0.jpg"]
+
+
+def test_head_reads_only_the_start_and_checks_size_and_existence(
+    storage: S3Storage, client: Any, bucket: str, s3_endpoint: str
+) -> None:
+    from shared.errors import SourceNotFound, TooLarge
+
+    put(client, bucket, "big.bin", body=bytes(range(256)) * 64)
+    put(client, bucket, "empty.bin", body=b"")
+    assert storage.head(f"s3://{bucket}/big.bin", 10) == bytes(range(10))
+    assert storage.head(f"s3://{bucket}/empty.bin", 10) == b""
+    with pytest.raises(SourceNotFound):
+        storage.head(f"s3://{bucket}/nothing.bin", 10)
+    small = S3Storage(Settings(s3={"endpoint_url": s3_endpoint, "max_object_bytes": 1000}))
+    with pytest.raises(TooLarge, match="16384 bytes exceeds the limit of 1000"):
+        small.head(f"s3://{bucket}/big.bin", 10)
