@@ -109,12 +109,19 @@ def plan(duration_s: float | None, window_s: float) -> list[Window]:
     ]
 
 
-def check_duration(probe: ffmpeg.Probe, runtime: Runtime, what: str) -> None:
-    limit = runtime.settings.media.max_duration_s
-    if probe.duration_s is not None and probe.duration_s > limit:
+def this_window(probe: ffmpeg.Probe, runtime: Runtime, what: str) -> Window | list[Window]:
+    """For a whole file: the one window to decode here, or the windows to queue as tasks when it is long.
+
+    TooLarge past MMINDEX_MEDIA__MAX_DURATION_S.
+    """
+    media = runtime.settings.media
+    if probe.duration_s is not None and probe.duration_s > media.max_duration_s:
         raise TooLarge(
-            f"{what} is {probe.duration_s:.0f} s long, over the {limit:.0f} s limit (MMINDEX_MEDIA__MAX_DURATION_S)"
+            f"{what} is {probe.duration_s:.0f} s long, over the {media.max_duration_s:.0f} s limit"
+            " (MMINDEX_MEDIA__MAX_DURATION_S)"
         )
+    windows = plan(probe.duration_s, media.window_s)
+    return windows if len(windows) > 1 else windows[0]
 
 
 def speech(
@@ -160,12 +167,10 @@ def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
     if probe.video is None:
         hint = " (it holds only audio: name it .m4a or .mp3 to index its speech)" if probe.audio else ""
         raise UnsupportedMedia(f"no video stream{hint}")
-    check_duration(probe, runtime, "the video")
-    if window is None:
-        windows = plan(probe.duration_s, media.window_s)
-        if len(windows) > 1:
-            return Decoded(windows=windows)
-        window = windows[0]
+    chosen = window or this_window(probe, runtime, "the video")
+    if isinstance(chosen, list):
+        return Decoded(windows=chosen)
+    window = chosen
     storage = runtime.storage(record.uri)
     items: list[Item] = []
     frames = ffmpeg.frames(
@@ -216,13 +221,10 @@ def decode_audio(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
         raise UnsupportedMedia("no audio stream")
     if probe.duration_s is not None and probe.duration_s <= 0:
         raise UnsupportedMedia("zero-length recording: it holds no sound")
-    check_duration(probe, runtime, "the recording")
-    if window is None:
-        windows = plan(probe.duration_s, media.window_s)
-        if len(windows) > 1:
-            return Decoded(windows=windows)
-        window = windows[0]
-    return Decoded(speech(record, path, runtime, window, MediaKind.AUDIO, required=True))
+    chosen = window or this_window(probe, runtime, "the recording")
+    if isinstance(chosen, list):
+        return Decoded(windows=chosen)
+    return Decoded(speech(record, path, runtime, chosen, MediaKind.AUDIO, required=True))
 
 
 # ------------------------------------------------------------------ text
