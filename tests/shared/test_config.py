@@ -172,3 +172,31 @@ def test_torch_threads_setting_wins_else_cores_are_shared(monkeypatch: pytest.Mo
     assert Settings().torch_threads() == cores
     monkeypatch.setenv("MMINDEX_WORKER_PROCESSES", str(cores * 4))
     assert Settings().torch_threads() == 1
+
+
+def test_the_readme_documents_every_setting_and_nothing_else() -> None:
+    """The configuration table names each variable once, shortening `MMINDEX_GROUP__A` / `__B` in one row."""
+    import re
+
+    from pydantic import BaseModel
+
+    names = set()
+    for name, field in Settings.model_fields.items():
+        group = field.annotation
+        if isinstance(group, type) and issubclass(group, BaseModel):
+            names |= {f"MMINDEX_{name.upper()}__{sub.upper()}" for sub in group.model_fields}
+        else:
+            names.add(f"MMINDEX_{name.upper()}")
+    documented = set()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for row in readme.splitlines():
+        if row.startswith("| `MMINDEX_"):
+            base = ""
+            for part in re.findall(r"`([A-Z0-9_]+)`", row.split("|")[1]):
+                if part.startswith("MMINDEX_"):
+                    documented.add(part)
+                    base = part.rsplit("__", 1)[0]
+                else:
+                    documented.add(base + part)
+    assert sorted(names - documented) == []  # settings the README does not mention
+    assert sorted(documented - names) == []  # names in the README that are not settings
