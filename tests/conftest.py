@@ -332,6 +332,18 @@ class Cli:
         return json.loads(result.stdout)
 
 
+def on_opensearch(env: dict[str, str], redis_url: str, opensearch_url: str, index: str) -> tuple[dict[str, str], Any]:
+    """`env` in distributed mode writing to its own index on the session's OpenSearch node (lucene, refreshed on
+    write, no replicas), and an OpenSearchStore on that index to count what the pipeline wrote."""
+    from shared.config import Settings
+    from shared.stores.opensearch import OpenSearchStore
+
+    options = {"url": opensearch_url, "engine": "lucene", "refresh": "wait_for", "replicas": 0, "index": index}
+    env = {**env, "MMINDEX_BROKER_URL": redis_url, "MMINDEX_STORE": "opensearch"}
+    env.update({f"MMINDEX_OPENSEARCH__{name.upper()}": str(value) for name, value in options.items()})
+    return env, OpenSearchStore(Settings(store="opensearch", opensearch=options))
+
+
 @pytest.fixture
 def cli(mmindex_env: dict[str, str], tmp_path: Path) -> Cli:
     return Cli(env=mmindex_env, cwd=tmp_path)

@@ -45,11 +45,12 @@ def decode_source(
     when it cannot.
     """
     storage = runtime.storage(record.uri)
-    expires_s = 3 * runtime.settings.media.ffmpeg_timeout_s + 60  # probe, frames and sound of a window
-    url = storage.media_url(record.uri, expires_s)
     # In object storage a video or recording is read in place, never downloaded whole. A name that promises an
     # image or a document is fetched at once (its content is checked there, against the name, all the same).
-    if url is not None and kind is None and kind_from_name(record.key) not in {MediaKind.IMAGE, MediaKind.TEXT}:
+    maybe_media = kind in WINDOWED or kind_from_name(record.key) not in {MediaKind.IMAGE, MediaKind.TEXT}
+    expires_s = 3 * runtime.settings.media.ffmpeg_timeout_s + 60  # probe, frames and sound of a window
+    url = storage.media_url(record.uri, expires_s) if maybe_media else None
+    if url is not None and kind is None:
         kind = sniff_bytes(storage.head(record.uri, SNIFF_BYTES))
         check_kind(record, kind)
     if url is not None and kind in WINDOWED:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.documents import Document, Item
-from shared.ledger import State
+from shared.ledger import FINAL, State
 from shared.runtime import Runtime, get_runtime
 from workers.app import Queue
 from workers.embed import unpack
@@ -47,5 +47,5 @@ def settle(runtime: Runtime, written: set[tuple[str, str]]) -> None:
         record = records[id]
         if record.version == version and record.state is State.DONE:
             forget(runtime, record, keep_version=version)
-        elif record.version != version or record.state in (State.FAILED, State.DEAD, State.DELETED):
+        elif record.version != version or record.state in FINAL:  # superseded, failed, dead or deleted
             forget(runtime, record, only_version=version)

@@ -18,11 +18,9 @@ import boto3
 import psutil
 import redis
 
-from shared.config import Settings
 from shared.ledger import State
 from shared.ledger.redis import RedisLedger
-from shared.stores.opensearch import OpenSearchStore
-from tests.conftest import Cli, Workers, near_copy, photo, start_workers, stop
+from tests.conftest import Cli, Workers, near_copy, on_opensearch, photo, start_workers, stop
 
 PHOTOS = 24
 LIMITS = {
@@ -79,10 +77,7 @@ def test_workers_killed_mid_task_are_replaced_and_every_task_runs_again(
     bucket: str,
     tmp_path: Path,
 ) -> None:
-    options = {"url": opensearch_url, "engine": "lucene", "refresh": "wait_for", "replicas": 0, "index": bucket}
-    env = {**mmindex_env, "MMINDEX_BROKER_URL": redis_url, "MMINDEX_STORE": "opensearch", **LIMITS}
-    env.update({f"MMINDEX_OPENSEARCH__{name.upper()}": str(value) for name, value in options.items()})
-    store = OpenSearchStore(Settings(store="opensearch", opensearch=options))
+    env, store = on_opensearch({**mmindex_env, **LIMITS}, redis_url, opensearch_url, bucket)
     ledger = RedisLedger(redis_url)
     broker = redis.Redis.from_url(redis_url)
     cli = Cli(env=env, cwd=tmp_path)

@@ -99,14 +99,9 @@ def test_on_opensearch_a_deleted_object_leaves_and_nothing_is_written_twice(
     bucket: str,
     tmp_path: Path,
 ) -> None:
-    from shared.config import Settings
-    from shared.stores.opensearch import OpenSearchStore
-    from tests.conftest import start_workers, stop
+    from tests.conftest import on_opensearch, start_workers, stop
 
-    options = {"url": opensearch_url, "engine": "lucene", "refresh": "wait_for", "replicas": 0, "index": bucket}
-    env = {**mmindex_env, "MMINDEX_BROKER_URL": redis_url, "MMINDEX_STORE": "opensearch"}
-    env.update({f"MMINDEX_OPENSEARCH__{name.upper()}": str(value) for name, value in options.items()})
-    store = OpenSearchStore(Settings(store="opensearch", opensearch=options))
+    env, store = on_opensearch(mmindex_env, redis_url, opensearch_url, bucket)
     cli = Cli(env=env, cwd=tmp_path)
     workers = start_workers(env, tmp_path / "logs")
     try:
@@ -146,15 +141,10 @@ def test_on_opensearch_videos_recordings_and_documents_become_moments_and_chunks
     bucket: str,
     tmp_path: Path,
 ) -> None:
-    from shared.config import Settings
-    from shared.stores.opensearch import OpenSearchStore
-    from tests.conftest import SPEECH, recording, slideshow, start_workers, stop
+    from tests.conftest import SPEECH, on_opensearch, recording, slideshow, start_workers, stop
 
-    options = {"url": opensearch_url, "engine": "lucene", "refresh": "wait_for", "replicas": 0, "index": bucket}
-    env = {**mmindex_env, "MMINDEX_BROKER_URL": redis_url, "MMINDEX_STORE": "opensearch"}
-    env.update({f"MMINDEX_OPENSEARCH__{name.upper()}": str(value) for name, value in options.items()})
+    env, store = on_opensearch(mmindex_env, redis_url, opensearch_url, bucket)
     env["MMINDEX_MEDIA__WINDOW_S"] = "5"  # the 12 s video is decoded by three tasks
-    store = OpenSearchStore(Settings(store="opensearch", opensearch=options))
     cli = Cli(env=env, cwd=tmp_path)
     photos = [photo(tmp_path / f"p{i}.jpg", seed=40 + i) for i in range(4)]
     video = slideshow(photos, 3.0, tmp_path / "trip.mp4")

@@ -19,26 +19,41 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import BIN, Cli, Workers, free_port, near_copy, photo, start_workers, stop, wait_for_port
+from tests.conftest import (
+    BIN,
+    Cli,
+    Workers,
+    free_port,
+    near_copy,
+    on_opensearch,
+    photo,
+    start_workers,
+    stop,
+    wait_for_port,
+)
 
 WAIT_S = 120.0
 
 
 @pytest.fixture
-def events_env(mmindex_env: dict[str, str], redis_url: str, opensearch_url: str, s3_endpoint: str) -> dict[str, str]:
+def node(
+    mmindex_env: dict[str, str], redis_url: str, opensearch_url: str, s3_endpoint: str
+) -> tuple[dict[str, str], Any]:
     """Distributed mode on the OpenSearch node (an index of its own), events heard through moto's SQS."""
-    return {
-        **mmindex_env,
-        "MMINDEX_BROKER_URL": redis_url,
-        "MMINDEX_STORE": "opensearch",
-        "MMINDEX_OPENSEARCH__URL": opensearch_url,
-        "MMINDEX_OPENSEARCH__ENGINE": "lucene",
-        "MMINDEX_OPENSEARCH__REFRESH": "wait_for",
-        "MMINDEX_OPENSEARCH__REPLICAS": "0",
-        "MMINDEX_OPENSEARCH__INDEX": f"events-{uuid.uuid4().hex[:8]}",
-        "MMINDEX_EVENTS__SQS_ENDPOINT_URL": s3_endpoint,
-        "MMINDEX_EVENTS__LINGER_S": "0.3",
-    }
+    env, store = on_opensearch(mmindex_env, redis_url, opensearch_url, f"events-{uuid.uuid4().hex[:8]}")
+    env.update(MMINDEX_EVENTS__SQS_ENDPOINT_URL=s3_endpoint, MMINDEX_EVENTS__LINGER_S="0.3")
+    return env, store
+
+
+@pytest.fixture
+def events_env(node: tuple[dict[str, str], Any]) -> dict[str, str]:
+    return node[0]
+
+
+@pytest.fixture
+def index(node: tuple[dict[str, str], Any]) -> Any:
+    """The pipeline's OpenSearch index, to count what it holds."""
+    return node[1]
 
 
 @pytest.fixture
@@ -98,20 +113,6 @@ def until(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> 
         time.sleep(0.5)
 
 
-def store(env: dict[str, str]) -> Any:
-    from shared.config import Settings
-    from shared.stores.opensearch import OpenSearchStore
-
-    options = {
-        "url": env["MMINDEX_OPENSEARCH__URL"],
-        "engine": "lucene",
-        "refresh": "wait_for",
-        "replicas": 0,
-        "index": env["MMINDEX_OPENSEARCH__INDEX"],
-    }
-    return OpenSearchStore(Settings(store="opensearch", opensearch=options))
-
-
 def record(bucket: str, key: str, name: str, etag: str | None, sequencer: str) -> dict[str, Any]:
     """One S3 notification record as AWS sends it (key URL-encoded)."""
     from urllib.parse import quote_plus
@@ -140,6 +141,7 @@ def test_uploads_overwrites_and_deletes_reach_the_index_through_sqs(
     s3_endpoint: str,
     bucket: str,
     queue_url: str,
+    index: Any,
     tmp_path: Path,
 ) -> None:
     cli = Cli(env=events_env, cwd=tmp_path)
@@ -153,7 +155,6 @@ def test_uploads_overwrites_and_deletes_reach_the_index_through_sqs(
     until(lambda: status(cli)["counts"]["done"] == 3, "three uploads indexed")
     hits = cli.json("search", "--image", str(near_copy(photos[1], tmp_path / "q1.jpg")), "--k", "3")
     assert hits[0]["uri"] == f"s3://{bucket}/drop/my photo p1.jpg"  # the URL-encoded key, decoded
-    index = store(events_env)
     assert index.count() == 3
 
     replacement = photo(tmp_path / "new.jpg", seed=99)
@@ -181,13 +182,13 @@ def test_duplicate_and_out_of_order_events_leave_the_final_state(
     s3_endpoint: str,
     bucket: str,
     queue_url: str,
+    index: Any,
     tmp_path: Path,
 ) -> None:
     """Events sent to the queue as S3 sends them, with sequencers, in the order a queue may deliver them
     (the bucket itself notifies nobody here)."""
     cli = Cli(env=events_env, cwd=tmp_path)
     s3 = boto3.client("s3", endpoint_url=s3_endpoint)
-    index = store(events_env)
 
     def put(key: str, seed: int) -> tuple[Path, str]:
         path = photo(tmp_path / f"{key}-{seed}.jpg", seed=seed)
@@ -239,6 +240,7 @@ def test_twenty_bad_and_twenty_good_uploads(
     s3_endpoint: str,
     bucket: str,
     queue_url: str,
+    index: Any,
     tmp_path: Path,
 ) -> None:
     cli = Cli(env=events_env, cwd=tmp_path)
@@ -263,7 +265,7 @@ def test_twenty_bad_and_twenty_good_uploads(
     assert (report["counts"]["done"], report["counts"]["failed"]) == (20, 20)
     assert all(failure["uri"].split("/")[-1].startswith("bad-") for failure in report["failed"])
     assert all(failure["error"] and "\n" not in failure["error"] for failure in report["failed"])
-    assert store(events_env).count() == 20
+    assert index.count() == 20
     assert intake.poll() is None and all(pipeline.alive().values())
 
 

@@ -15,7 +15,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from shared.errors import RETRYABLE, PermanentError, one_line
+from shared.errors import PermanentError, one_line
 from shared.events import MalformedEvent, parse
 from shared.runtime import Runtime, get_runtime
 from workers.events import event_filter
@@ -45,10 +45,7 @@ class Handler(BaseHTTPRequestHandler):
         except MalformedEvent as error:
             self._answer(HTTPStatus.BAD_REQUEST, {"error": one_line(error)})
             return
-        except RETRYABLE as error:
-            self._answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": one_line(error)})
-            return
-        except Exception as error:  # e.g. the broker refused the task: the sender must try again
+        except Exception as error:  # broker, ledger or storage unreachable, or refusing: the sender tries again
             log.warning("could not apply events: %s", one_line(error))
             self._answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": one_line(error)})
             return
