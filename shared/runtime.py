@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from threading import Lock
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings, get_settings
 from shared.documents import Space
@@ -31,6 +31,17 @@ class Runtime:
     @cached_property
     def ledger(self) -> Ledger:
         return open_ledger(self.settings)
+
+    @cached_property
+    def broker(self) -> Any:
+        """A client of the broker's Redis (for counters and queue depths), or None in embedded mode."""
+        if not self.settings.broker_url:
+            return None
+        import redis
+
+        return redis.Redis.from_url(
+            self.settings.broker_url, decode_responses=True, socket_timeout=10, socket_connect_timeout=10
+        )
 
     @cached_property
     def store(self) -> VectorStore:

@@ -307,6 +307,71 @@ def worker(
 
 
 @app.command()
+def ping(
+    pool: Annotated[str, typer.Argument(help="decode, embed, index or query")],
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds to wait for the answer")] = 5.0,
+    hostname: Annotated[
+        str | None, typer.Option("--hostname", help="The worker's node name, if not POOL@<this host>")
+    ] = None,
+) -> None:
+    """Health check: exit 0 when this host's POOL worker answers through the broker, 1 otherwise."""
+    import socket
+
+    from workers.app import app as celery_app
+
+    if pool not in _POOLS:
+        raise _fail(f"unknown pool {pool!r}; choose one of {', '.join(_POOLS)}")
+    if not get_settings().distributed:
+        raise _fail("a worker needs a broker: set MMINDEX_BROKER_URL (e.g. redis://localhost:6379/0)")
+    name = hostname or f"{pool}@{socket.gethostname()}"
+    try:
+        replies = celery_app.control.ping(destination=[name], timeout=timeout)
+    except OperationalError as error:
+        raise _fail(f"cannot reach the broker at {get_settings().broker_url} ({error})", 1) from None
+    if not any(name in reply for reply in replies):
+        raise _fail(f"{name} did not answer within {timeout:g} s", 1)
+    out.print(f"{name}: ok")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def flower(ctx: typer.Context) -> None:
+    """Run Flower on the broker: the pools' workers, queues and tasks in a browser. Options go to Flower
+    (`--port=5555`, `--address=0.0.0.0`, `--basic-auth=user:password` or FLOWER_BASIC_AUTH)."""
+    from workers.app import app as celery_app
+
+    if not get_settings().distributed:
+        raise _fail("Flower watches a broker: set MMINDEX_BROKER_URL (e.g. redis://localhost:6379/0)")
+    argv = list(ctx.args)
+    if not any(arg.startswith("--address") for arg in argv) and "FLOWER_ADDRESS" not in os.environ:
+        argv.insert(0, "--address=127.0.0.1")  # Flower can stop workers: open it to the network only when asked
+    celery_app.start(["flower", *argv])
+
+
+@app.command()
+def metrics(
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on (0: a free one)")] = 9808,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (0.0.0.0 in a container)")] = "127.0.0.1",
+) -> None:
+    """Serve Prometheus metrics at /metrics: queue depth per queue, sources per state, per-stage throughput."""
+    import threading
+
+    from workers.metrics import server
+
+    try:
+        httpd = server(host, port)
+    except OSError as error:
+        raise _fail(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    err.print(f"serving metrics on http://{host}:{httpd.server_address[1]}/metrics", highlight=False)
+
+    def serve(stop: threading.Event) -> None:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        stop.wait()
+        httpd.shutdown()
+
+    _listen(serve)
+
+
+@app.command()
 def bench(
     name: Annotated[str, typer.Argument(help="embed, opensearch, decode or events")],
     *,

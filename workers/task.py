@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from celery import Task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Retry, SoftTimeLimitExceeded
 
 from shared import artifacts
 from shared.config import get_settings
 from shared.errors import RETRYABLE, one_line
 from shared.ledger import SourceRecord, State
 from shared.runtime import Runtime, get_runtime
+from workers import metrics
 from workers.app import Queue, app
 
 log = logging.getLogger("mmindex.tasks")
@@ -86,12 +87,25 @@ class PipelineTask(Task):  # type: ignore[misc]
             time.sleep(min(countdown, self.retry_backoff_max))
         return super().retry(*args, countdown=countdown, **kwargs)
 
+    stage: Queue
+    """The queue, and so the stage, this task belongs to."""
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
+        outcome = "failed"
         try:
-            return super().__call__(*args, **kwargs)
+            result = super().__call__(*args, **kwargs)
+            outcome = "succeeded"
+            return result
+        except Retry:
+            outcome = "retried"
+            raise
         finally:
-            log.info("%s took %.3f s", self.name, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            log.info("%s took %.3f s", self.name, seconds)
+            if not self.request.is_eager:
+                payload = args[0] if args else kwargs.get("payload", {})
+                metrics.record(self.stage, outcome, seconds, metrics.work_units(self.stage, payload))
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         payload = args[0] if args else kwargs.get("payload", {})
@@ -117,6 +131,7 @@ def pipeline_task(queue: Queue, *, ignore_result: bool = True) -> Callable[[Call
             ignore_result=ignore_result,
             soft_time_limit=settings.tasks.soft_time_limit_s,
             time_limit=settings.tasks.time_limit_s,
+            stage=queue,
         )(function)
         return task
 
