@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck unit bench clean opensearch
+.PHONY: demo test lint format typecheck unit bench clean opensearch flower-screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)  ## speed figures for the README
 
 opensearch:  ## a real OpenSearch node with k-NN on 127.0.0.1:9200 (or $OPENSEARCH_PORT), in the foreground; Ctrl-C stops it
 	tests/opensearch/run.sh
+
+flower-screenshot: $(STAMP)  ## deploy/flower-workers.png, of a real system (needs Chromium)
+	$(BIN)/python deploy/flower_screenshot.py
 
 clean:
 	rm -rf $(VENV) .mmindex

@@ -214,11 +214,22 @@ def test_each_worker_pings_its_own_pool_and_finishes_its_task_on_stop(services: 
 
 def test_workers_wait_for_what_they_use(services: dict[str, Service]) -> None:
     for name, service in mmindex_services(services):
-        needs = {"redis", "opensearch", "minio"} if service["command"][0] in {"worker", "events"} else {"redis"}
+        if service["command"][0] == "worker":
+            needs = {"redis", "opensearch", "minio"}
+        elif service["command"][0] == "events":
+            needs = {"redis", "opensearch"}  # MinIO waits for it instead (below)
+        else:
+            needs = {"redis"}
         depends = service.get("depends_on") or {}
         for dependency in needs:
             assert dependency in depends, f"{name} does not wait for {dependency}"
             assert depends[dependency]["condition"] == "service_healthy", f"{name} starts before {dependency} is up"
+
+
+def test_minio_starts_with_its_webhook_target_online(services: dict[str, Service]) -> None:
+    """MinIO registers its webhook target when it starts, and minio-setup subscribes the bucket to it after."""
+    assert services["minio"]["depends_on"]["intake"]["condition"] == "service_healthy"
+    assert services["minio-setup"]["depends_on"]["minio"]["condition"] == "service_healthy"
 
 
 # ---------------------------------------------------------------- secrets and services
