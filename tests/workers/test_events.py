@@ -269,6 +269,72 @@ def test_twenty_bad_and_twenty_good_uploads(
     assert intake.poll() is None and all(pipeline.alive().values())
 
 
+def test_the_sqs_intake_waits_out_an_unreachable_queue_and_then_delivers(
+    pipeline: Workers,
+    events_env: dict[str, str],
+    s3_endpoint: str,
+    bucket: str,
+    tmp_path: Path,
+) -> None:
+    """SQS down when the intake starts (a second SQS server, not yet running): the intake keeps trying
+    instead of exiting, and an upload notified once SQS is up is indexed."""
+    port = free_port()
+    sqs_endpoint = f"http://127.0.0.1:{port}"
+    queue_url = f"{sqs_endpoint}/123456789012/late"
+    env = {**events_env, "MMINDEX_EVENTS__SQS_ENDPOINT_URL": sqs_endpoint}
+    log_path = tmp_path / "intake.log"
+    with log_path.open("w") as log:
+        intake = subprocess.Popen(
+            [str(BIN / "mmindex"), "events", "sqs", "--queue-url", queue_url], env=env, stdout=log, stderr=log
+        )
+    server: subprocess.Popen[bytes] | None = None
+    try:
+        until(lambda: "cannot reach SQS" in log_path.read_text(), "the intake reports SQS unreachable", 60)
+        assert intake.poll() is None, log_path.read_text()
+
+        with (tmp_path / "sqs.log").open("w") as server_log:
+            server = subprocess.Popen(
+                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=server_log, stderr=server_log
+            )
+        wait_for_port(port, server)
+        sqs = boto3.client("sqs", endpoint_url=sqs_endpoint)
+        assert sqs.create_queue(QueueName="late")["QueueUrl"] == queue_url
+        path = photo(tmp_path / "late.jpg", seed=71)
+        etag = boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+            Bucket=bucket, Key="late.jpg", Body=path.read_bytes()
+        )["ETag"]
+        send(sqs_endpoint, queue_url, record(bucket, "late.jpg", "ObjectCreated:Put", etag.strip('"'), "0055AED6E0"))
+
+        cli = Cli(env=env, cwd=tmp_path)
+        until(lambda: status(cli)["counts"]["done"] == 1, "the upload indexed once SQS answers")
+        hits = cli.json("search", "--image", str(near_copy(path, tmp_path / "q.jpg")), "--k", "1")
+        assert hits[0]["uri"] == f"s3://{bucket}/late.jpg"
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+        assert attributes["ApproximateNumberOfMessages"] == "0"  # received and deleted
+        assert intake.poll() is None
+    finally:
+        stop(intake)
+        if server is not None:
+            stop(server)
+
+
+def test_the_sqs_intake_stops_with_the_reason_on_a_queue_that_does_not_exist(
+    events_env: dict[str, str], s3_endpoint: str, tmp_path: Path
+) -> None:
+    """Waiting cannot mend a wrong queue URL: the intake exits and says which queue and what to check."""
+    missing = f"{s3_endpoint}/123456789012/no-such-queue-{uuid.uuid4().hex[:8]}"
+    result = subprocess.run(
+        [str(BIN / "mmindex"), "events", "sqs", "--queue-url", missing],
+        check=False,
+        env=events_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert f"{missing}: no such SQS queue" in result.stderr and "check --queue-url" in result.stderr, result.stderr
+
+
 def test_the_webhook_queues_what_minio_posts_with_the_token(
     pipeline: Workers, events_env: dict[str, str], s3_endpoint: str, bucket: str, tmp_path: Path
 ) -> None:

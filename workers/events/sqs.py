@@ -5,7 +5,9 @@ Long polling, up to 10 messages a call; messages are gathered for up to `MMINDEX
 tasks of many sources, not one task per object. A message is deleted only after its events were
 applied (their tasks queued); if applying fails for now (broker or ledger unreachable), the messages
 stay and SQS delivers them again after its visibility timeout. A message that is not a notification
-at all is logged and deleted: it would never become one.
+at all is logged and deleted: it would never become one. If SQS cannot be reached or throttles, the intake
+waits (backing off up to `BACKOFF_MAX_S`) and tries again; a queue that does not exist or credentials SQS
+refuses end it with the reason, since waiting cannot mend them.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import time
 from typing import Any
 
 import boto3
-from botocore.exceptions import NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
-from shared.errors import PermanentError
+from shared.errors import MmindexError, PermanentError, RetryableError
 from shared.events import MalformedEvent, ObjectEvent, parse
 from shared.runtime import Runtime, get_runtime
 from workers.events import event_filter
@@ -30,6 +32,18 @@ WAIT_S = 20
 """SQS long polling: the longest a receive call waits for a message."""
 BATCH = 10
 """Messages per receive and per delete call (SQS's maximum)."""
+BACKOFF_MAX_S = 30.0
+"""The longest wait between receive calls while SQS cannot be reached."""
+
+_NO_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
+_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+}
 
 
 def client(runtime: Runtime) -> Any:
@@ -40,16 +54,49 @@ def client(runtime: Runtime) -> Any:
         raise PermanentError("no AWS region for SQS: set MMINDEX_S3__REGION or AWS_DEFAULT_REGION") from None
 
 
+def classify(queue_url: str, error: Exception) -> MmindexError:
+    """A boto error from SQS as permanent (the queue or the credentials must change) or retryable."""
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        if code in _NO_QUEUE:
+            return PermanentError(f"{queue_url}: no such SQS queue ({code}); check --queue-url and the region")
+        if code in _DENIED:
+            return PermanentError(f"{queue_url}: SQS refused the credentials ({code}); check the intake's IAM policy")
+        return RetryableError(f"{queue_url}: SQS answered {code or error}")
+    return RetryableError(f"{queue_url}: cannot reach SQS ({type(error).__name__}: {error})")
+
+
+def receive(sqs: Any, queue_url: str, wait_s: int) -> list[dict[str, Any]]:
+    try:
+        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=wait_s)
+    except (ClientError, BotoCoreError) as error:
+        raise classify(queue_url, error) from error
+    return list(answer.get("Messages", []))
+
+
 def gather(sqs: Any, queue_url: str, runtime: Runtime, stop: threading.Event) -> list[dict[str, Any]]:
     """Messages for one round: wait for the first, then keep receiving while more come, up to a decode
-    task's worth of sources or the linger time."""
+    task's worth of sources or the linger time. While SQS cannot be reached, what has been received is
+    handled at once, and with nothing received the intake waits and tries again."""
     settings = runtime.settings
     messages: list[dict[str, Any]] = []
     deadline: float | None = None
+    failures = 0
     while not stop.is_set():
         wait = WAIT_S if deadline is None else max(0, round(deadline - time.monotonic()))
-        answer = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=BATCH, WaitTimeSeconds=min(wait, WAIT_S))
-        received = answer.get("Messages", [])
+        try:
+            received = receive(sqs, queue_url, min(wait, WAIT_S))
+        except RetryableError as error:
+            if messages:
+                break
+            failures += 1
+            backoff = min(BACKOFF_MAX_S, 2.0 ** min(failures - 1, 5))
+            log.warning("%s; trying again in %.0f s", error, backoff)
+            stop.wait(backoff)
+            continue
+        if failures:
+            log.info("SQS answers again")
+            failures = 0
         messages.extend(received)
         if messages and deadline is None:
             deadline = time.monotonic() + settings.events.linger_s
