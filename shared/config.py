@@ -72,6 +72,9 @@ class ModelSettings(Group):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="torch CPU threads per process; 0 = cores / worker processes")
     batch_size: int = Field(32, gt=0, description="Items per model call")
+    preload: bool = Field(
+        True, description="embed and query workers load (and download) their models at start, not on the first task"
+    )
 
 
 class VideoSettings(Group):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from enum import StrEnum
+from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready
 
 from shared.config import Settings, get_settings
-from shared.runtime import reset_runtime
+from shared.documents import Space
+from shared.errors import MmindexError, one_line
+from shared.runtime import get_runtime, reset_runtime
+
+log = logging.getLogger(__name__)
 
 
 class Queue(StrEnum):
@@ -60,6 +68,31 @@ def configure(settings: Settings) -> None:
 def _fresh_process(**_: object) -> None:
     """A forked pool process opens its own connections and loads its own models."""
     reset_runtime()
+
+
+def preload() -> None:
+    """Load both spaces' encoders into this process (downloading them if need be), logging what happened."""
+    for space in Space:
+        started = time.monotonic()
+        try:
+            encoder = get_runtime().encoder(space)
+        except MmindexError as error:
+            log.warning("preload: the %s model is not ready: %s", space.value, one_line(error))
+            continue
+        log.info("preload: %s model %s ready in %.1f s", space.value, encoder.model_id, time.monotonic() - started)
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _preload_models(sender: Any = None, **_: object) -> None:
+    """An embed or query worker whose tasks run in this process loads its models now, in the background, so the
+    first upload or search after start does not wait for a download; a task arriving meanwhile waits for the
+    same load. A model that cannot be loaded is reported here, at start, and again by the tasks that need it."""
+    if not get_settings().models.preload or sender is None:
+        return
+    queues = {queue.name for queue in sender.task_consumer.queues}
+    forked = type(sender.pool).__module__ == "celery.concurrency.prefork"  # the children would load their own
+    if queues & {Queue.EMBED.value, Queue.QUERY.value} and not forked:
+        threading.Thread(target=preload, name="preload", daemon=True).start()
 
 
 configure(get_settings())
