@@ -197,6 +197,10 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _store_reachable(self) -> Settings:
+        if (self.broker_url or "").startswith("rediss://") and "ssl_cert_reqs=" not in self.broker_url:
+            raise ValueError(
+                "MMINDEX_BROKER_URL: a rediss:// URL needs ?ssl_cert_reqs=required (or optional, none) at its end"
+            )
         if self.store is StoreKind.OPENSEARCH and not self.opensearch.url:
             raise ValueError("MMINDEX_STORE=opensearch needs MMINDEX_OPENSEARCH__URL")
         if self.opensearch.auth == "basic" and not (self.opensearch.username and self.opensearch.password):

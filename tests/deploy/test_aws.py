@@ -40,7 +40,7 @@ ISSUER = f"oidc.eks.{REGION}.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 # `test_worker_actions_match_the_code`: give the workers its action in the template, then list it here.
 CALLS = {
     "head_object": "s3:GetObject",
-    "get_object": "s3:GetObject",  # also the query pool's presigned media links
+    "get_object": "s3:GetObject",  # also the presigned URLs the decode pool gives ffmpeg
     "list_objects_v2": "s3:ListBucket",
     "put_object": "s3:PutObject",
     "delete_objects": "s3:DeleteObject",
@@ -48,7 +48,7 @@ CALLS = {
     "delete_message_batch": "sqs:DeleteMessage",
 }
 CODE = [ROOT / "shared" / "storage" / "s3.py", ROOT / "workers" / "events" / "sqs.py"]
-ES_ACTIONS = {f"es:ESHttp{verb}" for verb in ("Get", "Head", "Post", "Put", "Delete")}
+ES_ACTIONS = {f"es:ESHttp{verb}" for verb in ("Get", "Head", "Post", "Put")}  # no DELETE: see WorkerSearchPolicy
 S3_READS = {"s3:GetObject", "s3:ListBucket"}
 """S3 actions a worker may use on the whole bucket; any other may touch only the derived prefix."""
 

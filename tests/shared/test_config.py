@@ -126,6 +126,19 @@ def test_opensearch_store_without_a_url_is_rejected_naming_the_variable(monkeypa
         Settings()
 
 
+def test_a_tls_broker_url_must_say_how_to_check_the_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery's result backend refuses a rediss:// URL without ssl_cert_reqs when a worker starts; say so up front."""
+    from celery import Celery
+
+    monkeypatch.setenv("MMINDEX_BROKER_URL", "rediss://:token@cache.example.internal:6379/0")
+    with pytest.raises(ValidationError, match=r"MMINDEX_BROKER_URL.*\?ssl_cert_reqs=required"):
+        Settings()
+    url = "rediss://:token@cache.example.internal:6379/0?ssl_cert_reqs=required"
+    monkeypatch.setenv("MMINDEX_BROKER_URL", url)
+    assert Settings().broker_url == url
+    assert Celery(broker=url, backend=url).backend.as_uri()  # what the worker banner reads at start
+
+
 def test_basic_auth_without_credentials_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MMINDEX_OPENSEARCH__AUTH", "basic")
     with pytest.raises(ValidationError, match="__USERNAME and __PASSWORD"):
