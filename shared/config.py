@@ -197,7 +197,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _store_reachable(self) -> Settings:
-        if (self.broker_url or "").startswith("rediss://") and "ssl_cert_reqs=" not in self.broker_url:
+        broker = self.broker_url or ""
+        if broker.startswith("rediss://") and "ssl_cert_reqs=" not in broker:
             raise ValueError(
                 "MMINDEX_BROKER_URL: a rediss:// URL needs ?ssl_cert_reqs=required (or optional, none) at its end"
             )
