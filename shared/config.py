@@ -196,12 +196,17 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
-    def _store_reachable(self) -> Settings:
+    def _broker_usable(self) -> Settings:
+        """Celery's result backend refuses a TLS URL that does not say how to check the certificate."""
         broker = self.broker_url or ""
         if broker.startswith("rediss://") and "ssl_cert_reqs=" not in broker:
             raise ValueError(
                 "MMINDEX_BROKER_URL: a rediss:// URL needs ?ssl_cert_reqs=required (or optional, none) at its end"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _store_reachable(self) -> Settings:
         if self.store is StoreKind.OPENSEARCH and not self.opensearch.url:
             raise ValueError("MMINDEX_STORE=opensearch needs MMINDEX_OPENSEARCH__URL")
         if self.opensearch.auth == "basic" and not (self.opensearch.username and self.opensearch.password):

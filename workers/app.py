@@ -89,8 +89,10 @@ def _preload_models(sender: Any = None, **_: object) -> None:
     same load. A model that cannot be loaded is reported here, at start, and again by the tasks that need it."""
     if not get_settings().models.preload or sender is None:
         return
+    from celery.concurrency.prefork import TaskPool as Prefork
+
     queues = {queue.name for queue in sender.task_consumer.queues}
-    forked = type(sender.pool).__module__ == "celery.concurrency.prefork"  # the children would load their own
+    forked = isinstance(sender.pool, Prefork)  # the children would each load their own
     if queues & {Queue.EMBED.value, Queue.QUERY.value} and not forked:
         threading.Thread(target=preload, name="preload", daemon=True).start()
 

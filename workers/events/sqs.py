@@ -44,6 +44,7 @@ _DENIED = {
     "SignatureDoesNotMatch",
     "InvalidAccessKeyId",
 }
+_THROTTLED = {"Throttling", "ThrottlingException", "RequestThrottled", "OverLimit", "RequestTimeout"}
 
 
 def client(runtime: Runtime) -> Any:
@@ -55,14 +56,18 @@ def client(runtime: Runtime) -> Any:
 
 
 def classify(queue_url: str, error: Exception) -> MmindexError:
-    """A boto error from SQS as permanent (the queue or the credentials must change) or retryable."""
+    """A boto error from SQS as retryable (unreachable, throttling, a 5xx) or permanent (any other refusal:
+    the queue, the credentials or the request must change), as shared/storage/s3.py sorts S3's."""
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in _NO_QUEUE:
             return PermanentError(f"{queue_url}: no such SQS queue ({code}); check --queue-url and the region")
         if code in _DENIED:
             return PermanentError(f"{queue_url}: SQS refused the credentials ({code}); check the intake's IAM policy")
-        return RetryableError(f"{queue_url}: SQS answered {code or error}")
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if status >= 500 or status == 429 or code in _THROTTLED:
+            return RetryableError(f"{queue_url}: SQS answered {code or status}")
+        return PermanentError(f"{queue_url}: SQS refused the request ({code or status})")
     return RetryableError(f"{queue_url}: cannot reach SQS ({type(error).__name__}: {error})")
 
 
