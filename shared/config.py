@@ -83,6 +83,9 @@ class VideoSettings(Group):
     scene_threshold: float = Field(
         0.3, gt=0, lt=1, description="Scene-change score above which a frame is kept when sampling is `scene`"
     )
+    max_frame_pixels: int = Field(
+        40_000_000, gt=0, description="Videos whose frames have more pixels than this fail as too large"
+    )
 
 
 class MediaSettings(Group):
@@ -100,6 +103,9 @@ class MediaSettings(Group):
 class TextSettings(Group):
     chunk_chars: int = Field(1000, ge=100, description="Characters per text chunk at most (paragraphs kept whole)")
     overlap_chars: int = Field(200, ge=0, description="Characters a chunk repeats from the end of the one before")
+    max_chunks: int = Field(
+        20_000, gt=0, description="A document giving more chunks than this fails as too large (about 16 MB of text)"
+    )
 
     @model_validator(mode="after")
     def _overlap_fits(self) -> TextSettings:
@@ -115,12 +121,23 @@ class ImageSettings(Group):
     thumbnail_px: int = Field(
         256, ge=64, description="Shorter side of the stored thumbnail, which is also the model's input"
     )
+    max_decoded_bytes: int = Field(
+        512 * 1024**2, gt=0, description="Images whose decoded pixels would take more memory than this fail as too large"
+    )
 
 
 class IngestSettings(Group):
     sources_per_task: int = Field(32, gt=0, description="Sources decoded by one decode task")
     decode_threads: int = Field(0, ge=0, description="Sources a decode task works on at once; 0 = cores / processes")
     wait_timeout_s: float = Field(3600.0, gt=0, description="How long `ingest --wait` waits at most")
+    links: Literal["inside", "anywhere"] = Field(
+        "inside",
+        description="Symbolic links in an ingested or watched folder are followed only to targets inside it (`inside`)"
+        " or to any file (`anywhere`)",
+    )
+    source_timeout_s: float = Field(
+        120.0, gt=0, description="Decoding one source (or one window) taking longer than this fails only that source"
+    )
 
 
 class EventSettings(Group):
