@@ -1,6 +1,6 @@
 """The one settings object: environment variables prefixed `MMINDEX_`, nested with `__`.
 
-The names in DESIGN.md's configuration table are a contract; scripts and docs use them.
+The names in the README's configuration table are a contract; scripts and docs use them.
 """
 
 from __future__ import annotations

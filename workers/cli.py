@@ -1,4 +1,4 @@
-"""The `mmindex` command line, as DESIGN.md's contract states it."""
+"""The `mmindex` command line: the commands and options the README documents are a contract."""
 
 from __future__ import annotations
 

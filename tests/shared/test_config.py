@@ -1,4 +1,4 @@
-"""shared/config.py: the MMINDEX_* names in DESIGN.md are a contract; bad values fail at start-up."""
+"""shared/config.py: the MMINDEX_* names in the README are a contract; bad values fail at start-up."""
 
 from __future__ import annotations
 
