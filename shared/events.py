@@ -20,7 +20,9 @@
 Created events are every `ObjectCreated:*` (Put, Post, Copy, CompleteMultipartUpload); removed events are every
 `ObjectRemoved:*` (Delete, DeleteMarkerCreated) and `LifecycleExpiration:*`, which EventBridge reports as
 "Object Deleted" too. Other events (restores, tagging, ACLs, transitions, replication, reads) are ignored. A message
-of no known shape, or a record without a bucket or key, raises `MalformedEvent`: retrying cannot mend it.
+of no known shape, a record without a bucket or key, or one whose ETag or version id does not have the shape S3
+gives them (a version names artifact folders and is sent back to S3: "../../x" is refused here) raises
+`MalformedEvent`: retrying cannot mend it.
 
 `parse` is stateless and reads one message at a time, so it neither drops duplicates nor orders events. S3 delivers
 at least once and in no guaranteed order; what to do with an event is decided in the ledger, per key, by comparing
@@ -30,6 +32,7 @@ its `sequencer` with the last one applied (`newer`).
 from __future__ import annotations
 
 import json
+import re
 import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -124,9 +127,13 @@ class EventFilter:
     suffix: str = ""
     ignore_prefix: str = "_mmindex/"
     """Where mmindex writes its own artifacts (settings.s3.derived_prefix): never feed on our own output."""
+    buckets: frozenset[str] = frozenset()
+    """Only events from these buckets (settings.events.buckets); empty: every bucket."""
 
     def accepts(self, event: ObjectEvent) -> bool:
         key = event.key
+        if self.buckets and event.bucket not in self.buckets:
+            return False
         if not key or key.endswith("/"):  # no object, or a "folder" placeholder
             return False
         if self.ignore_prefix and key.startswith(self.ignore_prefix):
@@ -165,7 +172,7 @@ def _record(record: Mapping[str, Any], where: str, text: str) -> ObjectEvent | N
         bucket=_text(bucket.get("name"), f"{where}.s3.bucket.name", text),
         key=unquote_plus(_key(obj.get("key"), f"{where}.s3.object.key", text)),
         etag=_etag(obj.get("eTag"), f"{where}.s3.object.eTag", text),
-        version_id=_optional(obj.get("versionId"), f"{where}.s3.object.versionId", text),
+        version_id=_version_id(obj.get("versionId"), f"{where}.s3.object.versionId", text),
         size=_size(obj.get("size"), f"{where}.s3.object.size", text),
         sequencer=_sequencer(obj.get("sequencer"), f"{where}.s3.object.sequencer", text),
         time=_time(record.get("eventTime"), f"{where}.eventTime", text),
@@ -199,7 +206,7 @@ def _eventbridge(message: Mapping[str, Any], text: str) -> list[ObjectEvent]:
             bucket=_text(bucket.get("name"), "detail.bucket.name", text),
             key=_key(obj.get("key"), "detail.object.key", text),
             etag=_etag(etag, "detail.object.etag", text),
-            version_id=_optional(obj.get("version-id"), "detail.object.version-id", text),
+            version_id=_version_id(obj.get("version-id"), "detail.object.version-id", text),
             size=_size(obj.get("size"), "detail.object.size", text),
             sequencer=_sequencer(obj.get("sequencer"), "detail.object.sequencer", text),
             time=_time(message.get("time"), "time", text),
@@ -238,6 +245,8 @@ def _load(body: str | bytes | Mapping[str, Any]) -> tuple[Mapping[str, Any], str
         message = json.loads(text)
     except json.JSONDecodeError as error:
         raise MalformedEvent(f"not JSON ({error.msg} at character {error.pos}): {_snippet(text)}") from error
+    except RecursionError as error:  # arrays or objects nested thousands deep
+        raise MalformedEvent(f"JSON nested too deeply to be an S3 notification: {_snippet(text)}") from error
     if not isinstance(message, dict):
         raise MalformedEvent(f"not a JSON object: {_snippet(text)}")
     return message, text
@@ -274,11 +283,34 @@ def _optional(value: Any, what: str, text: str) -> str | None:
     return value
 
 
+_ETAG = re.compile(r"[0-9a-fA-F]{1,128}(?:-[0-9]{1,5})?")
+"""An S3 ETag without its quotes: hex digits (an MD5 or a digest of parts), then "-N" after a multipart upload."""
+_VERSION_ID = re.compile(r"[A-Za-z0-9._+/=-]{1,1024}")
+"""An S3 version id: opaque, URL-ready, at most 1024 bytes (AWS's are base64-like, MinIO's UUIDs; "null" too)."""
+
+
+def valid_etag(etag: str) -> bool:
+    """Whether `etag` (quotes stripped) has the shape S3 gives ETags: what is used as a version must have it."""
+    return _ETAG.fullmatch(etag) is not None
+
+
 def _etag(value: Any, what: str, text: str) -> str | None:
     etag = _optional(value, what, text)
     if etag is None:
         return None
-    return etag.strip('"') or None
+    etag = etag.strip('"')
+    if not etag:
+        return None
+    if not valid_etag(etag):
+        raise MalformedEvent(f"{what} is not an ETag (hex digits, then -N after a multipart upload): {_snippet(text)}")
+    return etag
+
+
+def _version_id(value: Any, what: str, text: str) -> str | None:
+    version = _optional(value, what, text)
+    if version is not None and (_VERSION_ID.fullmatch(version) is None or ".." in version.split("/")):
+        raise MalformedEvent(f"{what} is not an S3 version id (up to 1024 URL-safe characters): {_snippet(text)}")
+    return version
 
 
 def _time(value: Any, what: str, text: str) -> str | None:

@@ -8,6 +8,7 @@ AWS's SNS notification format, and MinIO's bucket notification guide.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -615,3 +616,73 @@ def test_an_empty_ignore_prefix_ignores_nothing() -> None:
     assert EventFilter(ignore_prefix="").accepts(event("_mmindex/thumbnails/1/abc/0.jpg"))
     assert not EventFilter(ignore_prefix="derived/").accepts(event("derived/x.jpg"))
     assert EventFilter(ignore_prefix="derived/").accepts(event("_mmindex/x.jpg"))
+
+
+# ---------------------------------------------------------------- versions are checked where events are read
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {"eTag": "../../x"},
+        {"eTag": '"../../x"'},
+        {"eTag": "5d41402abc4b2a76b9719d911017c592/../x"},
+        {"eTag": "abc-1-2"},
+        {"eTag": "5d41402abc4b2a76b9719d911017c592", "versionId": "../../x"},
+        {"eTag": "5d41402abc4b2a76b9719d911017c592", "versionId": "a b"},
+        {"eTag": "5d41402abc4b2a76b9719d911017c592", "versionId": "x" * 1025},
+    ],
+)
+def test_an_etag_or_version_id_that_is_not_one_rejects_the_event(obj: dict[str, Any]) -> None:
+    with pytest.raises(MalformedEvent, match=r"is not an (ETag|S3 version id)"):
+        parse(record("ObjectCreated:Put", **obj))
+    bridge = json.loads(json.dumps(EVENTBRIDGE_CREATED))
+    bridge["detail"]["object"].update(etag=obj["eTag"], **{"version-id": obj.get("versionId", "1")})
+    with pytest.raises(MalformedEvent, match=r"is not an (ETag|S3 version id)"):
+        parse(bridge)
+
+
+def test_real_etags_and_version_ids_are_read() -> None:
+    (event,) = parse(
+        record(
+            "ObjectCreated:CompleteMultipartUpload",
+            eTag='"bccb8986cc6b395e4f045d410c776698-12"',
+            versionId="3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo",
+        )
+    )
+    assert event.etag == "bccb8986cc6b395e4f045d410c776698-12"
+    assert event.version_id == "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo"
+
+
+def test_the_webhook_answers_400_to_a_hostile_etag_and_writes_nothing(tmp_path: Path) -> None:
+    import threading
+    import urllib.error
+    import urllib.request
+
+    from shared.config import Settings
+    from shared.runtime import Runtime
+    from workers.events.webhook import server
+
+    home = tmp_path / "home"
+    runtime = Runtime(Settings(home=home))
+    hook = server("127.0.0.1", 0, "s3cret", runtime)
+    thread = threading.Thread(target=hook.serve_forever, daemon=True)
+    thread.start()
+    try:
+        body = record("ObjectCreated:Put", key="a.jpg", eTag="../../x", sequencer="0055AED6DCD90281E5")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{hook.server_address[1]}/",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": "Bearer s3cret"},
+            method="POST",
+        )
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(request, timeout=30)
+        assert answer.value.code == 400
+        reason = json.load(answer.value)["error"]
+        assert "eTag is not an ETag" in reason and "\n" not in reason
+    finally:
+        hook.shutdown()
+        hook.server_close()
+    assert sum(runtime.ledger.counts().values()) == 0  # nothing queued, so nothing for `settle` to delete
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["home"]
