@@ -88,7 +88,12 @@ def millis(seconds: float) -> int:
 
 def decode_image(record: SourceRecord, path: Path, runtime: Runtime, window: Window | None) -> Decoded:
     settings = runtime.settings.image
-    image = open_rgb(path, max_pixels=settings.max_pixels, min_side=settings.thumbnail_px)
+    image = open_rgb(
+        path,
+        max_pixels=settings.max_pixels,
+        min_side=settings.thumbnail_px,
+        max_decoded_bytes=settings.max_decoded_bytes,
+    )
     storage = runtime.storage(record.uri)
     thumbnail = artifacts.thumbnail_uri(storage, record, 0)
     storage.put(thumbnail, thumbnail_jpeg(image, settings.thumbnail_px), "image/jpeg")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import math
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,60 +17,128 @@ from shared.errors import CorruptMedia, TooLarge
 Image.MAX_IMAGE_PIXELS = None
 
 
-def open_rgb(path: Path, *, max_pixels: int, min_side: int) -> Image.Image:
+def open_rgb(path: Path, *, max_pixels: int, min_side: int, max_decoded_bytes: int | None = None) -> Image.Image:
     """Decode an image file to an upright RGB image whose shorter side is at least `min_side` (or all it has).
 
-    JPEGs much larger than needed are decoded at reduced scale (Pillow's draft mode).
+    JPEGs much larger than needed are decoded at reduced scale (Pillow's draft mode). The memory decoding takes
+    is checked from the header, before any pixel is read: past `max_pixels` or `max_decoded_bytes` (the decoded
+    pixels and their RGB copy, see `decoded_bytes`) it raises TooLarge naming the setting.
     """
+    # The file is ours to close, not Pillow's: the image decoded from it stays usable after, without a copy.
     try:
-        image = Image.open(path)
-    except UnidentifiedImageError:
-        raise CorruptMedia("not a readable image (the format is unknown or the header is damaged)") from None
+        file = path.open("rb")
     except OSError as error:
         raise CorruptMedia(f"cannot open image ({error})") from None
-    with image:
-        width, height = image.size
-        if width * height > max_pixels:
-            raise TooLarge(
-                f"{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels}"
-                " (MMINDEX_IMAGE__MAX_PIXELS); possibly a decompression bomb"
-            )
-        scale = min_side / min(width, height)
-        if image.format == "JPEG" and scale < 0.5:
-            # Decode at 1/2, 1/4 or 1/8 scale in the JPEG decoder itself, never below what is needed.
-            image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+    with file:
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # EXIF and palette-transparency notes are not failures
-                image.load()
-                upright = ImageOps.exif_transpose(image)
-                return to_rgb(upright)
-        except (OSError, ValueError, SyntaxError) as error:
-            raise CorruptMedia(f"corrupt image data ({' '.join(str(error).split())})") from None
+            image = Image.open(file)
+        except UnidentifiedImageError:
+            raise CorruptMedia("not a readable image (the format is unknown or the header is damaged)") from None
+        except OSError as error:
+            raise CorruptMedia(f"cannot open image ({error})") from None
+        return _decode(image, max_pixels=max_pixels, min_side=min_side, max_decoded_bytes=max_decoded_bytes)
+
+
+def _decode(image: Image.Image, *, max_pixels: int, min_side: int, max_decoded_bytes: int | None) -> Image.Image:
+    width, height = image.size
+    if width * height > max_pixels:
+        raise TooLarge(
+            f"{width}x{height} = {width * height} pixels exceeds the limit of {max_pixels}"
+            " (MMINDEX_IMAGE__MAX_PIXELS); possibly a decompression bomb"
+        )
+    scale = min_side / min(width, height)
+    if image.format == "JPEG" and scale < 0.5:
+        # Decode at 1/2, 1/4 or 1/8 scale in the JPEG decoder itself, never below what is needed.
+        image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
+    needed = decoded_bytes(image.mode, image.size)
+    if max_decoded_bytes is not None and needed > max_decoded_bytes:
+        raise TooLarge(
+            f"{width}x{height} {image.mode} image needs {_mib(needed)} MiB decoded, over the limit of"
+            f" {_mib(max_decoded_bytes)} MiB (MMINDEX_IMAGE__MAX_DECODED_BYTES)"
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # EXIF and palette-transparency notes are not failures
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)  # a copy only when it has to turn the picture
+            return to_rgb(image)
+    except (OSError, ValueError, SyntaxError) as error:
+        raise CorruptMedia(f"corrupt image data ({' '.join(str(error).split())})") from None
+
+
+def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
+    """Memory an image of this mode and size takes once decoded and converted: its pixels as Pillow holds them
+    (1 byte for 1, L and P, 2 for 16-bit grayscale, 4 for every other mode) plus the RGB copy `to_rgb` makes
+    (4 bytes a pixel, none for an RGB image)."""
+    pixels = size[0] * size[1]
+    held = 1 if mode in {"1", "L", "P"} else 2 if mode.startswith("I;16") else 4
+    return pixels * (held + (0 if mode == "RGB" else 4))
+
+
+def _mib(size: int) -> str:
+    return f"{size / 1024**2:.0f}"
+
+
+_STRIP_PIXELS = 1 << 20
+"""Pixels of a high-bit-depth image converted at a time: its float32 working copy stays at a few MB."""
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode as 8-bit RGB: alpha over white, CMYK and palettes converted, 16-bit scaled."""
+    """Any Pillow mode as 8-bit RGB: alpha over white, CMYK and palettes converted, 16-bit scaled.
+
+    Beyond the RGB result, a conversion holds at most one 8-bit plane or one RGBA copy of the image, and a strip
+    of float32 values; never a full-size float copy.
+    """
     if image.mode == "RGB":
         return image
     if image.mode.startswith("I;16"):
-        values = np.asarray(image, dtype=np.float64) * (255.0 / 65535.0)
-        return Image.fromarray(values.round().astype(np.uint8), mode="L").convert("RGB")
+        return _deep_to_gray(image, 255.0 / 65535.0).convert("RGB")
     if image.mode in {"I", "F"}:
         # 32-bit: 8-bit values stay, 16-bit ones are scaled down, anything wider by its maximum.
-        values = np.asarray(image, dtype=np.float64)
-        top = float(values.max()) if values.size else 0.0
-        if top > 255:
-            values = values * (255.0 / (65535.0 if top <= 65535 else top))
-        return Image.fromarray(np.clip(values, 0, 255).round().astype(np.uint8), mode="L").convert("RGB")
+        top = _maximum(image)
+        factor = 255.0 / (65535.0 if top <= 65535 else top) if top > 255 else 1.0
+        return _deep_to_gray(image, factor).convert("RGB")
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
-        rgba = image.convert("RGBA")
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
+        background.paste(rgba, mask=rgba)  # the mask is the RGBA image's own alpha: no copy of the band
         return background
     return image.convert("RGB")
+
+
+def _maximum(image: Image.Image) -> float:
+    """The largest finite value of an I or F image (0 when there is none)."""
+    top = 0.0
+    for values in _strips(image):
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            top = max(top, float(finite.max()))
+    return top
+
+
+def _deep_to_gray(image: Image.Image, factor: float) -> Image.Image:
+    """An I, I;16 or F image as 8-bit grayscale: values times `factor`, rounded, clipped to 0–255; NaN is 0."""
+    gray = Image.new("L", image.size)
+    top = 0
+    for values in _strips(image):
+        np.multiply(values, np.float32(factor), out=values)
+        np.nan_to_num(values, copy=False, nan=0.0, posinf=255.0, neginf=0.0)
+        np.clip(values, 0, 255, out=values)
+        strip = Image.fromarray(np.rint(values, out=values).astype(np.uint8), mode="L")
+        gray.paste(strip, (0, top))
+        top += strip.height
+    return gray
+
+
+def _strips(image: Image.Image) -> Iterator[np.ndarray]:
+    """The image's values as float32 arrays of whole rows, `_STRIP_PIXELS` at a time, top to bottom."""
+    width, height = image.size
+    rows = max(1, _STRIP_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, width, min(top + rows, height)))
+        yield np.asarray(strip).astype(np.float32)
 
 
 def thumbnail_jpeg(image: Image.Image, short_side: int) -> bytes:

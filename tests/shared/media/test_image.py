@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from PIL import Image
 
 from shared.errors import CorruptMedia, TooLarge
-from shared.media.image import open_rgb, thumbnail_jpeg
+from shared.media.image import decoded_bytes, open_rgb, thumbnail_jpeg
 
 LIMIT = 100_000_000
 RED = (255, 0, 0)
@@ -178,6 +180,71 @@ def test_over_max_pixels_is_too_large_naming_the_setting(tmp_path: Path) -> None
         open_rgb(path, max_pixels=19_999, min_side=256)
     assert "200x100" in str(raised.value)
     assert open_rgb(path, max_pixels=20_000, min_side=256).size == (200, 100)
+
+
+# ---------------------------------------------------------------- memory
+
+
+PEAK = """
+import sys
+from pathlib import Path
+from shared.media.image import open_rgb
+
+def high_water_mark():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
+before = high_water_mark()
+image = open_rgb(Path(sys.argv[1]), max_pixels=100_000_000, min_side=256, max_decoded_bytes=512 * 1024**2)
+print(image.mode, image.size[0], image.size[1], high_water_mark() - before)
+"""
+
+
+def decode_peak(path: Path) -> tuple[str, tuple[int, int], int]:
+    """Mode and size of the decoded image, and how far decoding it raised a fresh process's peak memory."""
+    result = subprocess.run([sys.executable, "-c", PEAK, str(path)], capture_output=True, text=True, check=True)
+    mode, width, height, grown = result.stdout.split()
+    return mode, (int(width), int(height)), int(grown)
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "mode"),
+    [
+        ("float.tif", np.full((4000, 4000), 1000.0, dtype=np.float32), "F"),
+        ("deep.png", np.tile(np.arange(4000, dtype=np.uint16) * 16, (4000, 1)), "I;16"),
+    ],
+)
+def test_high_bit_depth_images_decode_without_a_float64_copy(
+    tmp_path: Path, name: str, values: np.ndarray, mode: str
+) -> None:
+    """16 Mpx: the old conversion (float64 copies of the whole image) peaked at 491 MB (float) and 323 MB
+    (16-bit); strip by strip it takes 157 and 115 MB, about the image, its 8-bit plane and the RGB result."""
+    path = tmp_path / name
+    Image.fromarray(values).save(path, **({"compression": "tiff_deflate"} if name.endswith(".tif") else {}))
+    with Image.open(path) as check:
+        assert check.mode == mode
+    decoded, size, grown = decode_peak(path)
+    assert (decoded, size) == ("RGB", (4000, 4000))
+    budget = decoded_bytes(mode, size)
+    assert grown < 1.5 * budget + 40 * 1024**2, f"decoding peaked {grown / 1024**2:.0f} MB above the start"
+
+
+def test_a_16_bit_strip_keeps_its_values(tmp_path: Path) -> None:
+    """Strips of a tall image are converted in order: each row keeps its own scaled value."""
+    rows = np.repeat(np.arange(1500, dtype=np.uint16)[:, None] * 43, 1000, axis=1)  # 1.5 Mpx: two strips
+    pixels = opened(save(Image.fromarray(rows), tmp_path / "tall.png"))
+    expected = np.rint(np.arange(1500) * 43 * 255 / 65535).astype(int)
+    assert np.array_equal(pixels[:, 500, 0], expected)
+    assert np.array_equal(pixels[:, 999, 2], expected)
+
+
+def test_over_the_decoded_byte_budget_is_too_large_naming_the_setting(tmp_path: Path) -> None:
+    path = save(Image.fromarray(np.zeros((1000, 2000), dtype=np.float32)), tmp_path / "wide.tif")
+    with pytest.raises(TooLarge, match="MMINDEX_IMAGE__MAX_DECODED_BYTES") as raised:
+        open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=15 * 1024**2)
+    message = str(raised.value)
+    assert "2000x1000" in message and "15 MiB" in message and "\n" not in message
+    assert open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=16 * 1024**2).size == (2000, 1000)
 
 
 # ---------------------------------------------------------------- broken files
