@@ -24,13 +24,17 @@ class ObjectInfo:
     key: str
     size: int
     version: str  # S3 version id or ETag; content hash for local files
+    refused: str | None = None  # why listing will not let it be read (a link out of the folder, a FIFO): it fails so
+    hidden: bool = False  # a dotfile or a dot-folder: reported as skipped, never read
 
 
 class ObjectStorage(Protocol):
     """Listing, fetching and writing objects in one kind of storage."""
 
     def list(self, uri: str) -> Iterator[ObjectInfo]:
-        """The object `uri` names, or every object under it; SourceNotFound when there is none."""
+        """The object `uri` names, or every object under it; SourceNotFound when there is none. An object that must
+        not be read comes with the reason (`refused`), a hidden one marked `hidden`: the intake records and reports
+        them without reading them."""
         ...
 
     def stat(self, uri: str) -> ObjectInfo:

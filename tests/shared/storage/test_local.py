@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from shared.config import Settings
-from shared.errors import SourceNotFound, TooLarge
+from shared.errors import PermanentError, SourceNotFound, TooLarge
 from shared.storage import ObjectInfo
 from shared.storage.local import LocalStorage
 
@@ -40,13 +41,17 @@ def test_a_directory_is_listed_recursively_in_order(storage: LocalStorage, tmp_p
     assert listed(storage, root) == [str(a), str(b), str(deep)]
 
 
-def test_listing_skips_hidden_files_and_hidden_directories(storage: LocalStorage, tmp_path: Path) -> None:
+def test_hidden_files_and_folders_are_listed_as_hidden_and_never_read(storage: LocalStorage, tmp_path: Path) -> None:
     root = tmp_path / "photos"
     kept = write(root / "kept.jpg")
-    write(root / ".DS_Store")
+    store = write(root / ".DS_Store")
     write(root / ".git" / "objects" / "pack")
     write(root / "album" / ".thumbs" / "x.jpg")
-    assert listed(storage, root) == [str(kept)]
+    infos = list(storage.list(str(root)))
+    assert [info.key for info in infos if not info.hidden] == [str(kept)]
+    assert sorted(info.key for info in infos if info.hidden) == sorted(
+        [str(store), str(root / ".git"), str(root / "album" / ".thumbs")]
+    )
 
 
 def test_listing_skips_the_artifacts_directory(storage: LocalStorage, home: Path, tmp_path: Path) -> None:
@@ -142,3 +147,100 @@ def test_delete_tree_removes_a_folder_but_the_versions_kept(storage: LocalStorag
     assert storage.delete_tree(str(folder)) == 2
     assert not folder.exists() and neighbour.is_file()
     assert storage.delete_tree(str(folder)) == 0
+
+
+def test_a_link_out_of_the_folder_is_refused_unread_and_a_link_inside_is_followed(
+    storage: LocalStorage, tmp_path: Path
+) -> None:
+    secret = write(tmp_path / "secret.txt", b"the password is swordfish")
+    root = tmp_path / "docs"
+    real = write(root / "real.txt", b"shared words")
+    (root / "leak.txt").symlink_to(secret)
+    (root / "sub").mkdir()
+    (root / "sub" / "alias.txt").symlink_to(real)
+    (root / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+
+    infos = {Path(info.key).name: info for info in storage.list(str(root))}
+
+    # The inside link leads to the file it names, listed once under its real path.
+    assert infos["real.txt"].key == str(real) and infos["real.txt"].refused is None
+    assert "alias.txt" not in infos
+    leak = infos["leak.txt"]
+    assert leak.refused is not None and "\n" not in leak.refused
+    assert "outside" in leak.refused and "MMINDEX_INGEST__LINKS" in leak.refused
+    assert leak.version == "refused"  # not a hash of the secret: it was never opened
+    assert "no such file" in (infos["dangling.txt"].refused or "")
+
+
+def test_links_anywhere_follows_a_link_out_of_the_folder(home: Path, tmp_path: Path) -> None:
+    storage = LocalStorage(Settings(home=home, ingest={"links": "anywhere"}))
+    elsewhere = write(tmp_path / "elsewhere" / "notes.txt", b"notes")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "notes.txt").symlink_to(elsewhere)
+
+    (info,) = storage.list(str(tmp_path / "docs"))
+
+    assert (info.key, info.refused) == (str(elsewhere), None)
+
+
+@pytest.mark.timeout(60)
+def test_a_fifo_and_a_link_to_a_device_are_refused_without_being_opened(storage: LocalStorage, tmp_path: Path) -> None:
+    root = tmp_path / "inbox"
+    write(root / "good.txt")
+    os.mkfifo(root / "x.jpg")  # opening it to read would wait for a writer for ever
+    (root / "zero.jpg").symlink_to("/dev/zero")  # reading it would never end
+
+    infos = {Path(info.key).name: info for info in storage.list(str(root))}
+
+    assert infos["good.txt"].refused is None
+    assert "a FIFO" in (infos["x.jpg"].refused or "")
+    # /dev/zero is outside the folder; followed anywhere, it is still a device and refused.
+    assert "outside" in (infos["zero.jpg"].refused or "")
+    anywhere = LocalStorage(Settings(home=tmp_path / "home", ingest={"links": "anywhere"}))
+    (device,) = [info for info in anywhere.list(str(root)) if info.key == "/dev/zero"]
+    assert device.refused is not None and "a device, not a regular file" in device.refused
+    for uri in (root / "x.jpg", Path("/dev/zero")):
+        with pytest.raises(PermanentError, match="not a regular file"), anywhere.fetch(str(uri)):
+            pass
+        with pytest.raises(PermanentError, match="not a regular file"):
+            anywhere.head(str(uri), 16)
+
+
+def test_a_file_swapped_for_a_link_after_listing_is_not_read(storage: LocalStorage, tmp_path: Path) -> None:
+    secret = write(tmp_path / "secret.txt", b"the password is swordfish")
+    root = tmp_path / "docs"
+    victim = write(root / "report.txt", b"quarterly figures")
+    (info,) = storage.list(str(root))
+
+    victim.unlink()
+    victim.symlink_to(secret)
+
+    with pytest.raises(PermanentError, match="symbolic link") as caught, storage.fetch(info.uri):
+        pass
+    assert "\n" not in str(caught.value)
+    with pytest.raises(PermanentError, match="symbolic link"):
+        storage.head(info.uri, 100)
+
+
+def test_a_folder_on_the_path_swapped_for_a_link_is_not_followed(storage: LocalStorage, tmp_path: Path) -> None:
+    write(tmp_path / "private" / "report.txt", b"the password is swordfish")
+    report = write(tmp_path / "docs" / "sub" / "report.txt", b"quarterly figures")
+    (info,) = storage.list(str(tmp_path / "docs"))
+
+    (tmp_path / "docs" / "sub").rename(tmp_path / "old")
+    (tmp_path / "docs" / "sub").symlink_to(tmp_path / "private")
+
+    assert info.uri == str(report)
+    with pytest.raises(PermanentError, match="symbolic link"), storage.fetch(info.uri):
+        pass
+
+
+def test_what_fetch_gives_stays_the_file_that_was_checked(storage: LocalStorage, tmp_path: Path) -> None:
+    secret = write(tmp_path / "secret.txt", b"the password is swordfish")
+    path = write(tmp_path / "docs" / "report.txt", b"quarterly figures")
+
+    with storage.fetch(str(path)) as local:
+        path.unlink()
+        path.symlink_to(secret)  # swapped while the decoder holds it
+        assert local.name == "report.txt"
+        assert local.read_bytes() == b"quarterly figures"
