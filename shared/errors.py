@@ -5,6 +5,8 @@ A message says what failed, on which input, and what to do about it, in one line
 
 from __future__ import annotations
 
+import re
+
 
 class MmindexError(Exception):
     """Base of every error mmindex raises on purpose."""
@@ -46,9 +48,17 @@ RETRYABLE: tuple[type[BaseException], ...] = (RetryableError, ConnectionError, T
 """What tasks retry with backoff; anything else fails at once."""
 
 
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):[^/\s]*@")
+
+
+def mask(text: str) -> str:
+    """`text` with the password of every URL in it hidden: `redis://user:secret@host` → `redis://user:***@host`."""
+    return _CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)
+
+
 def one_line(error: BaseException) -> str:
-    """The error as a single line a person can act on."""
+    """The error as a single line a person can act on, with the passwords of URLs in it masked."""
     text = " ".join(str(error).split()) or type(error).__name__
     if not isinstance(error, MmindexError):
         text = f"{type(error).__name__}: {text}"
-    return text[:500]
+    return mask(text)[:500]

@@ -39,6 +39,27 @@ def why(name: str, error: Exception) -> str:
     return text if len(text) <= 160 else text[:157].rsplit(" ", 1)[0] + "..."
 
 
+def position_limit(model: Any) -> int | None:
+    """The most tokens the model's (text) tower takes, from its config's `max_position_embeddings`."""
+    module = model[0] if len(model) else None
+    config = getattr(getattr(module, "auto_model", None), "config", None)
+    if config is None:
+        return None
+    if hasattr(config, "get_text_config"):
+        config = config.get_text_config()
+    limit = getattr(config, "max_position_embeddings", None)
+    return int(limit) if isinstance(limit, int) and limit > 0 else None
+
+
+def cap_sequence_length(model: Any) -> None:
+    """Truncate inputs at the model's position limit when the tokenizer's own limit is missing or larger
+    (CLIP tokenizers often declare none), so a long query is cut instead of crashing the text tower."""
+    limit = position_limit(model)
+    current = model.max_seq_length
+    if limit is not None and (not current or current > limit):
+        model.max_seq_length = limit
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model: CLIP-like models encode images and texts, text models texts."""
 
@@ -74,6 +95,7 @@ class SentenceTransformerEncoder:
             raise ModelUnavailable(
                 f"model {name!r} cannot be loaded ({why(name, error)}); set {setting} to a local model directory"
             ) from error
+        cap_sequence_length(model)
         if resolved.startswith("cuda"):
             model = model.half()
         model.eval()

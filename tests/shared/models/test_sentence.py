@@ -130,3 +130,12 @@ def test_encoder_for_a_missing_model_names_the_space_setting(tmp_path: Path) -> 
 def test_cpu_is_always_available() -> None:
     assert resolve_device("cpu") == "cpu"
     assert resolve_device("auto") in {"cpu", "cuda"}
+
+
+def test_a_text_longer_than_the_text_tower_takes_is_truncated(clip: SentenceTransformerEncoder) -> None:
+    # The tiny CLIP's tokenizer declares no length limit; its text tower takes 77 positions.
+    long_query = "a harbour at dusk with fishing boats, gulls over the water and lights along the quay " * 4
+
+    vectors = clip.encode_texts([long_query, "a harbour at dusk"])
+
+    assert_unit_rows(vectors, 2, clip.dimension)
