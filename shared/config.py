@@ -10,9 +10,12 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import mask
 
 
 class StoreKind(StrEnum):
@@ -213,6 +216,27 @@ class Settings(BaseSettings):
         return data
 
     @model_validator(mode="after")
+    def _broker_well_formed(self) -> Settings:
+        """A broker URL is redis:// or rediss://, with a host and a valid port, or it is refused in one line."""
+        if self.broker_url is None:
+            return self
+        shape = "like redis://[:password@]host:6379/0"
+        url = urlsplit(self.broker_url)
+        try:
+            url.port  # noqa: B018 - raises on a port that is not a number in range
+        except ValueError:
+            raise ValueError(
+                f"MMINDEX_BROKER_URL={mask(self.broker_url)} has an invalid port; write it {shape}"
+            ) from None
+        if url.scheme not in {"redis", "rediss"}:
+            raise ValueError(
+                f"MMINDEX_BROKER_URL={mask(self.broker_url)} is not a redis:// or rediss:// URL; write it {shape}"
+            )
+        if not url.hostname:
+            raise ValueError(f"MMINDEX_BROKER_URL={mask(self.broker_url)} names no host; write it {shape}")
+        return self
+
+    @model_validator(mode="after")
     def _broker_usable(self) -> Settings:
         """Celery's result backend refuses a TLS URL that does not say how to check the certificate."""
         broker = self.broker_url or ""
@@ -253,7 +277,35 @@ class Settings(BaseSettings):
         return self.ingest.decode_threads or self.cpu_share()
 
 
+HOME_SETTINGS = "settings.env"
+"""A file of `MMINDEX_*=value` lines under MMINDEX_HOME (e.g. the models `make demo` chose), read below the
+environment: a variable that is set wins over the file."""
+
+
+def home_settings_file() -> Path:
+    """Where the settings kept with the index under MMINDEX_HOME live."""
+    home = os.environ.get("MMINDEX_HOME") or str(Settings.model_fields["home"].default)
+    return Path(home).expanduser() / HOME_SETTINGS
+
+
+def save_home_settings(values: dict[str, str]) -> Path:
+    """Keep `values` (`MMINDEX_*` names) in the home's settings file, over what it held for the same names."""
+    file = home_settings_file()
+    kept: dict[str, str] = {}
+    if file.is_file():
+        for line in file.read_text().splitlines():
+            name, sep, value = line.partition("=")
+            if sep and not name.startswith("#"):
+                kept[name.strip()] = value.strip()
+    kept.update(values)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# mmindex settings kept with this index; MMINDEX_* variables in the environment win over them"]
+    file.write_text("\n".join([*lines, *(f"{name}={value}" for name, value in kept.items())]) + "\n")
+    return file
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process's settings, read once from the environment."""
-    return Settings()
+    """The process's settings, read once from the environment and, below it, the home's settings file."""
+    file = home_settings_file()
+    return Settings(_env_file=file) if file.is_file() else Settings()

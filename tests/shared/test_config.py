@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.config import Settings, StoreKind
+from shared.config import Settings, StoreKind, get_settings, save_home_settings
 
 
 @pytest.fixture(autouse=True)
@@ -213,3 +213,39 @@ def test_the_readme_documents_every_setting_and_nothing_else() -> None:
                     documented.add(base + part)
     assert sorted(names - documented) == []  # settings the README does not mention
     assert sorted(documented - names) == []  # names in the README that are not settings
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("localhost:6379", "is not a redis:// or rediss:// URL"),
+        ("http://:hunter2@localhost:6379/0", "is not a redis:// or rediss:// URL"),
+        ("redis://:hunter2@localhost:63x9/0", "has an invalid port"),
+        ("redis:///0", "names no host"),
+    ],
+)
+def test_a_malformed_broker_url_is_one_reason_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    monkeypatch.setenv("MMINDEX_BROKER_URL", url)
+    with pytest.raises(ValidationError) as error:
+        Settings()
+    (reason,) = [found["msg"] for found in error.value.errors()]  # what `mmindex` prints
+    assert problem in reason and "MMINDEX_BROKER_URL" in reason
+    assert "hunter2" not in reason
+
+
+def test_the_home_settings_file_is_read_below_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MMINDEX_HOME", str(tmp_path / "home"))
+    save_home_settings({"MMINDEX_MODELS__VISION": "/models/clip", "MMINDEX_MODELS__TEXT": "/models/minilm"})
+    save_home_settings({"MMINDEX_MODELS__TEXT": "/models/other"})  # kept over the earlier value, others stay
+    monkeypatch.setenv("MMINDEX_MODELS__VISION", "/elsewhere/clip")
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+    finally:
+        get_settings.cache_clear()
+
+    assert settings.models.vision == "/elsewhere/clip"  # the environment wins
+    assert settings.models.text == "/models/other"
+    assert settings.models.asr == "tiny.en"
