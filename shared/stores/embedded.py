@@ -1,7 +1,8 @@
 """The embedded store: LanceDB tables under MMINDEX_HOME, one per space.
 
 Writers on one host (several worker processes) take a file lock, so concurrent
-merges never conflict; readers need no lock.
+merges never conflict and a table is created whole before another process opens it;
+readers need no lock.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import lancedb
 import pyarrow as pa
 
 from shared.documents import Document, Hit
-from shared.errors import PermanentError
+from shared.errors import PermanentError, StoreError
 from shared.stores import MAX_K, SearchFilter, UpsertResult
 
 COMPACT_EVERY = 64
@@ -91,23 +92,28 @@ class EmbeddedStore:
         names = getattr(response, "tables", response)
         for name in names:
             if name.startswith("items_"):
-                table = self._db.open_table(name)
-                found[name.removeprefix("items_")] = table.schema.field("vector").type.list_size
+                table = self._table(name.removeprefix("items_"))
+                if table is not None:  # None: another process is creating it (and holds the write lock)
+                    found[name.removeprefix("items_")] = table.schema.field("vector").type.list_size
         return found
 
     def ensure(self, dimensions: Mapping[str, int]) -> None:
-        existing = self.dimensions()
         with self._writing():
-            for space, dim in dimensions.items():
-                if space in existing:
-                    if existing[space] != dim:
-                        raise PermanentError(
-                            f"space {space!r} holds {existing[space]}-d vectors but the model gives {dim}-d;"
-                            " a different model needs a fresh store (another MMINDEX_HOME)"
-                        )
-                    continue
-                schema = pa.schema([*_FIELDS, pa.field("vector", pa.list_(pa.float32(), dim))])
-                self._db.create_table(self._table_name(space), schema=schema, exist_ok=True)
+            self._ensure(dimensions)
+
+    def _ensure(self, dimensions: Mapping[str, int]) -> None:
+        """Create the missing spaces; the caller holds the write lock, so no other process is creating one."""
+        existing = self.dimensions()
+        for space, dim in dimensions.items():
+            if space in existing:
+                if existing[space] != dim:
+                    raise PermanentError(
+                        f"space {space!r} holds {existing[space]}-d vectors but the model gives {dim}-d;"
+                        " a different model needs a fresh store (another MMINDEX_HOME)"
+                    )
+                continue
+            schema = pa.schema([*_FIELDS, pa.field("vector", pa.list_(pa.float32(), dim))])
+            self._db.create_table(self._table_name(space), schema=schema, exist_ok=True)
 
     def upsert(self, documents: Sequence[Document]) -> UpsertResult:
         result = UpsertResult()
@@ -115,22 +121,25 @@ class EmbeddedStore:
         for document in documents:
             by_space.setdefault(document.item.space, []).append(document)
         for space, group in by_space.items():
-            self.ensure({space: len(group[0].vector)})
-            table = self._table(space)
-            assert table is not None
-            dim = table.schema.field("vector").type.list_size
-            rows = []
-            for document in group:
-                if len(document.vector) != dim:
-                    result.failed[document.item.id] = (
-                        f"vector has {len(document.vector)} dimensions, space {space!r} has {dim}"
-                    )
-                    continue
-                rows.append({**document.fields(), "vector": document.vector})
-            if not rows:
-                continue
-            data = pa.Table.from_pylist(rows, schema=table.schema)
+            # The table is created, opened and written under one lock: a process that finds the space missing
+            # creates it whole before any other lists it, opens it or writes to it.
             with self._writing():
+                self._ensure({space: len(group[0].vector)})
+                table = self._table(space)
+                if table is None:
+                    raise StoreError(f"the embedded store's table {self._table_name(space)} cannot be opened")
+                dim = table.schema.field("vector").type.list_size
+                rows = []
+                for document in group:
+                    if len(document.vector) != dim:
+                        result.failed[document.item.id] = (
+                            f"vector has {len(document.vector)} dimensions, space {space!r} has {dim}"
+                        )
+                        continue
+                    rows.append({**document.fields(), "vector": document.vector})
+                if not rows:
+                    continue
+                data = pa.Table.from_pylist(rows, schema=table.schema)
                 table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
                 if table.version % COMPACT_EVERY == 0:
                     # Each write adds a data fragment and a version: merge them now and then, and drop old

@@ -7,6 +7,7 @@ Every test takes the `store` fixture and speaks only the protocol, so another im
 from __future__ import annotations
 
 import math
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -336,3 +337,62 @@ def test_count_per_space_and_per_source(store: VectorStore) -> None:
     assert store.count(Space.VISION, source="s3://photos/a.mp4") == 2
     assert store.count(Space.TEXT, source="s3://photos/b.jpg") == 0
     assert store.count(source="s3://photos/missing.jpg") == 0
+
+
+# ---------------------------------------------------------------- several writers on one host
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from tests.shared.stores.test_contract import doc, unit, TEXT_DIM
+from shared.documents import Space
+from shared.stores.embedded import EmbeddedStore
+
+base, number, rounds = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+(base / f"ready-{number}").touch()
+for round in range(rounds):  # each round a fresh home, all writers starting at once
+    while not (base / f"go-{round}").exists():
+        time.sleep(0.001)
+    store = EmbeddedStore(base / f"store-{round}")
+    store.upsert([doc(f"w{number}.txt", unit(number % TEXT_DIM, TEXT_DIM), space=Space.TEXT, modality="text")])
+    store.upsert([doc(f"w{number}.jpg", unit(number % 4))])
+    (base / f"done-{round}-{number}").touch()
+"""
+
+
+def test_processes_writing_to_a_fresh_embedded_store_at_once_all_land(tmp_path: Path) -> None:
+    """Worker processes on one host share a fresh LanceDB home: each creates the tables it needs as it writes,
+    and none may miss a table another is creating (`Table 'items_text' was not found`)."""
+    import subprocess
+    import sys
+
+    writers, rounds = 8, 4
+    root = Path(__file__).parents[3]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path), str(n), str(rounds)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for n in range(writers)
+    ]
+    for round in range(-1, rounds):  # wait until every writer is ready (or finished the round before), then go
+        deadline = time.monotonic() + 120
+        while any(
+            not (tmp_path / (f"ready-{n}" if round < 0 else f"done-{round}-{n}")).exists()
+            and processes[n].poll() is None
+            for n in range(writers)
+        ):
+            assert time.monotonic() < deadline, "writers stuck"
+            time.sleep(0.01)
+        if round + 1 < rounds:
+            (tmp_path / f"go-{round + 1}").touch()
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+
+    assert [process.returncode for process in processes] == [0] * writers, "\n".join(outputs)[-3000:]
+    for round in range(rounds):
+        store = EmbeddedStore(tmp_path / f"store-{round}")
+        assert store.count(Space.TEXT) == writers
+        assert store.count(Space.VISION) == writers
