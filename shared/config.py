@@ -209,6 +209,20 @@ class Settings(BaseSettings):
         unknown = sorted(
             name
             for name in os.environ
+    sweep_interval_s: float = Field(
+        60.0, gt=0, description="How often workers look for stranded sources and check that the ledger kept its state"
+    )
+    stranded_after_s: float | None = Field(
+        None,
+        gt=0,
+        description="A source in flight this long with no task queued or held is queued again; unset = the"
+        " visibility timeout",
+    )
+
+    @property
+    def stranded_threshold_s(self) -> float:
+        """How long a source may stay in flight, untouched, before it counts as stranded."""
+        return self.stranded_after_s if self.stranded_after_s is not None else float(self.visibility_timeout_s)
             if name.startswith("MMINDEX_") and name.removeprefix("MMINDEX_").split("__")[0] not in known
         )
         if unknown:

@@ -140,13 +140,23 @@ class Ledger(Protocol):
         """How many sources reached done, failed or dead at or after the time `since` (for an ETA)."""
         ...
 
+    def idle(self, before: float, limit: int = 10_000) -> list[SourceRecord]:
+        """Sources in flight (queued, decoding, embedding, indexing) whose record last changed before the time
+        `before`: the candidates for stranded work, at most `limit`."""
+        ...
+
+    def epoch(self, create: bool = False) -> str | None:
+        """The id this ledger was given when first used (written now if `create` and there is none). A worker
+        that knew one and finds it gone, or changed, is looking at a ledger that lost its state."""
+        ...
+
 
 def open_ledger(settings: Settings) -> Ledger:
     """Redis when a broker is configured (shared by every worker), else SQLite under MMINDEX_HOME."""
     if settings.broker_url:
         from shared.ledger.redis import RedisLedger
 
-        return RedisLedger(settings.broker_url, in_flight_timeout_s=settings.tasks.visibility_timeout_s)
+        return RedisLedger(settings.broker_url, in_flight_timeout_s=settings.tasks.stranded_threshold_s)
     from shared.ledger.sqlite import SqliteLedger
 
     # In-process, nothing else will finish a source left in flight by an interrupted run: queue it again.

@@ -6,13 +6,16 @@ Each transition is one Lua script, so concurrent workers never interleave a chec
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.retry import Retry
 
 from shared.errors import StoreError
-from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State, decide, source_id, stale
+from shared.ledger import FAILURES, FINAL, PENDING, Action, SourceRecord, State, decide, source_id, stale
 from shared.storage import ObjectInfo
 
 _PREFIX = "mmindex:ledger"
@@ -96,7 +99,16 @@ return 1
 class RedisLedger:
     def __init__(self, url: str, in_flight_timeout_s: float = 3600) -> None:
         self._in_flight_timeout_s = in_flight_timeout_s
-        self._redis: Any = redis.Redis.from_url(url, decode_responses=True)
+        # A short outage (a restart) is ridden out inside each call: connection errors and timeouts are retried
+        # with backoff for about 10 s, and an idle connection is checked before use instead of failing on it.
+        self._redis: Any = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=30,
+            socket_connect_timeout=5,
+            health_check_interval=15,
+            retry=Retry(ExponentialWithJitterBackoff(base=0.1, cap=2), 8),
+        )
         self._update = self._redis.register_script(_UPDATE)
         self._indexed = self._redis.register_script(_INDEXED)
         self._decoded = self._redis.register_script(_DECODED)
@@ -239,3 +251,25 @@ class RedisLedger:
 
     def finished_since(self, since: float) -> int:
         return int(self._call(self._redis.zcount, f"{_PREFIX}:state:finished:recent", since, "+inf"))
+
+    def idle(self, before: float, limit: int = 10_000) -> list[SourceRecord]:
+        found: list[str] = []
+        for state in sorted(PENDING):
+            cursor = 0
+            while len(found) < limit:
+                cursor, ids = self._call(self._redis.sscan, f"{_PREFIX}:state:{state}", cursor, count=1000)
+                with self._redis.pipeline(transaction=False) as pipe:
+                    for id in ids:
+                        pipe.hget(self._keys(id)[0], "updated_at")
+                    updated = self._call(pipe.execute)
+                found += [id for id, at in zip(ids, updated, strict=True) if at is not None and float(at) < before]
+                if cursor == 0:
+                    break
+        return [record for record in self.get(found[:limit]) if record.state in PENDING and record.updated_at < before]
+
+    def epoch(self, create: bool = False) -> str | None:
+        key = f"{_PREFIX}:epoch"
+        if create:
+            self._call(self._redis.set, key, f"{uuid.uuid4().hex} {time.time():.0f}", nx=True)
+        value = self._call(self._redis.get, key)
+        return None if value is None else str(value)

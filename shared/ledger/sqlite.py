@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from threading import Lock
 
-from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State, decide, source_id, stale
+from shared.ledger import FAILURES, FINAL, PENDING, Action, SourceRecord, State, decide, source_id, stale
 from shared.storage import ObjectInfo
 
 _SCHEMA = """
@@ -25,6 +26,7 @@ CREATE TABLE IF NOT EXISTS indexed_items (
     source_id TEXT NOT NULL, version TEXT NOT NULL, item_id TEXT NOT NULL,
     PRIMARY KEY (source_id, item_id)
 );
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS decoded_parts (
     source_id TEXT NOT NULL, version TEXT NOT NULL, part INTEGER NOT NULL, parts INTEGER NOT NULL,
     items INTEGER NOT NULL, PRIMARY KEY (source_id, version, part)
@@ -194,3 +196,20 @@ class SqliteLedger:
                 (State.DONE, State.FAILED, State.DEAD, since),
             ).fetchone()
         return int(count)
+
+    def idle(self, before: float, limit: int = 10_000) -> list[SourceRecord]:
+        with self._tx(write=False) as db:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM sources WHERE state IN ({', '.join('?' * len(PENDING))}) AND updated_at < ?"
+                " ORDER BY updated_at LIMIT ?",
+                (*sorted(PENDING), before, limit),
+            ).fetchall()
+            return [self._record(db, row) for row in rows]
+
+    def epoch(self, create: bool = False) -> str | None:
+        with self._tx(write=create) as db:
+            if create:
+                value = f"{uuid.uuid4().hex} {time.time():.0f}"
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('epoch', ?)", (value,))
+            row = db.execute("SELECT value FROM meta WHERE name = 'epoch'").fetchone()
+        return None if row is None else str(row[0])

@@ -399,3 +399,29 @@ def test_finished_since_counts_what_reached_a_final_state(ledger: Ledger) -> Non
     ledger.fail(ids[2], "v1", "broken")
     assert ledger.finished_since(before) == 3
     assert ledger.finished_since(time.time() + 60) == 0
+
+
+# ---------------------------------------------------------------- stranded work, lost state
+
+
+def test_idle_lists_sources_in_flight_untouched_since_a_time(ledger: Ledger) -> None:
+    import time
+
+    ids = [ledger.submit(source(f"{n}.jpg"), PIPELINE)[0] for n in range(5)]
+    ledger.advance(ids[1], "v1", State.DECODING)
+    ledger.decoded(ids[2], "v1", 2)  # embedding
+    ledger.decoded(ids[3], "v1", 0)  # done
+    ledger.fail(ids[4], "v1", "broken")
+    later = time.time() + 1
+    assert sorted(record.id for record in ledger.idle(later)) == sorted(ids[:3])
+    assert {record.state for record in ledger.idle(later)} == {State.QUEUED, State.DECODING, State.EMBEDDING}
+    assert ledger.idle(time.time() - 60) == []  # touched since
+    assert len(ledger.idle(later, limit=2)) == 2
+
+
+def test_the_epoch_is_written_once_and_kept(ledger: Ledger) -> None:
+    assert ledger.epoch() is None
+    first = ledger.epoch(create=True)
+    assert first is not None
+    assert ledger.epoch(create=True) == first
+    assert ledger.epoch() == first
