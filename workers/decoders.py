@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from shared import artifacts
 from shared.documents import Item, Space, document_id
@@ -25,6 +26,7 @@ from shared.ledger import SourceRecord
 from shared.media import MediaKind, ffmpeg
 from shared.media.image import open_rgb, thumbnail_jpeg
 from shared.media.text import chunks
+from shared.models.speech import SAMPLE_RATE, Segment
 from shared.runtime import Runtime
 
 
@@ -48,6 +50,8 @@ class Window:
 
 
 WHOLE = Window(0, 1, 0.0, None)
+SPEECH_CHUNK_S = 300.0
+"""Seconds of sound transcribed at a time, at most (the window's length when shorter): 19 MB of samples."""
 WINDOW_SLACK = 0.05
 """A remainder shorter than this share of a window is decoded with the last window, not as a window of its own."""
 
@@ -114,19 +118,58 @@ def plan(duration_s: float | None, window_s: float) -> list[Window]:
     ]
 
 
-def this_window(probe: ffmpeg.Probe, runtime: Runtime, what: str) -> Window | list[Window]:
+def this_window(
+    path: ffmpeg.Source, probe: ffmpeg.Probe, runtime: Runtime, what: str, stream: Literal["audio", "video"]
+) -> Window | list[Window]:
     """For a whole file: the one window to decode here, or the windows to queue as tasks when it is long.
 
-    TooLarge past MMINDEX_MEDIA__MAX_DURATION_S.
+    The length the container declares is trusted only once a seek shows `stream` reaches that far
+    (`ffmpeg.reaches`, a moment of decoding wherever it lands): a file that goes on past
+    MMINDEX_MEDIA__MAX_DURATION_S fails as TooLarge; one that declares no length, or ends long before the
+    length it declares, is planned by where it really ends (found with a few seeks), so it never fans out into
+    empty window tasks. Decoding enforces the limit all the same (`speech`, `decode_video`).
     """
     media = runtime.settings.media
-    if probe.duration_s is not None and probe.duration_s > media.max_duration_s:
-        raise TooLarge(
-            f"{what} is {probe.duration_s:.0f} s long, over the {media.max_duration_s:.0f} s limit"
-            " (MMINDEX_MEDIA__MAX_DURATION_S)"
-        )
-    windows = plan(probe.duration_s, media.window_s)
-    return windows if len(windows) > 1 else windows[0]
+    window_s, limit_s, declared = media.window_s, media.max_duration_s, probe.duration_s
+
+    def reaches(at_s: float) -> bool:
+        return ffmpeg.reaches(path, at_s, stream=stream, timeout_s=media.ffmpeg_timeout_s)
+
+    if declared is not None and declared <= limit_s:
+        windows = plan(declared, window_s)
+        if len(windows) == 1:
+            return WHOLE
+        if reaches(windows[-1].start_s):
+            return windows
+        return windows_to(last_start(reaches, len(windows) - 1, window_s), window_s)
+    if declared is None and not reaches(window_s * (1 + WINDOW_SLACK)):
+        return WHOLE
+    if reaches(limit_s):
+        length = "declares no length and goes on" if declared is None else f"is {declared:.0f} s long, going on"
+        raise TooLarge(f"{what} {length} past the {limit_s:.0f} s limit (MMINDEX_MEDIA__MAX_DURATION_S)")
+    return windows_to(last_start(reaches, math.ceil(limit_s / window_s) - 1, window_s), window_s)
+
+
+def last_start(reaches: Callable[[float], bool], top: int, window_s: float) -> int:
+    """The last window (0 to `top`) at whose start the media still holds something: a binary search by seeks."""
+    low, high = 0, top
+    while low < high:
+        middle = (low + high + 1) // 2
+        if reaches(middle * window_s):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def windows_to(last: int, window_s: float) -> Window | list[Window]:
+    """Windows 0 to `last`, the last one to the end of the file; the whole file when that is window 0."""
+    if last == 0:
+        return WHOLE
+    parts = last + 1
+    return [
+        Window(part, parts, part * window_s, None if part == last else (part + 1) * window_s) for part in range(parts)
+    ]
 
 
 def speech(
@@ -140,18 +183,29 @@ def speech(
 ) -> list[Item]:
     """The window's speech segments as text-space items; none when speech-to-text is off.
 
-    `required`: a whole recording without a single sample is an error, not an empty result.
+    `required`: a whole recording without a single sample is an error, not an empty result. The sound is
+    decoded and transcribed in chunks of at most `SPEECH_CHUNK_S`, so memory does not grow with its length; a
+    recording going on past MMINDEX_MEDIA__MAX_DURATION_S fails as TooLarge, whatever its header said.
     """
     transcriber = runtime.transcriber()
     if transcriber is None:
         return []
     media = runtime.settings.media
-    samples = ffmpeg.pcm(path, start_s=window.start_s, end_s=window.end_s, timeout_s=media.ffmpeg_timeout_s)
-    if samples.size == 0:
-        if required and window.parts == 1:
-            raise UnsupportedMedia("zero-length recording: it holds no sound")
-        return []
-    segments = transcriber.transcribe(samples, offset_s=window.start_s)
+    segments: list[Segment] = []
+    offset_s = window.start_s
+    for samples in ffmpeg.pcm_chunks(
+        path,
+        start_s=window.start_s,
+        end_s=window.end_s,
+        chunk_s=min(media.window_s, SPEECH_CHUNK_S),
+        max_s=media.max_duration_s,
+        timeout_s=media.ffmpeg_timeout_s,
+        rate=SAMPLE_RATE,
+    ):
+        segments.extend(transcriber.transcribe(samples, offset_s=offset_s))
+        offset_s += len(samples) / SAMPLE_RATE
+    if offset_s == window.start_s and required and window.parts == 1:
+        raise UnsupportedMedia("zero-length recording: it holds no sound")
     return [
         item(
             record,
@@ -172,7 +226,13 @@ def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
     if probe.video is None:
         hint = " (it holds only audio: name it .m4a or .mp3 to index its speech)" if probe.audio else ""
         raise UnsupportedMedia(f"no video stream{hint}")
-    chosen = window or this_window(probe, runtime, "the video")
+    pixels = (probe.width or 0) * (probe.height or 0)
+    if pixels > video.max_frame_pixels:
+        raise TooLarge(
+            f"its frames are {probe.width}x{probe.height} = {pixels} pixels, over the limit of"
+            f" {video.max_frame_pixels} (MMINDEX_VIDEO__MAX_FRAME_PIXELS)"
+        )
+    chosen = window or this_window(path, probe, runtime, "the video", "video")
     if isinstance(chosen, list):
         return Decoded(windows=chosen)
     window = chosen
@@ -187,6 +247,7 @@ def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
         scene_threshold=video.scene_threshold,
         size_px=runtime.settings.image.thumbnail_px,
         timeout_s=media.ffmpeg_timeout_s,
+        max_s=media.max_duration_s,
     )
     for frame in frames:
         number = millis(frame.time_s)
@@ -226,7 +287,7 @@ def decode_audio(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
         raise UnsupportedMedia("no audio stream")
     if probe.duration_s is not None and probe.duration_s <= 0:
         raise UnsupportedMedia("zero-length recording: it holds no sound")
-    chosen = window or this_window(probe, runtime, "the recording")
+    chosen = window or this_window(path, probe, runtime, "the recording", "audio")
     if isinstance(chosen, list):
         return Decoded(windows=chosen)
     return Decoded(speech(record, path, runtime, chosen, MediaKind.AUDIO, required=True))

@@ -18,6 +18,7 @@ fetch URLs. An ffmpeg from PATH must be 5.1 or newer (`-fps_mode`, `-loglevel le
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -26,6 +27,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -46,6 +48,8 @@ _ERROR_LINES = 32
 """Warning-or-worse stderr lines kept for the error message (the rest of the log is dropped as it is read)."""
 _EPSILON_S = 1e-6
 """Frame times closer than this to a window's end belong to the next window."""
+_OVER_S = 0.5
+"""How far past the length limit ffmpeg is let decode, so that media going on past it is seen to."""
 _ONLY_FILES = "file"
 """Input protocols of a local file: a playlist or reference file in the source cannot make ffmpeg fetch a URL."""
 _ONLY_HTTP = "http,https,tcp,tls,crypto"
@@ -71,6 +75,7 @@ _TIMEOUT_HINT = "raise MMINDEX_MEDIA__FFMPEG_TIMEOUT_S or lower MMINDEX_MEDIA__W
 @functools.cache
 def ffmpeg_exe() -> str:
     """The ffmpeg binary: `ffmpeg` from PATH, else the one bundled with imageio-ffmpeg."""
+_LENGTH_SETTING = "MMINDEX_MEDIA__MAX_DURATION_S"
     return shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -158,6 +163,7 @@ def frames(
 
     - `fps`: the first frame at or after each tick start_s + i/fps (real frames with their own times, so a source
       slower than `fps` gives each frame once instead of duplicates);
+    max_s: float | None = None,
     - `keyframes`: only the keyframes, which the decoder alone produces (`-skip_frame nokey`): many times faster;
     - `scene`: the window's first frame, then each frame whose scene-change score exceeds `scene_threshold`.
 
@@ -169,10 +175,15 @@ def frames(
     video yields nothing. Raises `UnsupportedMedia` when there is no video stream or no decoder for its codec,
     `CorruptMedia` when ffmpeg fails on the data, `SourceNotFound` when the file is missing.
     """
-    source = _open(path, **_window(start_s, end_s), **_skip(sampling))["V:0"]
+    stop_s = _stop(end_s, max_s)
+    source = _open(path, **_window(start_s, stop_s), **_skip(sampling))["V:0"]
     if sampling == "fps":
         # First frame at or after each tick: the tick index floor(t * fps) grows. `t` counts from start_s.
         rate = f"{fps:.9g}"
+
+    `max_s`: how long the video may be at most (`MMINDEX_MEDIA__MAX_DURATION_S`), whatever its container says:
+    ffmpeg stops just past it, and a video going on past it raises `TooLarge` naming the setting (a frame past it,
+    or once the window is done, a seek there: `reaches`).
         ticks = f"floor(t*{rate}+1e-6),floor(prev_selected_t*{rate}+1e-6)"
         source = source.filter("select", f"isnan(prev_selected_t)+gt({ticks})")
     elif sampling == "scene":
@@ -199,9 +210,13 @@ def frames(
         process.finish(path=path, what=what, subject="video")
 
 
+                if max_s is not None and time_s > max_s + _EPSILON_S and (end_s is None or time_s < end_s):
+                    raise _too_long(path, max_s)
 def _window(start_s: float, end_s: float | None) -> dict[str, Any]:
     window: dict[str, Any] = {"ss": f"{start_s:.6f}"} if start_s > 0 else {}
     if end_s is not None:
+    if max_s is not None and stop_s != end_s and reaches(path, max_s, stream="video", timeout_s=timeout_s):
+        raise _too_long(path, max_s)  # sampling kept no frame past the limit, but the video goes on
         window["t"] = f"{max(end_s - start_s, 0.0):.6f}"
     return window
 
@@ -211,6 +226,17 @@ def _skip(sampling: str) -> dict[str, Any]:
 
 
 class _JpegSplitter:
+def _stop(end_s: float | None, max_s: float | None) -> float | None:
+    """Where ffmpeg stops decoding: the window's end, or just past the length limit when that comes first."""
+    if max_s is not None and (end_s is None or end_s > max_s + _OVER_S):
+        return max_s + _OVER_S
+    return end_s
+
+
+def _too_long(path: Source, max_s: float) -> TooLarge:
+    return TooLarge(f"{path.name} goes on past {max_s:g} s, the length limit ({_LENGTH_SETTING})")
+
+
     """Cuts ffmpeg's stream of concatenated JPEGs into whole images, as the bytes arrive.
 
     It walks the marker segments by their lengths (so a 0xFFD9 inside a header, a comment or EXIF data, does not
@@ -322,6 +348,70 @@ def write_audio(samples: np.ndarray, rate: int, *, timeout_s: float) -> bytes:
     build has no libopus). Used to send a short query recording; ffmpeg resamples to a rate Opus accepts.
 
     Samples outside [-1, 1] are clipped. Raises `ValueError` for anything but one channel of samples, and
+def pcm_chunks(
+    path: Source,
+    *,
+    start_s: float = 0.0,
+    end_s: float | None = None,
+    chunk_s: float,
+    max_s: float | None = None,
+    timeout_s: float,
+    rate: int = 16000,
+) -> Iterator[np.ndarray]:
+    """`pcm` as it is decoded, in chunks of `chunk_s` seconds (the last one shorter), so memory holds one chunk
+    however long the audio is. No chunk at all for a recording without samples.
+
+    ffmpeg waits while the consumer works on a chunk, and `timeout_s` counts only the time it runs. `max_s`: how
+    long the audio may be at most (`MMINDEX_MEDIA__MAX_DURATION_S`), whatever its container says: ffmpeg stops
+    just past it, and audio that goes on past it raises `TooLarge` naming the setting. Other errors as `pcm`.
+    """
+    stream = _open(path, **_window(start_s, _stop(end_s, max_s)))["a:0"]
+    output = stream.output("pipe:", format="s16le", acodec="pcm_s16le", ac=1, ar=rate)
+    args: list[str] = output.compile(cmd=[ffmpeg_exe(), *_QUIET, "-loglevel", "level+warning"])
+    what = f"audio {start_s:g}–{end_s:g} s" if end_s is not None else f"audio from {start_s:g} s"
+    chunk_bytes = 2 * max(1, round(chunk_s * rate))
+    limit = None if max_s is None or (end_s is not None and end_s <= max_s) else 2 * round((max_s - start_s) * rate)
+    decoded = 0
+    with _Process(args, timeout_s=timeout_s) as process:
+        pending = bytearray()
+        while data := process.read(_CHUNK):
+            pending += data
+            decoded += len(data)
+            if limit is not None and decoded > limit + 2 * rate // 10:  # a tenth of a second: resampler rounding
+                assert max_s is not None
+                raise _too_long(path, max_s)
+            while len(pending) >= chunk_bytes:
+                chunk = _floats(pending[:chunk_bytes])
+                del pending[:chunk_bytes]
+                with process.paused():
+                    yield chunk
+        process.finish(path=path, what=what, subject="audio")
+    if len(pending) >= 2:
+        yield _floats(pending)
+
+
+def _floats(data: bytes | bytearray) -> np.ndarray:
+    samples = np.frombuffer(data, dtype="<i2", count=len(data) // 2)
+    return samples.astype(np.float32) / np.float32(32768.0)
+
+
+def reaches(path: Source, at_s: float, *, stream: Literal["audio", "video"], timeout_s: float) -> bool:
+    """Whether the first audio or video stream of `path` holds anything at or after `at_s`.
+
+    One seek and a moment of decoding, so it costs about the same wherever `at_s` lies: it tells whether a file
+    really lasts as long as its container says. False also when ffmpeg cannot seek there or fails; `TooLarge` past
+    `timeout_s`.
+    """
+    source = _open(path, ss=f"{at_s:.6f}")
+    if stream == "audio":
+        output = source["a:0"].output("pipe:", format="s16le", acodec="pcm_s16le", ac=1, ar=8000, t=0.25)
+    else:
+        output = source["V:0"].output("pipe:", format="rawvideo", pix_fmt="gray", s="8x8", **{"frames:v": 1})
+    args: list[str] = output.compile(cmd=[ffmpeg_exe(), *_QUIET, "-loglevel", "level+error"])
+    result = _run(args, path=path, what=f"seeking to {at_s:g} s", timeout_s=timeout_s)
+    return len(result.stdout) > 0
+
+
     `TooLarge` past `timeout_s`.
     """
     if samples.ndim != 1:
@@ -430,9 +520,25 @@ class _Process:
         self._stderr: IO[bytes] = self._process.stderr
         self._stderr_reader = threading.Thread(target=self._read_stderr, name="ffmpeg-stderr", daemon=True)
         self._stderr_reader.start()
-        self._watchdog = threading.Timer(timeout_s, self._expire)
-        self._watchdog.daemon = True
-        self._watchdog.start()
+        self._left_s = timeout_s
+        self._watchdog = self._start_watchdog()
+
+    def _start_watchdog(self) -> threading.Timer:
+        self._started = time.monotonic()
+        watchdog = threading.Timer(max(self._left_s, 0.0), self._expire)
+        watchdog.daemon = True
+        watchdog.start()
+        return watchdog
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The time limit stops counting while the consumer works (ffmpeg waits on the full pipe meanwhile)."""
+        self._watchdog.cancel()
+        self._left_s -= time.monotonic() - self._started
+        try:
+            yield
+        finally:
+            self._watchdog = self._start_watchdog()
 
     def __enter__(self) -> _Process:
         return self

@@ -22,7 +22,17 @@ import pytest
 from PIL import Image
 
 from shared.errors import CorruptMedia, SourceNotFound, TooLarge, UnsupportedMedia
-from shared.media.ffmpeg import Frame, _JpegSplitter, ffmpeg_exe, frames, pcm, probe, write_audio
+from shared.media.ffmpeg import (
+    Frame,
+    _JpegSplitter,
+    ffmpeg_exe,
+    frames,
+    pcm,
+    pcm_chunks,
+    probe,
+    reaches,
+    write_audio,
+)
 
 TIMEOUT_S = 30.0
 CLIP_FPS = 10
@@ -313,6 +323,35 @@ def test_pcm_of_an_unknown_codec_is_unsupported_and_names_it(media: dict[str, Pa
     with pytest.raises(UnsupportedMedia) as raised:
         pcm(media["unknown"], timeout_s=TIMEOUT_S)
     assert str(raised.value) == "unsupported audio codec none (0x1234): this ffmpeg build has no decoder for it"
+
+
+def test_pcm_chunks_are_the_same_samples_a_chunk_at_a_time(media: dict[str, Path]) -> None:
+    chunks = list(pcm_chunks(media["clip"], start_s=1.0, chunk_s=2.0, timeout_s=TIMEOUT_S))
+    assert [len(chunk) for chunk in chunks[:-1]] == [32000, 32000]
+    assert np.array_equal(np.concatenate(chunks), pcm(media["clip"], start_s=1.0, timeout_s=TIMEOUT_S))
+    assert list(pcm_chunks(media["empty"], chunk_s=2.0, timeout_s=TIMEOUT_S)) == []
+
+
+def test_pcm_chunks_past_the_length_limit_fail_naming_it(media: dict[str, Path]) -> None:
+    with pytest.raises(TooLarge, match=r"past 4 s, the length limit \(MMINDEX_MEDIA__MAX_DURATION_S\)"):
+        list(pcm_chunks(media["clip"], chunk_s=1.0, max_s=4.0, timeout_s=TIMEOUT_S))
+    assert len(np.concatenate(list(pcm_chunks(media["clip"], chunk_s=1.0, max_s=6.0, timeout_s=TIMEOUT_S)))) > 0
+    # A window that ends before the limit is not affected by it.
+    assert list(pcm_chunks(media["clip"], end_s=3.0, chunk_s=5.0, max_s=4.0, timeout_s=TIMEOUT_S))
+
+
+def test_frames_past_the_length_limit_fail_naming_it(media: dict[str, Path]) -> None:
+    with pytest.raises(TooLarge, match="MMINDEX_MEDIA__MAX_DURATION_S"):
+        sample(media["clip"], max_s=3.0)
+    assert len(sample(media["clip"], max_s=6.0)) == 12
+
+
+def test_reaches_tells_where_the_media_really_ends(media: dict[str, Path]) -> None:
+    assert reaches(media["clip"], 5.0, stream="audio", timeout_s=TIMEOUT_S)
+    assert reaches(media["clip"], 5.5, stream="video", timeout_s=TIMEOUT_S)
+    assert not reaches(media["clip"], 7.0, stream="audio", timeout_s=TIMEOUT_S)
+    assert not reaches(media["clip"], 3600.0, stream="video", timeout_s=TIMEOUT_S)
+    assert not reaches(media["scenes"], 0.0, stream="audio", timeout_s=TIMEOUT_S)  # it has no sound at all
 
 
 def test_write_audio_gives_a_small_ogg_opus_that_decodes_back(tmp_path: Path) -> None:
