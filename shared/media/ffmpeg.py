@@ -70,12 +70,12 @@ class Remote:
 
 Source = Path | Remote
 _TIMEOUT_HINT = "raise MMINDEX_MEDIA__FFMPEG_TIMEOUT_S or lower MMINDEX_MEDIA__WINDOW_S"
+_LENGTH_SETTING = "MMINDEX_MEDIA__MAX_DURATION_S"
 
 
 @functools.cache
 def ffmpeg_exe() -> str:
     """The ffmpeg binary: `ffmpeg` from PATH, else the one bundled with imageio-ffmpeg."""
-_LENGTH_SETTING = "MMINDEX_MEDIA__MAX_DURATION_S"
     return shutil.which("ffmpeg") or imageio_ffmpeg.get_ffmpeg_exe()
 
 
@@ -158,12 +158,12 @@ def frames(
     scene_threshold: float,
     size_px: int,
     timeout_s: float,
+    max_s: float | None = None,
 ) -> Iterator[Frame]:
     """Sample frames of the first video stream in [start_s, end_s) with one ffmpeg process, as they are decoded.
 
     - `fps`: the first frame at or after each tick start_s + i/fps (real frames with their own times, so a source
       slower than `fps` gives each frame once instead of duplicates);
-    max_s: float | None = None,
     - `keyframes`: only the keyframes, which the decoder alone produces (`-skip_frame nokey`): many times faster;
     - `scene`: the window's first frame, then each frame whose scene-change score exceeds `scene_threshold`.
 
@@ -174,16 +174,16 @@ def frames(
     it spends waiting on a slow consumer counts), which raises `TooLarge`. A window past the end of the
     video yields nothing. Raises `UnsupportedMedia` when there is no video stream or no decoder for its codec,
     `CorruptMedia` when ffmpeg fails on the data, `SourceNotFound` when the file is missing.
+
+    `max_s`: how long the video may be at most (`MMINDEX_MEDIA__MAX_DURATION_S`), whatever its container says:
+    ffmpeg stops just past it, and a video going on past it raises `TooLarge` naming the setting (a frame past it,
+    or once the window is done, a seek there: `reaches`).
     """
     stop_s = _stop(end_s, max_s)
     source = _open(path, **_window(start_s, stop_s), **_skip(sampling))["V:0"]
     if sampling == "fps":
         # First frame at or after each tick: the tick index floor(t * fps) grows. `t` counts from start_s.
         rate = f"{fps:.9g}"
-
-    `max_s`: how long the video may be at most (`MMINDEX_MEDIA__MAX_DURATION_S`), whatever its container says:
-    ffmpeg stops just past it, and a video going on past it raises `TooLarge` naming the setting (a frame past it,
-    or once the window is done, a seek there: `reaches`).
         ticks = f"floor(t*{rate}+1e-6),floor(prev_selected_t*{rate}+1e-6)"
         source = source.filter("select", f"isnan(prev_selected_t)+gt({ticks})")
     elif sampling == "scene":
@@ -205,27 +205,22 @@ def frames(
         while chunk := process.read(_CHUNK):
             for jpeg in splitter.feed(chunk):
                 time_s = start_s + process.next_time()
+                if max_s is not None and time_s > max_s + _EPSILON_S and (end_s is None or time_s < end_s):
+                    raise _too_long(path, max_s)
                 if end_s is None or time_s < end_s - _EPSILON_S:  # ffmpeg's -t keeps a frame at exactly end_s
                     yield Frame(time_s=time_s, jpeg=jpeg)
         process.finish(path=path, what=what, subject="video")
+    if max_s is not None and stop_s != end_s and reaches(path, max_s, stream="video", timeout_s=timeout_s):
+        raise _too_long(path, max_s)  # sampling kept no frame past the limit, but the video goes on
 
 
-                if max_s is not None and time_s > max_s + _EPSILON_S and (end_s is None or time_s < end_s):
-                    raise _too_long(path, max_s)
 def _window(start_s: float, end_s: float | None) -> dict[str, Any]:
     window: dict[str, Any] = {"ss": f"{start_s:.6f}"} if start_s > 0 else {}
     if end_s is not None:
-    if max_s is not None and stop_s != end_s and reaches(path, max_s, stream="video", timeout_s=timeout_s):
-        raise _too_long(path, max_s)  # sampling kept no frame past the limit, but the video goes on
         window["t"] = f"{max(end_s - start_s, 0.0):.6f}"
     return window
 
 
-def _skip(sampling: str) -> dict[str, Any]:
-    return {"skip_frame": "nokey"} if sampling == "keyframes" else {}
-
-
-class _JpegSplitter:
 def _stop(end_s: float | None, max_s: float | None) -> float | None:
     """Where ffmpeg stops decoding: the window's end, or just past the length limit when that comes first."""
     if max_s is not None and (end_s is None or end_s > max_s + _OVER_S):
@@ -237,6 +232,11 @@ def _too_long(path: Source, max_s: float) -> TooLarge:
     return TooLarge(f"{path.name} goes on past {max_s:g} s, the length limit ({_LENGTH_SETTING})")
 
 
+def _skip(sampling: str) -> dict[str, Any]:
+    return {"skip_frame": "nokey"} if sampling == "keyframes" else {}
+
+
+class _JpegSplitter:
     """Cuts ffmpeg's stream of concatenated JPEGs into whole images, as the bytes arrive.
 
     It walks the marker segments by their lengths (so a 0xFFD9 inside a header, a comment or EXIF data, does not
@@ -343,11 +343,6 @@ def pcm(
     return samples.astype(np.float32) / np.float32(32768.0)
 
 
-def write_audio(samples: np.ndarray, rate: int, *, timeout_s: float) -> bytes:
-    """Float mono samples at `rate` Hz as a compact self-describing file: Ogg/Opus at 32 kb/s (FLAC if the ffmpeg
-    build has no libopus). Used to send a short query recording; ffmpeg resamples to a rate Opus accepts.
-
-    Samples outside [-1, 1] are clipped. Raises `ValueError` for anything but one channel of samples, and
 def pcm_chunks(
     path: Source,
     *,
@@ -412,6 +407,11 @@ def reaches(path: Source, at_s: float, *, stream: Literal["audio", "video"], tim
     return len(result.stdout) > 0
 
 
+def write_audio(samples: np.ndarray, rate: int, *, timeout_s: float) -> bytes:
+    """Float mono samples at `rate` Hz as a compact self-describing file: Ogg/Opus at 32 kb/s (FLAC if the ffmpeg
+    build has no libopus). Used to send a short query recording; ffmpeg resamples to a rate Opus accepts.
+
+    Samples outside [-1, 1] are clipped. Raises `ValueError` for anything but one channel of samples, and
     `TooLarge` past `timeout_s`.
     """
     if samples.ndim != 1:
