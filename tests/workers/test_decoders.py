@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from shared.config import Settings
@@ -161,3 +162,26 @@ def test_a_video_with_frames_over_the_pixel_limit_fails_naming_it_without_decodi
     assert not list((tmp_path / "home").rglob("*.jpg"))  # no thumbnail: no frame was decoded
     runtime = settings_from({"MMINDEX_VIDEO__MAX_FRAME_PIXELS": "307200"}, monkeypatch, tmp_path / "home")
     assert len(decode_video(source(path), path, runtime, None).items) == 2
+
+
+def test_an_image_over_the_decoded_byte_budget_fails_alone_in_its_decode_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 16 MB float TIFF (compressed to a few KB) over a 64 MiB budget fails naming the setting; the photos
+    decoded in the same group still give their thumbnails."""
+    from PIL import Image
+
+    from tests.conftest import photo
+    from workers.decode import decode_all
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    hostile = folder / "deep.tif"
+    Image.fromarray(np.full((3000, 3000), 1000.0, dtype=np.float32)).save(hostile, compression="tiff_deflate")
+    photos = [photo(folder / f"{n}.jpg", seed=n) for n in range(2)]
+    runtime = settings_from({"MMINDEX_IMAGE__MAX_DECODED_BYTES": str(64 * 1024**2)}, monkeypatch, tmp_path / "home")
+    found = decode_all([source(path) for path in [photos[0], hostile, photos[1]]], runtime)
+    assert isinstance(found[1], TooLarge) and "MMINDEX_IMAGE__MAX_DECODED_BYTES" in str(found[1])
+    for decoded in (found[0], found[2]):
+        assert isinstance(decoded, decoders.Decoded) and len(decoded.items) == 1
+    assert len(list((tmp_path / "home").rglob("*.jpg"))) == 2
