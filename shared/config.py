@@ -5,15 +5,16 @@ The names in the README's configuration table are a contract; scripts and docs u
 
 from __future__ import annotations
 
+import json
 import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import mask
 
@@ -37,7 +38,9 @@ class OpenSearchSettings(Group):
     index: str = Field("mmindex", description="Index alias that holds the documents")
     username: str | None = Field(None, description="User for basic auth")
     password: SecretStr | None = Field(None, description="Password for basic auth")
-    engine: Literal["faiss", "lucene", "nmslib"] = Field("faiss", description="k-NN engine of the vector fields")
+    engine: Literal["auto", "faiss", "lucene", "nmslib"] = Field(
+        "auto", description="k-NN engine of the vector fields; `auto`: faiss on AWS, lucene on any other node"
+    )
     space_type: Literal["cosinesimil", "innerproduct", "l2"] = Field(
         "cosinesimil", description="k-NN distance of the vector fields (vectors are normalized)"
     )
@@ -55,6 +58,22 @@ class OpenSearchSettings(Group):
     max_retries: int = Field(5, ge=0, description="Retries of a request answered 429 or 502-504, with backoff")
     timeout_s: float = Field(30.0, gt=0, description="Request timeout")
     verify_certs: bool = Field(True, description="Verify the endpoint's TLS certificate")
+
+    @property
+    def on_aws(self) -> bool:
+        """A managed domain or a serverless collection: signed requests, or an amazonaws.com host."""
+        host = (self.url or "").split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].rsplit("@", 1)[-1]
+        return self.auth == "sigv4" or host.endswith(".amazonaws.com")
+
+    def knn_engine(self) -> str:
+        """The engine new vector fields get: the setting, with `auto` resolved by the target.
+
+        AWS carries the native faiss engine on every domain and collection; a self-run node may not (a k-NN
+        plugin without its native libraries stops at the first flush of a faiss index), and lucene runs on all.
+        """
+        if self.engine != "auto":
+            return self.engine
+        return "faiss" if self.on_aws else "lucene"
 
 
 class S3Settings(Group):
@@ -125,7 +144,9 @@ class ImageSettings(Group):
         256, ge=64, description="Shorter side of the stored thumbnail, which is also the model's input"
     )
     max_decoded_bytes: int = Field(
-        512 * 1024**2, gt=0, description="Images whose decoded pixels would take more memory than this fail as too large"
+        512 * 1024**2,
+        gt=0,
+        description="Images whose decoded pixels would take more memory than this fail as too large",
     )
 
 
@@ -153,6 +174,31 @@ class EventSettings(Group):
         1.0, ge=0, description="How long an intake waits for more events to fill a decode task (micro-batching)"
     )
     token: SecretStr | None = Field(None, description="Bearer token the webhook requires")
+    buckets: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Only events from these buckets are indexed (comma-separated or a JSON list); empty = all",
+    )
+    webhook_timeout_s: float = Field(
+        10.0, gt=0, description="A webhook client must send its request (headers and body) within this long"
+    )
+    webhook_connections: int = Field(
+        64, gt=0, description="Connections the webhook serves at once; more are closed at once, not queued"
+    )
+    webhook_max_bytes: int = Field(
+        16 * 1024**2, gt=0, description="Largest request body the webhook accepts (413 above, 411 without a length)"
+    )
+
+    @field_validator("buckets", mode="before")
+    @classmethod
+    def _bucket_list(cls, value: Any) -> Any:
+        """`a,b` or `["a", "b"]` from the environment; a list as it is."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [name.strip() for name in text.split(",") if name.strip()]
+        return value
+
     watch_interval_s: float = Field(1.0, gt=0, description="How often `events watch` scans its folder")
     settle_s: float = Field(2.0, ge=0, description="A watched file unchanged this long has finished being written")
 
@@ -163,6 +209,20 @@ class TaskSettings(Group):
     max_retries: int = Field(5, ge=0, description="Retries of retryable errors before a source fails")
     visibility_timeout_s: int = Field(3600, gt=0, description="Broker redelivers unacknowledged tasks after this")
     query_timeout_s: float = Field(60.0, gt=0, description="How long `search` waits for the query pool")
+    sweep_interval_s: float = Field(
+        60.0, gt=0, description="How often workers look for stranded sources and check that the ledger kept its state"
+    )
+    stranded_after_s: float | None = Field(
+        None,
+        gt=0,
+        description="A source in flight this long with no task queued or held is queued again; unset = the"
+        " visibility timeout",
+    )
+
+    @property
+    def stranded_threshold_s(self) -> float:
+        """How long a source may stay in flight, untouched, before it counts as stranded."""
+        return self.stranded_after_s if self.stranded_after_s is not None else float(self.visibility_timeout_s)
 
     @model_validator(mode="after")
     def _limits_fit(self) -> TaskSettings:
@@ -209,20 +269,6 @@ class Settings(BaseSettings):
         unknown = sorted(
             name
             for name in os.environ
-    sweep_interval_s: float = Field(
-        60.0, gt=0, description="How often workers look for stranded sources and check that the ledger kept its state"
-    )
-    stranded_after_s: float | None = Field(
-        None,
-        gt=0,
-        description="A source in flight this long with no task queued or held is queued again; unset = the"
-        " visibility timeout",
-    )
-
-    @property
-    def stranded_threshold_s(self) -> float:
-        """How long a source may stay in flight, untouched, before it counts as stranded."""
-        return self.stranded_after_s if self.stranded_after_s is not None else float(self.visibility_timeout_s)
             if name.startswith("MMINDEX_") and name.removeprefix("MMINDEX_").split("__")[0] not in known
         )
         if unknown:
@@ -302,8 +348,9 @@ def home_settings_file() -> Path:
     return Path(home).expanduser() / HOME_SETTINGS
 
 
-def save_home_settings(values: dict[str, str]) -> Path:
-    """Keep `values` (`MMINDEX_*` names) in the home's settings file, over what it held for the same names."""
+def save_home_settings(values: dict[str, str | None]) -> Path:
+    """Keep `values` (`MMINDEX_*` names) in the home's settings file, over what it held for the same names;
+    a name given None is taken out of it."""
     file = home_settings_file()
     kept: dict[str, str] = {}
     if file.is_file():
@@ -311,7 +358,9 @@ def save_home_settings(values: dict[str, str]) -> Path:
             name, sep, value = line.partition("=")
             if sep and not name.startswith("#"):
                 kept[name.strip()] = value.strip()
-    kept.update(values)
+    kept.update({name: value for name, value in values.items() if value is not None})
+    for name in (name for name, value in values.items() if value is None):
+        kept.pop(name, None)
     file.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# mmindex settings kept with this index; MMINDEX_* variables in the environment win over them"]
     file.write_text("\n".join([*lines, *(f"{name}={value}" for name, value in kept.items())]) + "\n")

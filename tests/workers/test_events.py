@@ -6,7 +6,10 @@ folder watch likewise. Nothing but the upload (or the file) is needed for a sour
 from __future__ import annotations
 
 import json
+import os
 import random
+import resource
+import socket
 import subprocess
 import time
 import urllib.error
@@ -403,3 +406,113 @@ def test_a_watched_folder_is_indexed_as_files_arrive_and_leave(cli: Cli, tmp_pat
         assert process.poll() is None
     finally:
         stop(process)
+
+
+# ---------------------------------------------------------------- the webhook against hostile clients
+
+TOKEN = "s3cret"
+
+
+@pytest.fixture
+def hook(redis_url: str, tmp_path: Path) -> Iterator[int]:
+    """`mmindex events webhook` queueing to Redis (no workers needed: the answer says what was queued), with a
+    1 s request deadline, 16 connections at most, 64 KiB bodies, two buckets allowed, and 128 file descriptors."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MMINDEX_")}
+    env.update(
+        MMINDEX_HOME=str(tmp_path / "home"),
+        MMINDEX_BROKER_URL=redis_url,
+        MMINDEX_EVENTS__TOKEN=TOKEN,
+        MMINDEX_EVENTS__WEBHOOK_TIMEOUT_S="1",
+        MMINDEX_EVENTS__WEBHOOK_CONNECTIONS="16",
+        MMINDEX_EVENTS__WEBHOOK_MAX_BYTES=str(64 * 1024),
+        MMINDEX_EVENTS__BUCKETS="photos, clips",
+    )
+    port = free_port()
+
+    process = subprocess.Popen(
+        [str(BIN / "mmindex"), "events", "webhook", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    resource.prlimit(process.pid, resource.RLIMIT_NOFILE, (128, 128))  # a flood meets the server's limit sooner
+    try:
+        wait_for_port(port, process, timeout=120)
+        yield port
+    finally:
+        stop(process)
+
+
+def raw(port: int, request: bytes, wait_s: float = 10.0) -> tuple[int, dict[str, Any]]:
+    """Send bytes as they are, keep the connection open for writing, and read the answer (0 if none came)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait_s) as sock:
+        sock.sendall(request)
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    if not answer.startswith(b"HTTP/"):
+        return 0, {}
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body or b"{}")
+
+
+def post(port: int, body: bytes, headers: dict[str, str] | None = None) -> bytes:
+    lines = [b"POST / HTTP/1.1", b"Host: 127.0.0.1"]
+    for name, value in {
+        "Authorization": f"Bearer {TOKEN}",
+        "Content-Length": str(len(body)),
+        **(headers or {}),
+    }.items():
+        lines.append(f"{name}: {value}".encode())
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def notification(bucket: str, key: str, sequencer: str = "17A3C2B1F0E1D000") -> bytes:
+    return json.dumps({"Records": [record(bucket, key, "s3:ObjectCreated:Put", "0" * 32, sequencer)]}).encode()
+
+
+def test_the_webhook_answers_again_once_half_open_connections_time_out(hook: int) -> None:
+    hanging = []
+    try:
+        for _ in range(200):  # more than the server's file descriptors: each sends half a header and waits
+            sock = socket.create_connection(("127.0.0.1", hook), timeout=10)
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bea")
+            hanging.append(sock)
+        deadline = time.monotonic() + 30  # MinIO sends again until it is answered
+        code, answer = 0, {}
+        while code != 200 and time.monotonic() < deadline:
+            code, answer = raw(hook, post(hook, notification("photos", "a.jpg")), wait_s=5)
+        assert (code, answer.get("queued")) == (200, 1)
+    finally:
+        for sock in hanging:
+            sock.close()
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "code"),
+    [
+        (post(0, b'{"Records": []}', {"Content-Length": "-1"}), 400),
+        (post(0, b'{"Records": []}', {"Content-Length": "abc"}), 400),
+        (post(0, b"{}", {"Content-Length": str(10**9)}), 413),
+        (post(0, b"{}").replace(b"Content-Length: 2\r\n", b""), 411),
+        (post(0, b"{}", {"Authorization": "Bearer s3crét"}), 401),
+        (post(0, b"[" * 10_000 + b"]" * 10_000), 400),
+    ],
+    ids=["length -1", "length abc", "over the cap", "no length", "non-ASCII token", "nested 10,000 deep"],
+)
+def test_the_webhook_answers_hostile_requests_with_a_4xx_at_once(hook: int, request_bytes: bytes, code: int) -> None:
+    # Nothing more is sent and the connection stays open: an answer that waits for more never comes.
+    status, answer = raw(hook, request_bytes, wait_s=5)
+    assert status == code, answer
+    assert "\n" not in answer.get("error", "")
+
+
+def test_the_webhook_ignores_buckets_outside_the_allowlist(hook: int) -> None:
+    body = {
+        "Records": [json.loads(notification(bucket, f"{bucket}.jpg"))["Records"][0] for bucket in ("photos", "secrets")]
+    }
+    code, answer = raw(hook, post(hook, json.dumps(body).encode()))
+    assert (code, answer["queued"], answer["ignored"]) == (200, 1, 1)

@@ -15,6 +15,11 @@ from shared.events import EventFilter
 
 
 def event_filter(settings: Settings) -> EventFilter:
-    """What the intakes index: the configured prefix and suffix, never the derived-artifact prefix."""
+    """What the intakes index: the configured buckets, prefix and suffix, never the derived-artifact prefix."""
     events = settings.events
-    return EventFilter(prefix=events.prefix, suffix=events.suffix, ignore_prefix=settings.s3.derived_prefix)
+    return EventFilter(
+        prefix=events.prefix,
+        suffix=events.suffix,
+        ignore_prefix=settings.s3.derived_prefix,
+        buckets=frozenset(events.buckets),
+    )

@@ -2,47 +2,132 @@
 
 Every request must carry `Authorization: Bearer <MMINDEX_EVENTS__TOKEN>`. The answer comes only after
 the events were applied (their tasks queued): 200 with what was done; 400 for a body that is not an
-S3 event; 401 without the token; 503 when the broker or the ledger cannot be reached, so that the
-sender (MinIO queues and retries) delivers it again.
+S3 event (or a malformed `Content-Length`); 401 without the token; 411 without a `Content-Length`; 413 for a
+body over `MMINDEX_EVENTS__WEBHOOK_MAX_BYTES`; 503 only when the broker or the ledger cannot be reached, so
+that the sender (MinIO queues and retries) delivers it again. Bad input never gets a 503: it would come again
+for ever.
+
+The server is `http.server`'s, kept from being held open by clients that never finish a request: at most
+`MMINDEX_EVENTS__WEBHOOK_CONNECTIONS` connections are served at once (one thread each; a connection past the
+limit is closed at once, never queued), and a client must send its headers and body within
+`MMINDEX_EVENTS__WEBHOOK_TIMEOUT_S`, or its connection is shut.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
+import socket
+import threading
+import time
+import zlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from shared.errors import PermanentError, one_line
-from shared.events import MalformedEvent, parse
+from shared.events import ObjectEvent, parse
 from shared.runtime import Runtime, get_runtime
 from workers.events import event_filter
-from workers.intake import apply
+from workers.intake import Applied, apply
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 8 * 1024**2
-"""Bytes of a request body at most (a notification holds a few records)."""
+LANES = 8
+"""Events of a large notification are applied this many at a time (by key, so each key keeps its order)."""
+
+
+class WebhookServer(ThreadingHTTPServer):
+    """A threading HTTP server with a bound on connections and a deadline for reading each request."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[Handler], *, connections: int, timeout_s: float):
+        self.timeout_s = timeout_s
+        self.connections = connections
+        self._slots = threading.BoundedSemaphore(connections)
+        self._reading: dict[socket.socket, float] = {}  # connections still sending their request → deadline
+        self._lock = threading.Lock()
+        self._refused = 0
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self._refused += 1
+            if self._refused in (1, 10, 100) or self._refused % 1000 == 0:
+                log.warning(
+                    "%d connections closed unserved: %d are open already (MMINDEX_EVENTS__WEBHOOK_CONNECTIONS)",
+                    self._refused,
+                    self.connections,
+                )
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)  # type: ignore[misc]
+        finally:
+            self.done_reading(request)
+            self._slots.release()
+
+    def reading(self, connection: socket.socket) -> None:
+        """`connection` has `timeout_s` from now to send its request."""
+        with self._lock:
+            self._reading[connection] = time.monotonic() + self.timeout_s
+
+    def done_reading(self, connection: socket.socket) -> None:
+        with self._lock:
+            self._reading.pop(connection, None)
+
+    def service_actions(self) -> None:
+        """Shut the connections whose request is late (run by `serve_forever` between polls)."""
+        now = time.monotonic()
+        with self._lock:
+            late = [connection for connection, deadline in self._reading.items() if deadline <= now]
+            for connection in late:
+                del self._reading[connection]
+        for connection in late:
+            with contextlib.suppress(OSError):  # closed meanwhile
+                connection.shutdown(socket.SHUT_RDWR)  # its thread's read ends at once, and the thread with it
 
 
 class Handler(BaseHTTPRequestHandler):
     runtime: Runtime
     token: str
+    max_bytes: int
+    server: WebhookServer
+
+    def setup(self) -> None:
+        self.server.reading(self.request)
+        super().setup()  # each read waits `timeout` at most; the server's deadline bounds them all together
 
     def do_POST(self) -> None:
-        if not hmac.compare_digest(self.headers.get("Authorization", ""), f"Bearer {self.token}"):
+        # The header as sent, bytes for bytes (http.server decodes it as Latin-1): a non-ASCII one is just wrong.
+        sent = self.headers.get("Authorization", "").encode("latin-1", "replace")
+        if not hmac.compare_digest(sent, f"Bearer {self.token}".encode()):
             self._answer(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong bearer token"})
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"body over {MAX_BODY} bytes"})
+        length = self._length()
+        if length is None:
+            return
+        body = self.rfile.read(length)
+        self.server.done_reading(self.request)
+        if len(body) < length:
+            self._answer(HTTPStatus.BAD_REQUEST, {"error": f"body ended after {len(body)} of {length} bytes"})
             return
         try:
-            events = parse(self.rfile.read(length))
-            applied = apply(events, event_filter(self.runtime.settings), self.runtime)
-        except MalformedEvent as error:
+            events = parse(body)
+            applied = self._apply(events)
+        except PermanentError as error:  # not an S3 event, or not one mmindex can take: sending it again is futile
             self._answer(HTTPStatus.BAD_REQUEST, {"error": one_line(error)})
             return
         except Exception as error:  # broker, ledger or storage unreachable, or refusing: the sender tries again
@@ -55,23 +140,77 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """A health check for load balancers and compose files."""
+        self.server.done_reading(self.request)
         self._answer(HTTPStatus.OK, {"status": "ok"})
 
+    def _length(self) -> int | None:
+        """The body's length as the request declares it, or None once the request was answered with why not."""
+        if "Transfer-Encoding" in self.headers:
+            self._answer(HTTPStatus.LENGTH_REQUIRED, {"error": "send the body with a Content-Length, not chunked"})
+            return None
+        declared = self.headers.get("Content-Length")
+        if declared is None:
+            self._answer(HTTPStatus.LENGTH_REQUIRED, {"error": "a Content-Length header is required"})
+            return None
+        declared = declared.strip()
+        if not (declared.isascii() and declared.isdigit()):
+            self._answer(HTTPStatus.BAD_REQUEST, {"error": f"Content-Length {declared[:40]!r} is not a byte count"})
+            return None
+        length = int(declared)
+        if length > self.max_bytes:
+            error = f"body of {length} bytes is over {self.max_bytes} (MMINDEX_EVENTS__WEBHOOK_MAX_BYTES)"
+            self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": error})
+            return None
+        return length
+
+    def _apply(self, events: Sequence[ObjectEvent]) -> Applied:
+        """Apply the events; a large notification in lanes by key, each lane in order (the ledger's round trips,
+        one per event, are what takes the time)."""
+        only = event_filter(self.runtime.settings)
+        if len(events) <= self.runtime.settings.ingest.sources_per_task or not self.runtime.settings.distributed:
+            return apply(events, only, self.runtime)
+        lanes: list[list[ObjectEvent]] = [[] for _ in range(LANES)]
+        for event in events:
+            lanes[zlib.crc32(event.uri.encode()) % LANES].append(event)
+        with ThreadPoolExecutor(LANES, thread_name_prefix="webhook-apply") as pool:
+            results = list(pool.map(lambda lane: apply(lane, only, self.runtime), [lane for lane in lanes if lane]))
+        total = Applied()
+        for result in results:
+            for name, uris in vars(result).items():
+                getattr(total, name).extend(uris)
+        return total
+
     def _answer(self, status: HTTPStatus, body: dict[str, Any]) -> None:
+        self.server.done_reading(self.request)
         data = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
+        self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
 
 
-def server(host: str, port: int, token: str, runtime: Runtime | None = None) -> ThreadingHTTPServer:
+def server(host: str, port: int, token: str, runtime: Runtime | None = None) -> WebhookServer:
     """A server answering on (host, port); `serve_forever()` runs it. Port 0 picks a free one."""
     if not token:
         raise PermanentError("the webhook needs a bearer token: set MMINDEX_EVENTS__TOKEN")
-    handler = type("BoundHandler", (Handler,), {"runtime": runtime or get_runtime(), "token": token})
-    return ThreadingHTTPServer((host, port), handler)
+    runtime = runtime or get_runtime()
+    events = runtime.settings.events
+    handler = type(
+        "BoundHandler",
+        (Handler,),
+        {
+            "runtime": runtime,
+            "token": token,
+            "max_bytes": events.webhook_max_bytes,
+            "timeout": events.webhook_timeout_s,
+        },
+    )
+    return WebhookServer(
+        (host, port), handler, connections=events.webhook_connections, timeout_s=events.webhook_timeout_s
+    )
