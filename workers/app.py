@@ -53,14 +53,27 @@ def configure(settings: Settings) -> None:
         worker_send_task_events=True,
         task_send_sent_event=True,
         result_expires=3600,
+        # A broker outage is waited out: workers reconnect with backoff for as long as it takes, at start and
+        # after a connection is lost, and an idle connection is checked before it is trusted.
+        broker_connection_retry=True,
         broker_connection_retry_on_startup=True,
+        broker_connection_max_retries=None,
         # A dead worker's unacknowledged tasks go to another after the visibility timeout; the broker is
         # checked for them every 10 s (kombu's default is every 100 s).
         broker_transport_options={
             "visibility_timeout": settings.tasks.visibility_timeout_s,
             "unacked_restore_throttle": 1,
+            "retry_on_timeout": True,
+            "health_check_interval": 15,
+            "socket_keepalive": True,
+            "socket_connect_timeout": 5,
         },
         result_backend_transport_options={"visibility_timeout": settings.tasks.visibility_timeout_s},
+        redis_retry_on_timeout=True,
+        redis_socket_keepalive=True,
+        redis_backend_health_check_interval=15,
+        result_backend_always_retry=True,
+        result_backend_max_retries=10,
     )
 
 
@@ -95,6 +108,20 @@ def _preload_models(sender: Any = None, **_: object) -> None:
     forked = isinstance(sender.pool, Prefork)  # the children would each load their own
     if queues & {Queue.EMBED.value, Queue.QUERY.value} and not forked:
         threading.Thread(target=preload, name="preload", daemon=True).start()
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _start_sweeper(sender: Any = None, **_: object) -> None:
+    """Every worker looks for stranded sources, and for a ledger that lost its state, in the background
+    (workers/sweep.py). A prefork pool's main process does not open the store (its children are forked from it
+    and must start without its connections), so it leaves the store-documents check to the other pools."""
+    from celery.concurrency.prefork import TaskPool as Prefork
+
+    from workers.sweep import Sweeper
+
+    if sender is None or not get_settings().distributed:
+        return
+    Sweeper(open_store=not isinstance(sender.pool, Prefork)).start()
 
 
 configure(get_settings())

@@ -116,7 +116,19 @@ class PipelineTask(Task):  # type: ignore[misc]
             reason = f"gave up after {self.request.retries} retries: {one_line(exc)}"
         else:
             reason = f"{self.name} failed: {one_line(exc)}"
-        fail_sources(payload_sources(payload), reason, dead=dead)
+        sources = payload_sources(payload)
+        try:
+            fail_sources(sources, reason, dead=dead)
+        except Exception as error:  # a failure handler must never end the worker, whatever it runs into
+            # Most likely the ledger is unreachable (an outage): the sources stay in flight in the ledger, and the
+            # sweeper (workers/sweep.py) queues them again once they have been idle for the stranded threshold.
+            log.error(
+                "could not record that %d source(s) of %s failed (%s), leaving them to the sweeper: %s",
+                len(sources),
+                self.name,
+                one_line(error),
+                reason,
+            )
 
 
 def pipeline_task(queue: Queue, *, ignore_result: bool = True) -> Callable[[Callable[..., Any]], PipelineTask]:

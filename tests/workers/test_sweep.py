@@ -1,0 +1,168 @@
+"""workers/sweep.py: stranded sources are queued again and finish; a ledger that lost its state is reported.
+
+Real Redis, real worker processes, the real `mmindex` command. A source is stranded the way an outage strands
+one: its ledger record says it is on its way, but the broker holds no task for it (the message was lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from shared.ledger import State
+from shared.ledger.redis import RedisLedger
+from shared.runtime import get_runtime, reset_runtime
+from shared.stores.embedded import EmbeddedStore
+from tests.conftest import Cli, photo, start_workers, stop
+from tests.shared.stores.test_contract import doc, unit
+
+SWEEP = {"MMINDEX_TASKS__SWEEP_INTERVAL_S": "1", "MMINDEX_TASKS__STRANDED_AFTER_S": "2"}
+
+
+def wait_until(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"{what} not within {timeout} s"
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def settings_env(distributed_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """This process's settings and runtime read from `distributed_env` (and SWEEP), and forgotten after."""
+    env = {**distributed_env, **SWEEP}
+    for name, value in env.items():
+        if name.startswith("MMINDEX_"):
+            monkeypatch.setenv(name, value)
+    reset_runtime()
+    yield env
+    monkeypatch.undo()
+    reset_runtime()
+
+
+def strand(cli: Cli, folder: Path, broker: redis.Redis) -> list[str]:
+    """Ingest `folder` with no worker running, then lose its decode tasks: ids of the sources left in flight."""
+    report = cli.json("ingest", str(folder))
+    assert len(report["queued"]) == len(list(folder.iterdir())), report
+    assert broker.delete("decode") == 1  # the broker lost the messages: nothing will ever run them
+    ledger = get_runtime().ledger
+    return [record.id for record in ledger.idle(time.time() + 1)]
+
+
+def test_stranded_sources_are_queued_again_by_the_workers_and_end_done(
+    settings_env: dict[str, str], redis_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "in"
+    for n in range(3):
+        photo(folder / f"p{n}.jpg", seed=n, size=(160, 120))
+    broker = redis.Redis.from_url(redis_url)
+    ledger = RedisLedger(redis_url)
+    ids = strand(Cli(settings_env, tmp_path), folder, broker)
+    # One was decoding when its task was lost, one embedding: each starts over from decode.
+    assert ledger.advance(ids[1], ledger.get([ids[1]])[0].version, State.DECODING)
+    assert ledger.advance(ids[2], ledger.get([ids[2]])[0].version, State.EMBEDDING)
+
+    workers = start_workers(settings_env, tmp_path / "logs", pools=("decode", "embed", "index"))
+    try:
+        wait_until(lambda: ledger.counts()[State.DONE] == 3, 120, f"all done ({ledger.counts()})")
+        assert all(workers.alive().values())
+    finally:
+        for process in workers.processes.values():
+            stop(process)
+    logs = "".join(workers.log(pool) for pool in ("decode", "embed", "index"))
+    assert all(f"queued {folder / f'p{n}.jpg'} again: stranded in" in logs for n in range(3)), logs[-3000:]
+    assert EmbeddedStore(Path(settings_env["MMINDEX_HOME"]) / "store").count() == 3
+    broker.close()
+
+
+def test_a_source_whose_task_is_still_queued_is_not_stranded(
+    settings_env: dict[str, str], redis_url: str, tmp_path: Path
+) -> None:
+    from workers.sweep import stranded
+
+    folder = tmp_path / "in"
+    photo(folder / "p.jpg", seed=1, size=(160, 120))
+    report = Cli(settings_env, tmp_path).json("ingest", str(folder))
+    assert len(report["queued"]) == 1
+    time.sleep(2.5)  # past the stranded threshold
+    assert stranded() == []  # its decode task waits in the queue
+    broker = redis.Redis.from_url(redis_url)
+    broker.delete("decode")
+    assert [record.uri for record in stranded()] == [str(folder / "p.jpg")]
+    broker.close()
+
+
+def test_retry_queues_stranded_sources_again(settings_env: dict[str, str], redis_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    photo(folder / "p.jpg", seed=2, size=(160, 120))
+    broker = redis.Redis.from_url(redis_url)
+    cli = Cli(settings_env, tmp_path)
+    strand(cli, folder, broker)
+    time.sleep(2.5)  # past the stranded threshold
+
+    report = cli.json("retry")
+
+    assert report["queued"] == [str(folder / "p.jpg")]
+    assert broker.llen("decode") == 1  # a decode task is on its way again
+    broker.close()
+
+
+def test_a_failure_handler_that_cannot_reach_the_ledger_does_not_end_the_worker(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ledger's Redis is down while a task gives up: its sources are left to the sweeper, nothing is raised."""
+    from shared.errors import StoreError
+    from tests.conftest import free_port
+    from workers.embed import embed
+
+    monkeypatch.setenv("MMINDEX_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    reset_runtime()
+    try:
+        with caplog.at_level(logging.ERROR, logger="mmindex.tasks"):
+            embed.on_failure(StoreError("OpenSearch timed out"), "task-1", ({"sources": [["a1", "v1"]]},), {}, None)
+    finally:
+        monkeypatch.undo()
+        reset_runtime()
+    assert "could not record that 1 source(s) of workers.embed.embed failed" in caplog.text
+    assert "leaving them to the sweeper" in caplog.text
+
+
+def test_a_wiped_ledger_is_reported_in_the_worker_log(
+    settings_env: dict[str, str], redis_url: str, tmp_path: Path
+) -> None:
+    """Redis restarted without persistence: a worker that saw the ledger's epoch finds it gone and says so."""
+    broker = redis.Redis.from_url(redis_url)
+    workers = start_workers(settings_env, tmp_path / "logs", pools=("index",))
+    try:
+        wait_until(lambda: broker.exists("mmindex:ledger:epoch"), 30, "the epoch written")
+        time.sleep(1.5)  # a round of the sweeper has seen it
+        broker.flushdb()
+        wait_until(lambda: "lost its state" in workers.log("index"), 30, "the loss reported")
+        assert workers.alive() == {"index": True}
+    finally:
+        for process in workers.processes.values():
+            stop(process)
+    log = workers.log("index")
+    assert "the ledger's Redis lost its state (its epoch key is gone)" in log
+    assert "appendonly yes" in log and "mmindex ingest" in log
+    broker.close()
+
+
+def test_an_empty_ledger_beside_a_store_with_documents_is_reported(
+    settings_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker starting on a ledger with no epoch and no sources, while the store holds documents."""
+    from workers.sweep import EpochWatch
+
+    EmbeddedStore(Path(settings_env["MMINDEX_HOME"]) / "store").upsert([doc("a.jpg", unit(0)), doc("b.jpg", unit(1))])
+    with caplog.at_level(logging.ERROR, logger="mmindex.sweep"):
+        EpochWatch().check(get_runtime())
+    assert "lost its state (it is empty, but the store holds 2 documents)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="mmindex.sweep"):
+        EpochWatch().check(get_runtime())  # the epoch is written now: a later start is not alarmed
+    assert caplog.text == ""
