@@ -130,8 +130,8 @@ def retry(
 ) -> None:
     """Queue failed and dead-lettered sources again (their current version in storage). Exits 1 if any failed."""
     from workers.intake import Submission, submit
+    from workers.sweep import stranded
 
-    _home(create=False)
     failures = get_runtime().ledger.failures(limit=RETRY_LIMIT) + stranded()  # and sources an outage stranded
     if not failures:
         _report(Submission(), wait=False, as_json=as_json)
@@ -171,7 +171,6 @@ def _audio_query(file: Path) -> str:
         return base64.b64encode(ffmpeg.write_audio(samples, SAMPLE_RATE, timeout_s=timeout_s)).decode("ascii")
     except MmindexError as error:
         raise _fail(f"{file}: {one_line(error)}") from None
-    from workers.sweep import stranded
 
 
 @app.command()
