@@ -14,7 +14,8 @@ time in milliseconds, so a window's items are numbered the same whichever task m
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -25,7 +26,9 @@ from shared.errors import TooLarge, UnsupportedMedia
 from shared.ledger import SourceRecord
 from shared.media import MediaKind, ffmpeg
 from shared.media.image import open_rgb, thumbnail_jpeg
-from shared.media.text import chunks
+from shared.media.sniff import PDF_MAGIC
+from shared.media.text import Chunk, chunks
+from shared.media.text_child import chunks_in_child, timeout_reason
 from shared.models.speech import SAMPLE_RATE, Segment
 from shared.runtime import Runtime
 
@@ -63,6 +66,8 @@ class Decoded:
     items: list[Item] = field(default_factory=list)
     windows: list[Window] = field(default_factory=list)
     kind: MediaKind | None = None  # of the source, which the window tasks are told
+    stream: Iterator[Item] | None = None
+    """Instead of `items`, a document's items as they are made, so that they go on in batches (text): read once."""
 
 
 Decoder = Callable[[SourceRecord, Path, Runtime, Window | None], Decoded]
@@ -297,13 +302,54 @@ def decode_audio(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
 
 
 def decode_text(record: SourceRecord, path: Path, runtime: Runtime, window: Window | None) -> Decoded:
+    """A document's chunks as a stream of items, at most MMINDEX_TEXT__MAX_CHUNKS of them.
+
+    A PDF or a large text file is chunked in a child process that is killed past MMINDEX_INGEST__SOURCE_TIMEOUT_S;
+    a small text file here, its time checked chunk by chunk.
+    """
     settings = runtime.settings.text
-    return Decoded(
-        [
-            item(record, chunk.index, Space.TEXT, MediaKind.TEXT, text=chunk.text)
-            for chunk in chunks(path, chunk_chars=settings.chunk_chars, overlap_chars=settings.overlap_chars)
-        ]
-    )
+    timeout_s = runtime.settings.ingest.source_timeout_s
+    sizes = {"chunk_chars": settings.chunk_chars, "overlap_chars": settings.overlap_chars}
+    if _in_child(path):
+        found = chunks_in_child(path, **sizes, timeout_s=timeout_s)
+    else:
+        found = _timed(chunks(path, **sizes), timeout_s)
+    return Decoded(stream=_text_items(record, found, settings.max_chunks))
+
+
+TEXT_IN_PROCESS_BYTES = 1 << 20
+"""Text files up to this size are chunked in the decode task's thread; larger ones, and PDFs, in a child process."""
+
+
+def _in_child(path: Path) -> bool:
+    with path.open("rb") as handle:
+        if handle.read(len(PDF_MAGIC)) == PDF_MAGIC:
+            return True
+    return path.stat().st_size > TEXT_IN_PROCESS_BYTES
+
+
+def _timed(found: Iterator[Chunk], timeout_s: float) -> Iterator[Chunk]:
+    """`found`, failing once making its chunks has taken `timeout_s` (checked after each chunk)."""
+    spent = 0.0
+    while True:
+        started = time.monotonic()
+        chunk = next(found, None)
+        spent += time.monotonic() - started
+        if spent > timeout_s:
+            raise TooLarge(timeout_reason(timeout_s))
+        if chunk is None:
+            return
+        yield chunk
+
+
+def _text_items(record: SourceRecord, found: Iterator[Chunk], max_chunks: int) -> Iterator[Item]:
+    for chunk in found:
+        if chunk.index >= max_chunks:
+            raise TooLarge(
+                f"the document gives more than {max_chunks} text chunks (MMINDEX_TEXT__MAX_CHUNKS);"
+                " raise the limit or split the file"
+            )
+        yield item(record, chunk.index, Space.TEXT, MediaKind.TEXT, text=chunk.text)
 
 
 DECODERS: dict[MediaKind, Decoder] = {

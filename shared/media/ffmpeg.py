@@ -52,8 +52,12 @@ _OVER_S = 0.5
 """How far past the length limit ffmpeg is let decode, so that media going on past it is seen to."""
 _ONLY_FILES = "file"
 """Input protocols of a local file: a playlist or reference file in the source cannot make ffmpeg fetch a URL."""
-_ONLY_HTTP = "http,https,tcp,tls,crypto"
-"""Input protocols of a remote file: the one URL, over HTTP(S), and nothing local."""
+_URL_PROTOCOLS = {"https": "https,tls,tcp", "http": "http,tcp"}
+"""Input protocols of a remote file, by its URL's scheme: that URL's protocol and what it runs on, nothing else."""
+_REMOTE_DEMUXERS = "mov,matroska,avi,wav,mp3,flac,ogg,aac"
+"""Demuxers a remote file may be read with: the containers whose first bytes `sniff` knows (ISO/QuickTime, Matroska,
+AVI, WAV, MP3, FLAC, Ogg, ADTS), none of which names other files to read. Playlists and references (hls, dash,
+concat, ...) are refused: content replaced behind a presigned URL cannot make a worker fetch the URLs it names."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ class Remote:
 
     url: str
     name: str  # what messages call it (the URL holds a signature and never appears in one)
+    headers: tuple[tuple[str, str], ...] = ()  # sent with every request, e.g. If-Match: the version planned
 
     def __str__(self) -> str:
         return self.url
@@ -108,8 +113,8 @@ def probe(path: Source, *, timeout_s: float) -> Probe:
     with `UnsupportedMedia`. Raises `CorruptMedia` when ffmpeg cannot read the container at all, `SourceNotFound`
     when the file is missing, and `TooLarge` past `timeout_s`.
     """
-    name = _input_name(path)
-    args = [ffmpeg_exe(), *_QUIET, "-loglevel", "level+info", "-protocol_whitelist", _whitelist(path), "-i", name]
+    options = [item for name, value in _input_options(path).items() for item in (f"-{name}", value)]
+    args = [ffmpeg_exe(), *_QUIET, "-loglevel", "level+info", *options, "-i", _input_name(path)]
     result = _run(args, path=path, what="reading the container", timeout_s=timeout_s)
     lines = [_Line.parse(raw) for raw in result.stderr.decode("utf-8", "replace").splitlines()]
     if not any(line.text.startswith("Input #0") for line in lines):
@@ -446,14 +451,24 @@ def _input_name(path: Source) -> str:
     return path.url if isinstance(path, Remote) else f"file:{path}"
 
 
-def _whitelist(path: Source) -> str:
-    return _ONLY_HTTP if isinstance(path, Remote) else _ONLY_FILES
+def _input_options(path: Source) -> dict[str, str]:
+    """What may be read for `path`: a local file's local references (`_ONLY_FILES`); for a remote file its URL alone,
+    over that URL's protocol (`_URL_PROTOCOLS`), by a demuxer that reads no other file (`_REMOTE_DEMUXERS`), sending
+    its headers."""
+    if not isinstance(path, Remote):
+        return {"protocol_whitelist": _ONLY_FILES}
+    scheme = path.url.partition(":")[0].lower()
+    if scheme not in _URL_PROTOCOLS:
+        raise UnsupportedMedia(f"{path.name}: cannot be read over {scheme or 'an unnamed protocol'} (HTTP(S) only)")
+    options = {"protocol_whitelist": _URL_PROTOCOLS[scheme], "format_whitelist": _REMOTE_DEMUXERS}
+    if path.headers:
+        options["headers"] = "".join(f"{name}: {value}\r\n" for name, value in path.headers)
+    return options
 
 
 def _open(path: Source, **options: Any) -> Any:
-    """An ffmpeg-python input that may only read a local file's local references (`_ONLY_FILES`), or a remote
-    file's URL (`_ONLY_HTTP`)."""
-    return ffmpeg.input(_input_name(path), protocol_whitelist=_whitelist(path), **options)
+    """An ffmpeg-python input that may read only what `_input_options` allows."""
+    return ffmpeg.input(_input_name(path), **_input_options(path), **options)
 
 
 def _timed_out(path: Source, what: str, timeout_s: float) -> TooLarge:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from shared.config import Settings
+from shared.errors import PermanentError
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,20 @@ class ObjectInfo:
     hidden: bool = False  # a dotfile or a dot-folder: reported as skipped, never read
 
 
+@dataclass(frozen=True)
+class MediaUrl:
+    """Where a reader fetches an object's bytes over HTTP(S), and the headers to send with every request (If-Match:
+    only the version planned). The URL may carry a signature: it never appears in a message."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class SourceChanged(PermanentError):
+    """The object no longer holds the version its task was queued for: the new one is indexed as a version of its
+    own (on its event, or when it is ingested again)."""
+
+
 class ObjectStorage(Protocol):
     """Listing, fetching and writing objects in one kind of storage."""
 
@@ -41,21 +56,23 @@ class ObjectStorage(Protocol):
         """One object's info; SourceNotFound when it does not exist."""
         ...
 
-    def fetch(self, uri: str) -> AbstractContextManager[Path]:
-        """A local file holding the object's bytes, valid inside the context; TooLarge past the cap."""
+    def fetch(self, uri: str, version: str | None = None) -> AbstractContextManager[Path]:
+        """A local file holding the object's bytes, valid inside the context; TooLarge past the cap. With `version`
+        (an S3 ETag), only that version's bytes: `SourceChanged` when the object holds another."""
         ...
 
     def put(self, uri: str, data: bytes, content_type: str) -> None:
         """Write a derived artifact."""
         ...
 
-    def head(self, uri: str, size: int) -> bytes:
+    def head(self, uri: str, size: int, version: str | None = None) -> bytes:
         """The object's first `size` bytes (to tell what it is without fetching it); the same errors as `fetch`."""
         ...
 
-    def media_url(self, uri: str, expires_s: float) -> str | None:
+    def media_url(self, uri: str, expires_s: float, version: str | None = None) -> MediaUrl | None:
         """A URL valid for `expires_s` from which a reader can fetch byte ranges of the object, so that one window
-        of a long video needs only its part; None where the file is local anyway."""
+        of a long video needs only its part (of `version` only, with the headers that say so); None where the file
+        is local anyway."""
         ...
 
     def artifact_uri(self, source: ObjectInfo, name: str) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shared.config import Settings
 from shared.errors import PermanentError, SourceNotFound, TooLarge
-from shared.storage import ObjectInfo
+from shared.storage import MediaUrl, ObjectInfo
 
 _LINK_ERRORS = {errno.ELOOP, errno.EMLINK}  # what opening a link with O_NOFOLLOW gives (Linux, macOS; the BSDs)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -224,15 +224,15 @@ class LocalStorage:
             os.close(fd)
 
     @contextmanager
-    def fetch(self, uri: str) -> Iterator[Path]:
+    def fetch(self, uri: str, version: str | None = None) -> Iterator[Path]:
         with self._opened(uri) as fd, pinned(fd, Path(uri)) as path:
             yield path
 
-    def head(self, uri: str, size: int) -> bytes:
+    def head(self, uri: str, size: int, version: str | None = None) -> bytes:
         with self._opened(uri) as fd:
             return os.pread(fd, size, 0)
 
-    def media_url(self, uri: str, expires_s: float) -> str | None:
+    def media_url(self, uri: str, expires_s: float, version: str | None = None) -> MediaUrl | None:
         return None  # the file is read where it is
 
     def put(self, uri: str, data: bytes, content_type: str) -> None:

@@ -16,7 +16,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shared.config import Settings
 from shared.errors import PermanentError, RetryableError, SourceNotFound, TooLarge
-from shared.storage import ObjectInfo
+from shared.storage import MediaUrl, ObjectInfo, SourceChanged
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -33,11 +33,16 @@ def split_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def classify(uri: str, error: Exception) -> Exception:
+def classify(uri: str, error: Exception, version: str | None = None) -> Exception:
     """A boto error as mmindex's permanent or retryable kind, with a message a person can act on."""
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if version is not None and (code == "PreconditionFailed" or status == 412):
+            return SourceChanged(
+                f"{uri} was replaced after it was queued (its ETag is no longer {version}); the new content is"
+                " indexed when it is ingested again or its upload event arrives"
+            )
         if code in _MISSING:
             return SourceNotFound(f"{uri}: no such key or bucket ({code})")
         if code in _DENIED:
@@ -48,6 +53,11 @@ def classify(uri: str, error: Exception) -> Exception:
     if isinstance(error, BotoConnectionError | BotoCoreError):
         return RetryableError(f"{uri}: cannot reach S3 ({type(error).__name__}: {error})")
     return error
+
+
+def _if_match(version: str | None) -> dict[str, Any]:
+    """The condition that the object still holds `version` (an ETag), for a GET or a presigned URL."""
+    return {} if version is None else {"IfMatch": f'"{version}"'}
 
 
 class S3Storage:
@@ -110,13 +120,13 @@ class S3Storage:
             raise SourceNotFound(f"{uri}: no such key or prefix")
 
     @contextmanager
-    def fetch(self, uri: str) -> Iterator[Path]:
+    def fetch(self, uri: str, version: str | None = None) -> Iterator[Path]:
         bucket, key = split_uri(uri)
         limit = self._settings.max_object_bytes
         with tempfile.TemporaryDirectory(prefix="mmindex-fetch-") as directory:
             target = Path(directory) / "object"
             try:
-                response: Any = self.client.get_object(Bucket=bucket, Key=key)
+                response: Any = self.client.get_object(Bucket=bucket, Key=key, **_if_match(version))
                 size = int(response["ContentLength"])
                 if size > limit:
                     response["Body"].close()
@@ -125,14 +135,16 @@ class S3Storage:
                     for chunk in response["Body"].iter_chunks(1 << 20):
                         out.write(chunk)
             except (ClientError, BotoCoreError) as error:
-                raise classify(uri, error) from error
+                raise classify(uri, error, version) from error
             yield target
 
-    def head(self, uri: str, size: int) -> bytes:
+    def head(self, uri: str, size: int, version: str | None = None) -> bytes:
         bucket, key = split_uri(uri)
         limit = self._settings.max_object_bytes
         try:
-            response: Any = self.client.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}")
+            response: Any = self.client.get_object(
+                Bucket=bucket, Key=key, Range=f"bytes=0-{size - 1}", **_if_match(version)
+            )
             total = int(str(response.get("ContentRange", "")).rpartition("/")[2] or response["ContentLength"])
             if total > limit:
                 response["Body"].close()
@@ -141,18 +153,19 @@ class S3Storage:
         except (ClientError, BotoCoreError) as error:
             if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") == "InvalidRange":
                 return b""  # an empty object
-            raise classify(uri, error) from error
+            raise classify(uri, error, version) from error
         return data
 
-    def media_url(self, uri: str, expires_s: float) -> str | None:
+    def media_url(self, uri: str, expires_s: float, version: str | None = None) -> MediaUrl | None:
         bucket, key = split_uri(uri)
+        params = {"Bucket": bucket, "Key": key, **_if_match(version)}
         try:
-            url: str = self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(expires_s)
-            )
+            url: str = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=int(expires_s))
         except (ClientError, BotoCoreError) as error:
             raise classify(uri, error) from error
-        return url
+        # The header goes with every request the reader makes (signed too where the signature covers headers).
+        headers = (("If-Match", params["IfMatch"]),) if version is not None else ()
+        return MediaUrl(url, headers)
 
     def put(self, uri: str, data: bytes, content_type: str) -> None:
         bucket, key = split_uri(uri)

@@ -453,8 +453,9 @@ def test_a_window_is_read_from_a_presigned_url_like_the_local_file(
         Bucket=bucket, Key="clips/clip.mp4", Body=media["clip"].read_bytes()
     )
     storage = S3Storage(Settings(s3={"endpoint_url": s3_endpoint}))
-    url = storage.media_url(f"s3://{bucket}/clips/clip.mp4", expires_s=600)
-    assert url is not None and url.startswith(s3_endpoint)
+    media_url = storage.media_url(f"s3://{bucket}/clips/clip.mp4", expires_s=600)
+    assert media_url is not None and media_url.url.startswith(s3_endpoint) and media_url.headers == ()
+    url = media_url.url
     remote = Remote(url, "clip.mp4")
 
     assert probe(remote, timeout_s=TIMEOUT_S) == probe(media["clip"], timeout_s=TIMEOUT_S)
@@ -468,3 +469,90 @@ def test_a_window_is_read_from_a_presigned_url_like_the_local_file(
     gone = Remote(url.replace("clip.mp4", "missing.mp4"), "missing.mp4")
     with pytest.raises(SourceNotFound, match=r"missing\.mp4"):
         probe(gone, timeout_s=TIMEOUT_S)
+
+
+class _Counting:
+    """A local HTTP server that serves one body at /clip.mp4 and counts every request made to it, by path."""
+
+    def __init__(self, body: bytes) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[str] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                requests.append(self.path)
+                data = body if self.path.startswith("/clip.mp4") else b"\x47" * 188
+                self.send_response(200)
+                # The type an uploader can give an object in S3; ffmpeg reads a playlist by its type or extension.
+                self.send_header("Content-Type", "application/vnd.apple.mpegurl")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("run", [probe, pcm, lambda remote, timeout_s: list(frames(remote, **options()))])
+def test_a_remote_playlist_cannot_make_ffmpeg_fetch_the_urls_it_names(run: Any) -> None:
+    from shared.media.ffmpeg import Remote
+
+    inside = _Counting(b"")
+    playlist = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n"
+        f"http://127.0.0.1:{inside.port}/latest/meta-data/seg.ts\n#EXT-X-ENDLIST\n"
+    )
+    outside = _Counting(playlist.encode())
+    try:
+        remote = Remote(f"http://127.0.0.1:{outside.port}/clip.mp4?X-Amz-Signature=secret", "clip.mp4")
+        with pytest.raises((CorruptMedia, UnsupportedMedia)) as failed:
+            run(remote, timeout_s=TIMEOUT_S)
+    finally:
+        inside.close()
+        outside.close()
+    assert inside.requests == []  # the URL the playlist names was never fetched
+    assert outside.requests and all(path.startswith("/clip.mp4") for path in outside.requests)
+    message = str(failed.value)
+    assert "127.0.0.1" not in message and "Signature" not in message and "\n" not in message
+
+
+def test_a_remote_file_is_read_over_its_own_protocol_only() -> None:
+    from shared.media.ffmpeg import Remote
+
+    with pytest.raises(UnsupportedMedia, match=r"^clip\.mp4: cannot be read over file \(HTTP\(S\) only\)$"):
+        probe(Remote("file:///etc/passwd", "clip.mp4"), timeout_s=TIMEOUT_S)
+
+
+def test_a_remote_read_of_a_replaced_object_fails_on_its_etag(
+    media: dict[str, Path], s3_endpoint: str, bucket: str
+) -> None:
+    import boto3
+
+    from shared.config import Settings
+    from shared.media.ffmpeg import Remote
+    from shared.storage.s3 import S3Storage
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    etag = client.put_object(Bucket=bucket, Key="clips/pinned.mp4", Body=media["clip"].read_bytes())["ETag"]
+    storage = S3Storage(Settings(s3={"endpoint_url": s3_endpoint}))
+    pinned = storage.media_url(f"s3://{bucket}/clips/pinned.mp4", expires_s=600, version=etag.strip('"'))
+    assert pinned is not None and pinned.headers == (("If-Match", etag),)
+    remote = Remote(pinned.url, "pinned.mp4", headers=pinned.headers)
+    assert probe(remote, timeout_s=TIMEOUT_S) == probe(media["clip"], timeout_s=TIMEOUT_S)
+
+    client.put_object(Bucket=bucket, Key="clips/pinned.mp4", Body=media["short"].read_bytes())
+    with pytest.raises(CorruptMedia, match=r"4XX Client Error") as failed:  # 412: the ETag is not the one planned
+        probe(remote, timeout_s=TIMEOUT_S)
+    assert s3_endpoint not in str(failed.value) and "Signature" not in str(failed.value)

@@ -215,3 +215,27 @@ def test_head_reads_only_the_start_and_checks_size_and_existence(
     small = S3Storage(Settings(s3={"endpoint_url": s3_endpoint, "max_object_bytes": 1000}))
     with pytest.raises(TooLarge, match="16384 bytes exceeds the limit of 1000"):
         small.head(f"s3://{bucket}/big.bin", 10)
+
+
+def test_reads_pinned_to_a_version_refuse_an_object_replaced_since(
+    storage: S3Storage, client: Any, bucket: str
+) -> None:
+    from shared.storage import SourceChanged
+
+    uri = f"s3://{bucket}/clip.mp4"
+    client.put_object(Bucket=bucket, Key="clip.mp4", Body=b"\x1a\x45\xdf\xa3 first version")
+    version = storage.stat(uri).version
+    assert storage.head(uri, 4, version=version) == b"\x1a\x45\xdf\xa3"
+    with storage.fetch(uri, version=version) as path:
+        assert path.read_bytes().endswith(b"first version")
+    media = storage.media_url(uri, 60, version=version)
+    assert media is not None and media.headers == (("If-Match", f'"{version}"'),)
+
+    client.put_object(Bucket=bucket, Key="clip.mp4", Body=b"#EXTM3U\nhttp://169.254.169.254/latest/meta-data/\n")
+    replaced = f"{uri} was replaced after it was queued (its ETag is no longer {version});"
+    with pytest.raises(SourceChanged) as failed:
+        storage.head(uri, 4, version=version)
+    assert str(failed.value).startswith(replaced)
+    with pytest.raises(SourceChanged, match="was replaced after it was queued"), storage.fetch(uri, version=version):
+        pass
+    assert storage.head(uri, 7) == b"#EXTM3U"  # unpinned, as listing and intake read

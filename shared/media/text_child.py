@@ -1,0 +1,120 @@
+"""Chunking a document in a child process, so that a deadline can stop it.
+
+PDF text extraction and chunking are pure Python: in a decode task they run in a thread, which nothing can
+interrupt (Celery's soft time limit cannot reach threads), so one PDF needing 30 s a page would hold up its whole
+group. Here the work runs in `python -m shared.media.text_child`, a plain subprocess (a Celery prefork child is
+daemonic and may not start a `multiprocessing` child), which writes one JSON line per chunk; the parent reads them as
+they come and kills the child when the source's time is up (`TooLarge` naming MMINDEX_INGEST__SOURCE_TIMEOUT_S).
+
+Time counts while the parent waits for the next chunk, not while it is away handing chunks on (in-process, the
+embed stage runs inside that handing on); the child, meanwhile, can run ahead by no more than a pipe's buffer.
+Errors the child meets (`CorruptMedia`, `UnsupportedMedia`, ...) come back as the same classes with their messages.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from shared import errors
+from shared.errors import PermanentError, TooLarge
+from shared.media.text import Chunk, chunks
+
+_READ = 1 << 16
+_ERRORS: dict[str, type[Exception]] = {
+    name: cls
+    for name in ("PermanentError", "TooLarge", "UnsupportedMedia", "CorruptMedia", "SourceNotFound")
+    if isinstance(cls := getattr(errors, name), type)
+}
+
+
+def timeout_reason(timeout_s: float) -> str:
+    return (
+        f"decoding it took longer than {timeout_s:g} s (MMINDEX_INGEST__SOURCE_TIMEOUT_S);"
+        " raise the limit to index a document this slow to read"
+    )
+
+
+def chunks_in_child(path: Path, *, chunk_chars: int, overlap_chars: int, timeout_s: float) -> Iterator[Chunk]:
+    """The chunks of the document at `path` (see `shared.media.text.chunks`), made by a child process that is killed
+    once this source has been waited on for `timeout_s`: then `TooLarge`."""
+    args = [sys.executable, "-m", __name__, str(path), str(chunk_chars), str(overlap_chars)]
+    with tempfile.TemporaryFile() as stderr:
+        process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
+        assert process.stdout is not None
+        try:
+            yield from _read(process, process.stdout.fileno(), timeout_s)
+            code = process.wait()
+            if code != 0:
+                stderr.seek(0)
+                last = (stderr.read().decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1]
+                raise PermanentError(f"the text extractor exited with code {code}: {last[:200]}")
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+            process.stdout.close()
+
+
+def _read(process: subprocess.Popen[bytes], fd: int, timeout_s: float) -> Iterator[Chunk]:
+    waited = 0.0
+    buffer = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            newline = buffer.find(b"\n")
+            if newline >= 0:
+                line, buffer = buffer[:newline], buffer[newline + 1 :]
+                yield _chunk(json.loads(line))
+                continue
+            remaining = timeout_s - waited
+            if remaining <= 0:
+                process.kill()
+                raise TooLarge(timeout_reason(timeout_s))
+            started = time.monotonic()
+            ready = selector.select(remaining)
+            waited += time.monotonic() - started
+            if not ready:
+                continue
+            data = os.read(fd, _READ)
+            if not data:
+                if buffer.strip():
+                    raise PermanentError("the text extractor stopped in the middle of a chunk")
+                return
+            buffer += data
+
+
+def _chunk(message: dict[str, object]) -> Chunk:
+    if "error" in message:
+        cls = _ERRORS.get(str(message["error"]), PermanentError)
+        raise cls(str(message["message"]))
+    page = message.get("page")
+    return Chunk(int(str(message["index"])), str(message["text"]), None if page is None else int(str(page)))
+
+
+def main(argv: list[str]) -> int:
+    """Write the chunks of argv's document to stdout, one JSON object a line; an error as the last line."""
+    path, chunk_chars, overlap_chars = Path(argv[0]), int(argv[1]), int(argv[2])
+    out = sys.stdout
+    try:
+        for chunk in chunks(path, chunk_chars=chunk_chars, overlap_chars=overlap_chars):
+            out.write(json.dumps({"index": chunk.index, "text": chunk.text, "page": chunk.page}) + "\n")
+    except errors.MmindexError as error:
+        name = type(error).__name__ if type(error).__name__ in _ERRORS else "PermanentError"
+        out.write(json.dumps({"error": name, "message": errors.one_line(error)}) + "\n")
+    except Exception as error:  # reported as the source's reason, not as a crash of the worker
+        out.write(json.dumps({"error": "PermanentError", "message": f"cannot read the text: {errors.one_line(error)}"}))
+        out.write("\n")
+    out.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,235 @@
+"""workers/decode.py: each read pinned to the version planned, documents streamed in bounded batches and capped,
+and one slow source failing alone, in embedded mode (tasks in this process) and with real workers."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from celery.signals import task_prerun
+
+from shared.config import get_settings
+from shared.ledger import State
+from shared.runtime import get_runtime, reset_runtime
+from tests.conftest import Cli, photo, start_workers, stop
+from tests.shared.media.test_ffmpeg import _Counting
+from workers.app import configure
+from workers.intake import submit
+
+
+@pytest.fixture
+def embedded(mmindex_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process as an embedded-mode mmindex: tasks run in-process."""
+    for name, value in mmindex_env.items():
+        if name.startswith("MMINDEX_"):
+            monkeypatch.setenv(name, value)
+    reset_runtime()
+    configure(get_settings())
+    yield
+    reset_runtime()
+
+
+@pytest.fixture
+def delivered() -> Iterator[list[tuple[str, Any]]]:
+    """Every task message run in this process, in order: (task name, payload)."""
+    seen: list[tuple[str, Any]] = []
+
+    def record(sender: Any = None, args: Any = None, **_: Any) -> None:
+        seen.append((sender.name, args[0]))
+
+    task_prerun.connect(record, weak=False)
+    yield seen
+    task_prerun.disconnect(record)
+
+
+def settings(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    for name, value in values.items():
+        monkeypatch.setenv(f"MMINDEX_{name}", value)
+    reset_runtime()
+
+
+def slow_pdf(path: Path, operations: int = 400_000) -> Path:
+    """A one-page PDF of a few KB whose page shows text `operations` times: about 30 s of extraction here."""
+    content = b"BT /F1 12 Tf " + b"1 0 0 1 10 10 Tm (slow) Tj " * operations + b"ET"
+    stream = zlib.compress(content, 9)
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(out))
+    return path
+
+
+# ---------------------------------------------------------------- the version planned, and nothing else
+
+
+@pytest.mark.usefixtures("embedded")
+def test_a_video_replaced_by_a_playlist_before_its_windows_run_fails_without_fetching_what_it_names(
+    tmp_path: Path, s3_endpoint: str, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    from tests.conftest import slideshow
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    video = slideshow([photo(tmp_path / f"{n}.jpg", seed=n) for n in range(3)], 3.0, tmp_path / "v.mp4")
+    client.put_object(Bucket=bucket, Key="v.mp4", Body=video.read_bytes())
+    settings(monkeypatch, MEDIA__WINDOW_S="4")  # 9 s: three windows, planned by the first task
+    metadata = _Counting(b"")  # stands for an internal address (instance metadata)
+    playlist = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\n"
+        f"http://127.0.0.1:{metadata.port}/latest/meta-data/iam.ts\n#EXT-X-ENDLIST\n"
+    )
+
+    def replace(sender: Any = None, args: Any = None, **_: Any) -> None:
+        if sender.name == "workers.decode.decode" and "window" in args[0]:
+            client.put_object(
+                Bucket=bucket, Key="v.mp4", Body=playlist.encode(), ContentType="application/vnd.apple.mpegurl"
+            )
+
+    task_prerun.connect(replace, weak=False)
+    try:
+        submission = submit([f"s3://{bucket}/v.mp4"])
+    finally:
+        task_prerun.disconnect(replace)
+        metadata.close()
+
+    runtime = get_runtime()
+    (record,) = runtime.ledger.get(submission.ids)
+    assert record.state is State.FAILED
+    assert record.error is not None and "was replaced after it was queued" in record.error
+    assert "http" not in record.error.replace(f"s3://{bucket}", "") and "127.0.0.1" not in record.error
+    assert metadata.requests == []
+    assert runtime.store.count(source=f"s3://{bucket}/v.mp4") == 0
+
+
+@pytest.mark.usefixtures("embedded")
+def test_a_window_task_sniffs_what_it_reads_and_refuses_another_kind(
+    tmp_path: Path, s3_endpoint: str, bucket: str
+) -> None:
+    import boto3
+
+    from workers.decode import decode_source
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client.put_object(Bucket=bucket, Key="w.mp4", Body=b"#EXTM3U\n#EXT-X-ENDLIST\n")
+    runtime = get_runtime()
+    info = runtime.storage(f"s3://{bucket}/w.mp4").stat(f"s3://{bucket}/w.mp4")
+    id, _ = runtime.ledger.submit(info, "1")
+    (record,) = runtime.ledger.get([id])
+    from shared.errors import UnsupportedMedia
+    from shared.media import MediaKind
+    from workers.decoders import Window
+
+    with pytest.raises(UnsupportedMedia, match=r"^content is now text, not the video whose windows were planned"):
+        decode_source(record, runtime, Window(1, 3, 4.0, 8.0), MediaKind.VIDEO)
+
+
+# ---------------------------------------------------------------- documents: bounded batches, a cap, a deadline
+
+
+@pytest.mark.usefixtures("embedded")
+def test_documents_stream_in_batches_and_one_past_the_chunk_limit_fails_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, delivered: list[tuple[str, Any]]
+) -> None:
+    settings(
+        monkeypatch, TEXT__CHUNK_CHARS="100", TEXT__OVERLAP_CHARS="0", TEXT__MAX_CHUNKS="12", MODELS__BATCH_SIZE="4"
+    )
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    paragraph = "A sentence of some twelve words, give or take, for the chunker here."
+    (folder / "runaway.txt").write_text("\n\n".join(f"{n}. {paragraph}" for n in range(40)))
+    (folder / "notes.md").write_text("\n\n".join(f"{n}. {paragraph}" for n in range(10)))
+    (folder / "short.txt").write_text("Prune the roses in early spring.")
+    photo(folder / "cat.jpg", seed=3)
+
+    submission = submit([str(folder)])
+
+    runtime = get_runtime()
+    records = {Path(record.uri).name: record for record in runtime.ledger.get(submission.ids)}
+    runaway = records.pop("runaway.txt")
+    assert runaway.state is State.FAILED
+    assert runaway.error == (
+        "the document gives more than 12 text chunks (MMINDEX_TEXT__MAX_CHUNKS); raise the limit or split the file"
+    )
+    assert runtime.store.count(source=runaway.uri) == 0  # what was sent before the limit was met is gone again
+    assert {name: record.state for name, record in records.items()} == dict.fromkeys(records, State.DONE)
+    assert (records["notes.md"].items, records["short.txt"].items) == (10, 1)
+    assert runtime.store.count(source=records["notes.md"].uri) == 10
+    embeds = [payload for name, payload in delivered if name == "workers.embed.embed"]
+    assert max(len(payload["items"]) for payload in embeds) <= 4
+
+
+def test_a_large_text_file_is_chunked_in_a_child_process_like_in_this_one(tmp_path: Path) -> None:
+    from shared.media.text import chunks
+    from shared.media.text_child import chunks_in_child
+
+    text = tmp_path / "big.txt"
+    text.write_text("".join(f"Paragraph {n}: café, naïve and ☕ in one line. Then more.\n\n" for n in range(3000)))
+    sizes = {"chunk_chars": 300, "overlap_chars": 60}
+    assert list(chunks_in_child(text, **sizes, timeout_s=60)) == list(chunks(text, **sizes))
+
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\nnot a pdf at all")
+    from shared.errors import CorruptMedia
+
+    with pytest.raises(CorruptMedia, match=r"^corrupt PDF: "):
+        list(chunks_in_child(broken, **sizes, timeout_s=60))
+
+
+@pytest.mark.usefixtures("embedded")
+def test_a_pdf_too_slow_to_read_fails_alone_and_the_photos_of_its_group_are_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings(monkeypatch, INGEST__SOURCE_TIMEOUT_S="2")
+    folder = tmp_path / "mixed"
+    slow = slow_pdf(folder / "slow.pdf")
+    photos = [photo(folder / f"{n}.jpg", seed=n) for n in range(3)]
+
+    submission = submit([str(folder)])  # in one decode task: the group of four
+
+    runtime = get_runtime()
+    records = {Path(record.uri).name: record for record in runtime.ledger.get(submission.ids)}
+    assert records["slow.pdf"].state is State.FAILED
+    assert records["slow.pdf"].error == (
+        "decoding it took longer than 2 s (MMINDEX_INGEST__SOURCE_TIMEOUT_S);"
+        " raise the limit to index a document this slow to read"
+    )
+    assert [records[path.name].state for path in photos] == [State.DONE] * 3
+    assert runtime.store.count(source=str(slow)) == 0
+
+
+@pytest.mark.timeout(600)
+def test_with_real_workers_a_pdf_too_slow_to_read_fails_alone(distributed_env: dict[str, str], tmp_path: Path) -> None:
+    env = {**distributed_env, "MMINDEX_INGEST__SOURCE_TIMEOUT_S": "2"}
+    folder = tmp_path / "mixed"
+    slow_pdf(folder / "slow.pdf")
+    photos = [photo(folder / f"{n}.jpg", seed=n) for n in range(3)]
+    # Decode runs in prefork children, which may not start multiprocessing children of their own.
+    running = start_workers(env, tmp_path / "logs", pools=("decode", "embed", "index"))
+    try:
+        report = Cli(env=env, cwd=tmp_path).json("ingest", str(folder), "--wait", expect=None)
+    finally:
+        for process in running.processes.values():
+            stop(process)
+
+    assert sorted(report["indexed"]) == sorted(str(path) for path in photos)
+    (failed,) = report["failed"]
+    assert failed["uri"] == str(folder / "slow.pdf") and "MMINDEX_INGEST__SOURCE_TIMEOUT_S" in failed["error"]
