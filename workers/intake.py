@@ -7,13 +7,13 @@ queue decode tasks in groups.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shared.errors import PermanentError, SourceNotFound, one_line
-from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State
+from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State, source_id
 from shared.runtime import Runtime, get_runtime
 from shared.storage import ObjectInfo, locate
 
@@ -26,8 +26,8 @@ class Submission:
     """What `submit` did with each input."""
 
     queued: list[tuple[str, str]] = field(default_factory=list)  # (source id, version)
-    missing: list[str] = field(default_factory=list)  # ids of sources recorded as failed: not found
-    skipped: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # ids of sources recorded as failed: gone, or refused
+    skipped: list[str] = field(default_factory=list)  # uris: unchanged, or hidden (never read)
     unlisted: list[dict[str, str]] = field(default_factory=list)  # inputs that could not be listed
 
     @property
@@ -42,31 +42,61 @@ def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
     Decode tasks go out as soon as a group fills, and whatever was recorded is sent even if listing
     stops half-way, so no source is left queued with no task on its way. Without a broker the tasks run
     right here, so the sources are finished when this returns.
+
+    A path that does not exist is reported (`unlisted`) and recorded only if the ledger knew it: a source that
+    was indexed and is gone fails and its documents go, a typo leaves no trace.
     """
     from workers.task import fail_sources
 
     runtime = runtime or get_runtime()
     submission = Submission()
-    pipeline = runtime.settings.pipeline_version
     with decode_groups(runtime) as queue:
         for uri in uris:
             try:
                 for info in runtime.storage(uri).list(uri):
-                    id, action = runtime.ledger.submit(info, pipeline)
-                    if action in (Action.SKIP, Action.STALE):
-                        submission.skipped.append(info.uri)
-                        continue
-                    submission.queued.append((id, info.version))
-                    queue(id, info.version)
+                    record(info, submission, queue, runtime)
             except SourceNotFound as error:
-                # Recorded like any failed source, so that `status` shows it; its documents go too.
                 missing = locate(uri)
-                id, _ = runtime.ledger.submit(missing, pipeline)
+                id = source_id(missing.root, missing.key)
+                if not runtime.ledger.get([id]):
+                    submission.unlisted.append({"uri": uri, "error": one_line(error)})
+                    continue
+                # Recorded like any failed source, so that `status` shows it; its documents go too.
+                runtime.ledger.submit(missing, runtime.settings.pipeline_version)
                 fail_sources([(id, missing.version)], one_line(error), gone=True)
                 submission.missing.append(id)
             except PermanentError as error:  # e.g. access denied; transient faults abort the submission
                 submission.unlisted.append({"uri": uri, "error": one_line(error)})
     return submission
+
+
+def submit_listed(infos: Iterable[ObjectInfo], runtime: Runtime | None = None) -> Submission:
+    """`submit` for sources listed already (by a folder watch)."""
+    runtime = runtime or get_runtime()
+    submission = Submission()
+    with decode_groups(runtime) as queue:
+        for info in infos:
+            record(info, submission, queue, runtime)
+    return submission
+
+
+def record(info: ObjectInfo, submission: Submission, queue: Callable[[str, str], None], runtime: Runtime) -> None:
+    """Queue one listed source if it is new or changed; a hidden one is skipped unread, a refused one fails with
+    its reason at once."""
+    from workers.task import fail_sources
+
+    if info.hidden:
+        submission.skipped.append(info.uri)
+        return
+    id, action = runtime.ledger.submit(info, runtime.settings.pipeline_version)
+    if info.refused is not None:
+        fail_sources([(id, info.version)], info.refused)
+        submission.missing.append(id)
+    elif action in (Action.SKIP, Action.STALE):
+        submission.skipped.append(info.uri)
+    else:
+        submission.queued.append((id, info.version))
+        queue(id, info.version)
 
 
 @contextmanager

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from shared.runtime import Runtime, get_runtime
 from shared.storage import locate
-from workers.intake import submit
+from shared.storage.local import LocalStorage, walk
+from workers.intake import submit_listed
 from workers.task import forget
 
 log = logging.getLogger(__name__)
@@ -30,16 +31,19 @@ class Seen:
     since: float  # when this size and time were first seen
 
 
-def scan(folder: Path) -> dict[Path, tuple[int, int]]:
-    """Every file under `folder` (not following links to folders), with its size and modification time."""
+def scan(folder: Path, artifacts: Path) -> dict[Path, tuple[int, int]]:
+    """Every entry under `folder` but hidden ones and folders (links to folders are not followed), with its size
+    and modification time: a link's own where it leads nowhere, and a FIFO's or a device's, which are never
+    opened (they fail with their reason when submitted)."""
     found: dict[Path, tuple[int, int]] = {}
-    for path in folder.rglob("*"):
+    for path, hidden in walk(folder, artifacts):
+        if hidden:
+            continue
         try:
-            if path.is_file():
-                stat = path.stat()
-                found[path] = (stat.st_size, stat.st_mtime_ns)
+            stat = path.stat() if path.exists() else path.lstat()
         except OSError:  # gone between listing and stat
             continue
+        found[path] = (stat.st_size, stat.st_mtime_ns)
     return found
 
 
@@ -55,7 +59,7 @@ class Watcher:
     def step(self, now: float | None = None) -> tuple[list[str], list[str]]:
         """One scan: (uris submitted, uris removed)."""
         now = time.time() if now is None else now
-        current = scan(self.folder)
+        current = scan(self.folder, self.runtime.settings.artifacts_dir.resolve())
         settle = self.runtime.settings.events.settle_s
         ready: list[Path] = []
         for path, (size, mtime) in current.items():
@@ -72,7 +76,10 @@ class Watcher:
             if record is not None:
                 forget(self.runtime, record)
         if ready:
-            submit([str(path) for path in sorted(ready)], self.runtime)
+            # Listed here, against the watched folder, so that a link is followed only as MMINDEX_INGEST__LINKS
+            # says: a link out of the folder, a FIFO or a device fails with its reason and is never read.
+            storage = LocalStorage(self.runtime.settings)
+            submit_listed([storage.listed(path, self.folder) for path in sorted(ready)], self.runtime)
             for path in ready:
                 self.done[path] = current[path]
         return [str(path) for path in sorted(ready)], [str(path) for path in removed]

@@ -1,0 +1,64 @@
+"""workers/intake.py: what `mmindex ingest` records and reports for links, non-regular files, hidden files and
+paths that do not exist (embedded mode, the real command)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, photo
+
+
+@pytest.mark.timeout(300)
+def test_only_what_lies_in_the_folder_is_read_and_the_rest_is_reported(cli: Cli, tmp_path: Path) -> None:
+    secret = tmp_path / "private" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("the vault code is swordfish, kept by the quartermaster\n")
+    folder = tmp_path / "inbox"
+    notes = folder / "a" / "notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("minutes of the harbour committee: the ferry timetable changes in May\n")
+    picture = photo(folder / "photo.jpg", seed=3)
+    (folder / "b").mkdir()
+    (folder / "b" / "notes-link.txt").symlink_to(notes)  # inside: followed, to the file it names
+    (folder / "leak.txt").symlink_to(secret)  # outside: refused
+    os.mkfifo(folder / "x.jpg")  # would block the reader for ever
+    (folder / "zero.jpg").symlink_to("/dev/zero")  # would never end
+    (folder / ".hidden.txt").write_text("a hidden note\n")
+
+    result = cli("ingest", str(folder), "--json")
+
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert sorted(report["indexed"]) == sorted([str(notes), str(picture)])
+    errors = {Path(failure["uri"]).name: failure["error"] for failure in report["failed"]}
+    assert errors.keys() == {"leak.txt", "x.jpg", "zero.jpg"}
+    assert all("\n" not in error for error in errors.values())
+    assert f"a symbolic link to {secret}" in errors["leak.txt"] and "MMINDEX_INGEST__LINKS" in errors["leak.txt"]
+    assert "a FIFO (named pipe), not a regular file" in errors["x.jpg"]
+    assert "a symbolic link to /dev/zero" in errors["zero.jpg"]
+    assert report["skipped"] == [str(folder / ".hidden.txt")]
+
+    hits = cli.json("search", "swordfish vault code quartermaster", "--k", "10")
+    assert hits, "the notes are indexed, so the search has something to return"
+    assert all("swordfish" not in (hit["text"] or "") for hit in hits)
+    assert {hit["uri"] for hit in hits} <= {str(notes), str(picture)}
+
+
+@pytest.mark.timeout(300)
+def test_a_typo_is_reported_and_leaves_no_failed_source(cli: Cli, tmp_path: Path) -> None:
+    good = photo(tmp_path / "album" / "good.jpg", seed=1)
+    typo = tmp_path / "albun"
+
+    result = cli("ingest", str(tmp_path / "album"), str(typo), "--json")
+
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["indexed"] == [str(good)], report
+    assert report["failed"] == [{"uri": str(typo), "error": f"{typo}: no such file or directory"}]
+    status = cli.json("status")
+    assert status["counts"]["failed"] == 0 and status["failed"] == []
+    assert status["counts"]["done"] == 1
