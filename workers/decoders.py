@@ -150,8 +150,8 @@ def this_window(
     if declared is None and not reaches(window_s * (1 + WINDOW_SLACK)):
         return WHOLE
     if reaches(limit_s):
-        length = "declares no length and goes on" if declared is None else f"is {declared:.0f} s long, going on"
-        raise TooLarge(f"{what} {length} past the {limit_s:.0f} s limit (MMINDEX_MEDIA__MAX_DURATION_S)")
+        length = "declares no length and goes on past" if declared is None else f"is {declared:.0f} s long, over"
+        raise TooLarge(f"{what} {length} the {limit_s:.0f} s limit (MMINDEX_MEDIA__MAX_DURATION_S)")
     return windows_to(last_start(reaches, math.ceil(limit_s / window_s) - 1, window_s), window_s)
 
 
