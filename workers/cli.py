@@ -13,26 +13,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from celery.exceptions import TimeoutError as CeleryTimeoutError
-from kombu.exceptions import OperationalError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shared.config import get_settings
-from shared.errors import MmindexError, one_line
+from shared.errors import MmindexError, mask, one_line
 from shared.ledger import FAILURES, FINAL, PENDING
-from shared.media.image import open_rgb, thumbnail_jpeg
-from shared.runtime import get_runtime, reset_runtime
 
+# Heavy libraries (torch, sentence-transformers, LanceDB, Celery's workers) are imported by the commands that
+# use them, so that `status` or `--help` start in a fraction of a second.
 if TYPE_CHECKING:
+    from shared.runtime import Runtime
     from workers.intake import Submission
 
 RETRY_LIMIT = 100_000
 """`retry` replays at most this many of the most recent failures at once."""
 RATE_WINDOW_S = 120.0
 """`status` measures throughput over this many seconds for its ETA."""
+MODALITIES = ("image", "video", "audio", "text")
+"""What `search --modality` may name."""
 
 app = typer.Typer(
     add_completion=False,
@@ -45,8 +46,48 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    err.print(f"[red]error:[/red] {mask(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime (imported on first use: it brings numpy, Pillow and the stores)."""
+    from shared.runtime import get_runtime as runtime
+
+    return runtime()
+
+
+def _home(*, create: bool) -> None:
+    """Embedded mode: say where a new index is created; refuse to read one that does not exist."""
+    settings = get_settings()
+    if settings.distributed:
+        return
+    home = settings.home.expanduser().resolve()
+    if home.is_dir():
+        return
+    if not create:
+        raise _fail(
+            f"no index at {home} (MMINDEX_HOME): `mmindex ingest PATH` creates one there;"
+            " or set MMINDEX_HOME to the folder that holds your index"
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    err.print(f"created a new index at {home} (MMINDEX_HOME)", highlight=False)
+
+
+def _unreachable(error: BaseException) -> str | None:
+    """One line for an error that means the broker or the ledger's Redis cannot be reached (or refused us);
+    None for any other error."""
+    from kombu.exceptions import OperationalError
+    from redis.exceptions import RedisError
+
+    if not isinstance(error, OperationalError | RedisError | ConnectionError | TimeoutError):
+        return None
+    try:
+        url = get_settings().broker_url
+    except ValidationError:
+        url = None
+    where = f" at {url}" if url else ""
+    return mask(f"cannot reach the broker{where} ({one_line(error)}); is it running, and is MMINDEX_BROKER_URL right?")
 
 
 def _wait(ids: list[str], timeout: float, show: bool) -> None:
@@ -83,12 +124,11 @@ def ingest(
     """Index new and changed sources; unchanged ones are skipped. Exits 1 if any failed."""
     from workers.intake import submit
 
+    _home(create=True)
     try:
         submission = submit(paths)
     except MmindexError as error:
         raise _fail(one_line(error)) from None
-    except OperationalError as error:
-        raise _fail(f"cannot reach the broker at {get_settings().broker_url} ({error})") from None
     _report(submission, wait=wait, as_json=as_json)
 
 
@@ -132,6 +172,7 @@ def retry(
     from workers.intake import Submission, submit
     from workers.sweep import stranded
 
+    _home(create=False)
     failures = get_runtime().ledger.failures(limit=RETRY_LIMIT) + stranded()  # and sources an outage stranded
     if not failures:
         _report(Submission(), wait=False, as_json=as_json)
@@ -139,12 +180,12 @@ def retry(
         submission = submit([record.uri for record in failures])
     except MmindexError as error:
         raise _fail(one_line(error)) from None
-    except OperationalError as error:
-        raise _fail(f"cannot reach the broker at {get_settings().broker_url} ({error})") from None
     _report(submission, wait=wait, as_json=as_json)
 
 
 def _image_query(file: Path) -> str:
+    from shared.media.image import open_rgb, thumbnail_jpeg
+
     settings = get_settings().image
     if not file.is_file():
         raise _fail(f"{file}: no such file")
@@ -188,11 +229,17 @@ def search(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits, best first")] = False,
 ) -> None:
     """Search the index by text, an example image, or a spoken query."""
+    if sum(bool(given) for given in (text, image, audio)) != 1:
+        raise _fail("give one of TEXT to search for, --image FILE or --audio FILE")
+    unknown = sorted(set(modality or []) - set(MODALITIES))
+    if unknown:
+        raise _fail(f"unknown --modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
+    _home(create=False)
+    from celery.exceptions import TimeoutError as CeleryTimeoutError
+
     from shared.search import Query
     from workers.query import search as search_task
 
-    if sum(bool(given) for given in (text, image, audio)) != 1:
-        raise _fail("give one of TEXT to search for, --image FILE or --audio FILE")
     query = Query(
         text=text,
         image_jpeg=_image_query(image) if image else None,
@@ -201,13 +248,13 @@ def search(
         modalities=modality or [],
     )
     settings = get_settings()
+    if settings.distributed:
+        get_runtime().broker.ping()  # one quick check, instead of Celery's result store retrying for 20 s
     try:
         result = search_task.apply_async(args=[query.to_message()])
         hits: list[dict[str, Any]] = result.get(timeout=settings.tasks.query_timeout_s, propagate=True)
     except MmindexError as error:
         raise _fail(one_line(error)) from None
-    except OperationalError as error:
-        raise _fail(f"cannot reach the broker at {settings.broker_url} ({error})") from None
     except CeleryTimeoutError:
         raise _fail(
             f"no answer from the query pool in {settings.tasks.query_timeout_s:.0f} s;"
@@ -228,13 +275,14 @@ def search(
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False) -> None:
     """Sources per state, throughput and an ETA, and the failed ones with their reasons."""
+    _home(create=False)
     ledger = get_runtime().ledger
     counts = ledger.counts()
     pending = sum(counts[state] for state in PENDING)
     per_minute = ledger.finished_since(time.time() - RATE_WINDOW_S) * 60 / RATE_WINDOW_S
     eta_s = None if pending and not per_minute else round(pending / per_minute * 60, 1) if pending else 0.0
     failed = [
-        {"uri": record.uri, "error": record.error or "failed", "state": record.state.value}
+        {"uri": record.uri, "error": mask(record.error or "failed"), "state": record.state.value}
         for record in ledger.failures()
     ]
     if as_json:
@@ -284,6 +332,7 @@ def worker(
     pool: Annotated[str, typer.Argument(help="decode, embed, index or query")],
 ) -> None:
     """Run one pool's Celery worker; options after the pool name go to `celery worker`."""
+    from shared.runtime import reset_runtime
     from workers.app import Queue
     from workers.app import app as celery_app
 
@@ -325,10 +374,7 @@ def ping(
     if not get_settings().distributed:
         raise _fail("a worker needs a broker: set MMINDEX_BROKER_URL (e.g. redis://localhost:6379/0)")
     name = hostname or f"{pool}@{socket.gethostname()}"
-    try:
-        replies = celery_app.control.ping(destination=[name], timeout=timeout)
-    except OperationalError as error:
-        raise _fail(f"cannot reach the broker at {get_settings().broker_url} ({error})", 1) from None
+    replies = celery_app.control.ping(destination=[name], timeout=timeout)  # unreachable broker: exit 2, below
     if not any(name in reply for reply in replies):
         raise _fail(f"{name} did not answer within {timeout:g} s", 1)
     out.print(f"{name}: ok")
@@ -486,12 +532,17 @@ def events_watch(folder: Annotated[Path, typer.Argument(help="The folder to watc
 
     if not folder.is_dir():
         raise _fail(f"{folder}: no such folder")
+    _home(create=True)
     _listen(lambda stop: Watcher(folder).run(stop))
 
 
 @app.callback()
-def _setup() -> None:
+def _setup(ctx: typer.Context) -> None:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    if ctx.invoked_subcommand not in {"worker", "flower"}:
+        # A command (in embedded mode, the tasks too) tells what failed in one line: a failed source's reason,
+        # or `error:`; not with Celery's log of a task's traceback or of its reconnection attempts.
+        logging.getLogger("celery").setLevel(logging.CRITICAL + 1)
 
 
 def main() -> None:
@@ -506,5 +557,8 @@ def main() -> None:
             f"{'.'.join(str(part) for part in problem['loc']) or 'settings'}: {problem['msg']}"
             for problem in error.errors()
         )
-        err.print(f"[red]error:[/red] invalid configuration: {problems}", highlight=False)
+        err.print(f"[red]error:[/red] invalid configuration: {mask(problems)}", highlight=False)
+        sys.exit(2)
+    except Exception as error:  # the last resort: still one line, never a traceback
+        err.print(f"[red]error:[/red] {_unreachable(error) or one_line(error)}", highlight=False)
         sys.exit(2)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from threading import Lock
 from typing import Protocol
 
@@ -15,6 +15,7 @@ from PIL import Image
 
 from shared.config import Settings
 from shared.documents import Space
+from shared.errors import ModelUnavailable, mask
 
 Vectors = NDArray[np.float32]
 
@@ -35,23 +36,70 @@ _encoders: dict[tuple[Space, str, str], Encoder] = {}
 _lock = Lock()
 
 
-def go_offline_unless_hub_reachable() -> bool:
-    """Set HF_HUB_OFFLINE=1 when no model hub answers, so loaders fail at once instead of retrying for a minute.
+HUB_TIMEOUT_S = 3.0
+"""How long the one check that a model hub answers may take before models are taken to be offline."""
+_hub_reachable: bool | None = None
 
-    Must run before anything imports huggingface_hub (it reads the variable once). Returns whether the hub
-    answered; an explicit HF_HUB_OFFLINE is left as it is.
+
+def hub_endpoint() -> str:
+    """The model hub huggingface_hub would ask (HF_ENDPOINT, else huggingface.co)."""
+    return os.environ.get("HF_ENDPOINT", "").rstrip("/") or "https://huggingface.co"
+
+
+def go_offline_unless_hub_reachable() -> bool:
+    """Set HF_HUB_OFFLINE=1 when no model hub answers, so loaders fail at once instead of retrying for minutes.
+
+    Asked once per process, with a short timeout; an explicit HF_HUB_OFFLINE is left as it is. Returns whether
+    the hub answered (any HTTP answer counts: it is there).
     """
-    if "HF_HUB_OFFLINE" in os.environ:
-        return os.environ["HF_HUB_OFFLINE"] in {"", "0", "false"}
-    probe = "import huggingface_hub; huggingface_hub.model_info('sentence-transformers/all-MiniLM-L6-v2', timeout=5)"
-    try:
-        answer = subprocess.run([sys.executable, "-c", probe], check=False, capture_output=True, timeout=30)
-        reachable = answer.returncode == 0
-    except subprocess.TimeoutExpired:
-        reachable = False
-    if not reachable:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-    return reachable
+    global _hub_reachable
+    if os.environ.get("HF_HUB_OFFLINE", "") not in {"", "0", "false", "False"}:
+        return False
+    if _hub_reachable is None:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{hub_endpoint()}/api/models?limit=1", timeout=HUB_TIMEOUT_S):
+                _hub_reachable = True
+        except urllib.error.HTTPError:
+            _hub_reachable = True
+        except (OSError, ValueError):
+            _hub_reachable = False
+        if not _hub_reachable:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            constants = sys.modules.get("huggingface_hub.constants")
+            if constants is not None:  # already imported: it read the variable once
+                constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
+    return _hub_reachable
+
+
+def is_local(name: str) -> bool:
+    """Whether a model setting names a directory rather than a hub model."""
+    path = Path(name).expanduser()
+    return path.is_absolute() or name.startswith(".") or path.is_dir()
+
+
+def is_cached(name: str) -> bool:
+    """Whether a hub model name (as sentence-transformers resolves it) is in the local hub cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    candidates = [name] if "/" in name else [f"sentence-transformers/{name}", name]
+    for repo in candidates:
+        for file in ("modules.json", "config.json"):
+            if isinstance(try_to_load_from_cache(repo, file), str):
+                return True
+    return False
+
+
+def check_loadable(name: str, setting: str) -> None:
+    """Fail at once, in one line, for a hub model that is not cached while no hub answers; else do nothing."""
+    if is_local(name) or is_cached(name) or go_offline_unless_hub_reachable():
+        return
+    raise ModelUnavailable(
+        f"model {name!r} is not in the local cache and no model hub answers at {mask(hub_endpoint())};"
+        f" set {setting} to a local model directory (`make demo` chooses local models when offline)"
+    )
 
 
 def model_setting(space: Space) -> str:
@@ -68,6 +116,7 @@ def encoder_for(space: Space, settings: Settings) -> Encoder:
     with _lock:
         encoder = _encoders.get(key)
         if encoder is None:
+            check_loadable(name, model_setting(space))
             encoder = SentenceTransformerEncoder.load(
                 name,
                 setting=model_setting(space),
