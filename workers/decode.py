@@ -148,7 +148,8 @@ def decode_all(
         return list(pool.map(attempt, records))
 
 
-_URL = re.compile(r"\b(?!s3://)[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_URL = re.compile(r"\b(?!s3://)[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>).,;\]]")
+"""A URL in a message, but a source's own s3:// URI; punctuation after it is kept."""
 
 
 def reason(error: Exception) -> str:

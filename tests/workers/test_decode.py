@@ -12,7 +12,7 @@ import pytest
 from celery.signals import task_prerun
 
 from shared.config import get_settings
-from shared.ledger import State
+from shared.ledger import State, source_id
 from shared.runtime import get_runtime, reset_runtime
 from tests.conftest import Cli, photo, start_workers, stop
 from tests.shared.media.test_ffmpeg import _Counting
@@ -159,8 +159,18 @@ def test_documents_stream_in_batches_and_one_past_the_chunk_limit_fails_alone(
     (folder / "notes.md").write_text("\n\n".join(f"{n}. {paragraph}" for n in range(10)))
     (folder / "short.txt").write_text("Prune the roses in early spring.")
     photo(folder / "cat.jpg", seed=3)
+    known: list[int | None] = []  # what the ledger knew of the notes' length as each of their batches set off
 
-    submission = submit([str(folder)])
+    def seen(sender: Any = None, args: Any = None, **_: Any) -> None:
+        notes = [id for id, _ in args[0]["sources"] if id == source_id("local", str(folder / "notes.md"))]
+        if sender.name == "workers.embed.embed" and notes:
+            known.append(get_runtime().ledger.get(notes)[0].items)
+
+    task_prerun.connect(seen, weak=False)
+    try:
+        submission = submit([str(folder)])
+    finally:
+        task_prerun.disconnect(seen)
 
     runtime = get_runtime()
     records = {Path(record.uri).name: record for record in runtime.ledger.get(submission.ids)}
@@ -175,6 +185,21 @@ def test_documents_stream_in_batches_and_one_past_the_chunk_limit_fails_alone(
     assert runtime.store.count(source=records["notes.md"].uri) == 10
     embeds = [payload for name, payload in delivered if name == "workers.embed.embed"]
     assert max(len(payload["items"]) for payload in embeds) <= 4
+    # Its first batches went on while it was still being read: its chunks were never all held at once.
+    assert known == [None, None, 10]
+
+
+def test_a_reason_never_holds_a_url_but_the_sources_own() -> None:
+    from shared.errors import CorruptMedia
+    from workers.decode import reason
+
+    error = CorruptMedia(
+        "corrupt or truncated media: error when loading first segment"
+        " 'http://169.254.169.254/latest/meta-data/iam.ts' of s3://photos/v.mp4 (see https://x.test/?X-Amz-Signature=a)"
+    )
+    assert reason(error) == (
+        "corrupt or truncated media: error when loading first segment '<URL>' of s3://photos/v.mp4 (see <URL>)"
+    )
 
 
 def test_a_large_text_file_is_chunked_in_a_child_process_like_in_this_one(tmp_path: Path) -> None:
