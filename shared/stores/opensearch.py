@@ -95,6 +95,8 @@ class OpenSearchStore:
         self._serverless = self._settings.auth == "sigv4" and self._settings.service == "aoss"
         self._client = client or make_client(self._settings)
         self._known: dict[str, int] | None = None  # the vector fields last read from or written to the mapping
+        self._engine = self._settings.knn_engine()
+        self._engine_checked = False
 
     # ------------------------------------------------------------ errors
 
@@ -139,7 +141,7 @@ class OpenSearchStore:
             "dimension": dim,
             "method": {
                 "name": "hnsw",
-                "engine": self._settings.engine,
+                "engine": self._engine,
                 "space_type": self._settings.space_type,
                 "parameters": {"m": self._settings.m, "ef_construction": self._settings.ef_construction},
             },
@@ -156,6 +158,7 @@ class OpenSearchStore:
         missing = {space: dim for space, dim in dimensions.items() if space not in existing}
         if not missing:
             return
+        self.check_engine()
         vectors = {vector_field(space): self._vector_mapping(dim) for space, dim in missing.items()}
         self._known = None  # read again after this change (or the one a concurrent writer made)
         fresh = not existing and not self._call(
@@ -168,11 +171,37 @@ class OpenSearchStore:
             "adding vector fields", self._client.indices.put_mapping, index=self._alias, body={"properties": vectors}
         )
 
+    def check_engine(self) -> None:
+        """Refuse, before anything is written, a native engine on a node that says it cannot load it.
+
+        A k-NN plugin without its native libraries (the zip on Maven Central, which `make opensearch` assembles)
+        accepts a faiss or nmslib mapping and then stops the whole node at the first flush
+        (`UnsatisfiedLinkError`); no API reports the missing library short of loading it, and loading it is what
+        kills the node. Such a node marks itself with the node attribute `knn_native: none`
+        (tests/opensearch/run.sh does); AWS domains and collections always carry faiss and are not asked.
+        """
+        if self._engine_checked or self._engine == "lucene" or self._settings.on_aws:
+            return
+        answer = self._call(
+            "reading the nodes' attributes",
+            self._client.nodes.info,
+            params={"filter_path": "nodes.*.name,nodes.*.attributes"},
+        )
+        for node in (answer.get("nodes") or {}).values():
+            if str(node.get("attributes", {}).get("knn_native", "")).lower() in ("none", "false", "no"):
+                raise PermanentError(
+                    f"OpenSearch node {node.get('name')!r} at {self._settings.url} has no k-NN native libraries"
+                    f" (node attribute knn_native: none): the {self._engine} engine would stop it at the first"
+                    f" flush; set MMINDEX_OPENSEARCH__ENGINE=lucene (or auto)"
+                )
+        self._engine_checked = True
+
     def create_index(self, name: str, vectors: dict[str, Any], *, alias: bool) -> bool:
         """A new index from the template; with `alias`, the alias points at it (a first index).
 
         False if another worker created it first.
         """
+        self.check_engine()
         mappings = base_mappings()
         mappings["properties"].update(vectors)
         body: dict[str, Any] = {"mappings": mappings, "settings": {"index": {"knn": True}}}
@@ -231,6 +260,10 @@ class OpenSearchStore:
         options: dict[str, Any] = {}
         if not self._serverless and self._settings.refresh != "false":
             options["refresh"] = self._settings.refresh
+        # Which document an answer is about: its `_id`, or on Serverless (no `_id` of ours) its place, since answers
+        # come in the order of the documents when the helper retries nothing (429s are then the task's to retry).
+        ids = {document.item.id for document in good}
+        answered = 0
         try:
             for ok, info in helpers.streaming_bulk(
                 self._client,
@@ -239,25 +272,31 @@ class OpenSearchStore:
                 max_chunk_bytes=self._settings.bulk_bytes,
                 raise_on_error=False,
                 raise_on_exception=True,
-                max_retries=self._settings.max_retries,
+                max_retries=0 if self._serverless else self._settings.max_retries,
                 initial_backoff=1,
                 max_backoff=30,
                 **options,
             ):
                 outcome = next(iter(info.values()))
+                id = good[answered].item.id if self._serverless else str(outcome.get("_id"))
+                answered += 1
                 if ok:
                     result.written += 1
-                else:
-                    status = int(outcome.get("status", 0))
-                    if status == 429 or status >= 500:
-                        raise StoreError(f"OpenSearch kept refusing writes ({status}: {outcome.get('error')})")
-                    error = outcome.get("error", {})
-                    reason = error.get("reason", error) if isinstance(error, dict) else error
-                    result.failed[str(outcome.get("_id") or outcome.get("data", {}).get("id"))] = str(reason)
+                    continue
+                status = int(outcome.get("status", 0))
+                if status == 429 or status >= 500:
+                    raise StoreError(f"OpenSearch kept refusing writes ({status}: {outcome.get('error')})")
+                if id not in ids:
+                    raise StoreError(f"OpenSearch refused a document of a bulk write that is not in it (_id {id})")
+                error = outcome.get("error", {})
+                reason = error.get("reason", error) if isinstance(error, dict) else error
+                result.failed[id] = str(reason)
         except (OpenSearchConnectionError, ConnectionTimeout) as error:
             raise StoreError(
                 f"OpenSearch at {self._settings.url} is unreachable during a bulk write ({error})"
             ) from error
+        if answered != len(good):  # never count a document as written that no answer spoke of
+            raise StoreError(f"OpenSearch answered for {answered} of the {len(good)} documents of a bulk write")
         return result
 
     def _delete(self, query: dict[str, Any]) -> int:

@@ -40,6 +40,8 @@ fi
 
 # The real bootstrap class with the distribution's JVM flags; heap capped at 1 GB. Disk watermarks are off: on a
 # nearly full disk a single test node would otherwise block index creation (high watermark) and writes (flood).
+# The k-NN zip from Maven has no native libraries: the node says so (attribute knn_native: none), so that the store
+# refuses the faiss and nmslib engines before writing instead of the node dying at their first flush.
 exec "${RUNAS[@]}" "${JAVA:-java}" \
   -Xms512m -Xmx1g -Xss1m -XX:+UseG1GC \
   -Djava.io.tmpdir="$RUN/tmp" -Djava.awt.headless=true -Dfile.encoding=UTF-8 -Djna.nosys=true \
@@ -51,4 +53,4 @@ exec "${RUNAS[@]}" "${JAVA:-java}" \
   -cp "$OS_HOME/lib/*" org.opensearch.bootstrap.OpenSearch \
   -Ehttp.port="${OPENSEARCH_PORT:-9200}" -Etransport.port=0 \
   -Epath.data="$DATA" -Epath.logs="$RUN/logs" \
-  -Ecluster.routing.allocation.disk.threshold_enabled=false "$@"
+  -Ecluster.routing.allocation.disk.threshold_enabled=false -Enode.attr.knn_native=none "$@"

@@ -247,3 +247,41 @@ def test_a_new_index_goes_live_by_swapping_the_alias(opensearch_url: str, alias:
     assert [hit.uri for hit in store_on(opensearch_url, alias).search(Space.VISION, [0.5] * 4, k=5)] == [
         "s3://b/new.jpg"
     ]
+
+
+# ---------------------------------------------------------------- the k-NN engine
+
+
+def test_the_engine_follows_the_target_unless_set() -> None:
+    def engine(**options: str) -> str:
+        return Settings(store=StoreKind.OPENSEARCH, opensearch=options).opensearch.knn_engine()
+
+    assert engine(url="http://127.0.0.1:9200") == "lucene"
+    assert engine(url="https://search-x.eu-west-1.es.amazonaws.com") == "faiss"
+    assert engine(url="https://abc.eu-west-1.aoss.amazonaws.com", auth="sigv4", service="aoss") == "faiss"
+    assert engine(url="https://search.internal:443", auth="sigv4") == "faiss"
+    assert engine(url="https://search-x.eu-west-1.es.amazonaws.com", engine="lucene") == "lucene"
+
+
+def test_default_settings_make_a_working_index_on_the_project_node(opensearch_node: OpenSearchNode, alias: str) -> None:
+    """The README's first steps: no engine chosen, the node `make opensearch` runs."""
+    options = {"url": opensearch_node.url, "index": alias, "replicas": 0, "refresh": "wait_for"}
+    store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch=options))
+    batch = documents(4)
+    assert store.upsert(batch).written == 4
+    make_client(store._settings).indices.flush(index=alias)  # builds the graphs: a faiss one kills this node
+    assert [hit.id for hit in store.search("vision", batch[2].vector, k=1)] == [batch[2].item.id]
+    assert opensearch_node.process is not None and opensearch_node.process.poll() is None
+
+
+def test_a_native_engine_is_refused_before_writing_on_a_node_without_it(
+    opensearch_node: OpenSearchNode, alias: str
+) -> None:
+    options = {"url": opensearch_node.url, "index": alias, "replicas": 0, "engine": "faiss"}
+    store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch=options))
+    with pytest.raises(PermanentError) as refused:
+        store.upsert(documents(3))
+    message = str(refused.value)
+    assert "\n" not in message and "faiss" in message and "MMINDEX_OPENSEARCH__ENGINE=lucene" in message
+    assert not make_client(store._settings).indices.exists_alias(name=alias)  # nothing written
+    assert opensearch_node.process is not None and opensearch_node.process.poll() is None
