@@ -3,7 +3,6 @@ and one slow source failing alone, in embedded mode (tasks in this process) and 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from shared.ledger import State, source_id
 from shared.runtime import get_runtime, reset_runtime
 from tests.conftest import Cli, photo, start_workers, stop
 from tests.shared.media.test_ffmpeg import _Counting
+from tests.shared.media.test_text_child import slow_pdf
 from workers.app import configure
 from workers.intake import submit
 
@@ -49,32 +49,6 @@ def settings(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
     for name, value in values.items():
         monkeypatch.setenv(f"MMINDEX_{name}", value)
     reset_runtime()
-
-
-def slow_pdf(path: Path, operations: int = 400_000) -> Path:
-    """A one-page PDF of a few KB whose page shows text `operations` times: about 30 s of extraction here."""
-    content = b"BT /F1 12 Tf " + b"1 0 0 1 10 10 Tm (slow) Tj " * operations + b"ET"
-    stream = zlib.compress(content, 9)
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
-        b" /Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes(out))
-    return path
 
 
 # ---------------------------------------------------------------- the version planned, and nothing else
@@ -200,23 +174,6 @@ def test_a_reason_never_holds_a_url_but_the_sources_own() -> None:
     assert reason(error) == (
         "corrupt or truncated media: error when loading first segment '<URL>' of s3://photos/v.mp4 (see <URL>)"
     )
-
-
-def test_a_large_text_file_is_chunked_in_a_child_process_like_in_this_one(tmp_path: Path) -> None:
-    from shared.media.text import chunks
-    from shared.media.text_child import chunks_in_child
-
-    text = tmp_path / "big.txt"
-    text.write_text("".join(f"Paragraph {n}: café, naïve and ☕ in one line. Then more.\n\n" for n in range(3000)))
-    sizes = {"chunk_chars": 300, "overlap_chars": 60}
-    assert list(chunks_in_child(text, **sizes, timeout_s=60)) == list(chunks(text, **sizes))
-
-    broken = tmp_path / "broken.pdf"
-    broken.write_bytes(b"%PDF-1.4\nnot a pdf at all")
-    from shared.errors import CorruptMedia
-
-    with pytest.raises(CorruptMedia, match=r"^corrupt PDF: "):
-        list(chunks_in_child(broken, **sizes, timeout_s=60))
 
 
 @pytest.mark.usefixtures("embedded")
