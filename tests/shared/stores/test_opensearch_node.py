@@ -2,8 +2,9 @@
 
 The node is assembled from Maven Central artifacts (tests/opensearch/build.sh). The k-NN plugin zip
 published there carries no native libraries, so its faiss and nmslib engines cannot run: a faiss index,
-or a knn_vector without a method (faiss is the default engine), crashes the whole node on its first
-flush. Every index here therefore uses `engine: lucene`, and faiss is deliberately not tested.
+or a knn_vector without a method (faiss is the plugin's default engine), crashes the whole node on its first
+flush. Every index here therefore uses `engine: lucene` (the store's default, `auto`, picks it on this node;
+tests/shared/stores/test_opensearch.py checks that and the refusal of faiss), and faiss is never written.
 """
 
 from __future__ import annotations
