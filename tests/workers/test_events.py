@@ -516,3 +516,37 @@ def test_the_webhook_ignores_buckets_outside_the_allowlist(hook: int) -> None:
     }
     code, answer = raw(hook, post(hook, json.dumps(body).encode()))
     assert (code, answer["queued"], answer["ignored"]) == (200, 1, 1)
+
+def test_a_link_out_of_a_watched_folder_is_not_indexed(cli: Cli, tmp_path: Path) -> None:
+    secret = tmp_path / "private" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("the vault code is swordfish, kept by the quartermaster\n")
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    (folder / "leak.txt").symlink_to(secret)
+    env = {**cli.env, "MMINDEX_EVENTS__WATCH_INTERVAL_S": "0.2", "MMINDEX_EVENTS__SETTLE_S": "0.5"}
+    process = subprocess.Popen(
+        [str(BIN / "mmindex"), "events", "watch", str(folder)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        good = photo(folder / "good.jpg", seed=1)
+
+        def settled() -> bool:
+            result = cli("status", "--json")  # refused until the watch has made the index
+            counts = json.loads(result.stdout)["counts"] if result.returncode == 0 else {}
+            return counts.get("done", 0) + counts.get("failed", 0) >= 2
+
+        until(settled, "both files settled")
+        report = status(cli)
+        assert report["counts"]["done"] == 1
+        (failure,) = report["failed"]
+        assert failure["uri"] == str(folder / "leak.txt")
+        assert "outside" in failure["error"] and "MMINDEX_INGEST__LINKS" in failure["error"]
+        hits = cli.json("search", "swordfish vault code quartermaster", "--k", "10")
+        assert [hit["uri"] for hit in hits] == [str(good)]
+        assert process.poll() is None
+    finally:
+        stop(process)
