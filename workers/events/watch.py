@@ -4,7 +4,8 @@ The folder is scanned every `MMINDEX_EVENTS__WATCH_INTERVAL_S` (polling works on
 network mounts included). A file whose size and modification time have not changed for
 `MMINDEX_EVENTS__SETTLE_S` has finished being written and is ingested (new or changed content only: the
 ledger compares content hashes); a file that disappears leaves the index. On start, everything in the
-folder is ingested the same way.
+folder is ingested the same way. Hidden files are left alone, and links, FIFOs and devices meet the rules of
+`ingest` (shared/storage/local.py), judged against the watched folder.
 """
 
 from __future__ import annotations
