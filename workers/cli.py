@@ -57,10 +57,15 @@ def get_runtime() -> Runtime:
     return runtime()
 
 
-def _home(*, create: bool) -> None:
-    """Embedded mode: say where a new index is created; refuse to read one that does not exist."""
+def _reach_index(*, create: bool) -> None:
+    """Embedded mode: say where a new index is created; refuse to read one that does not exist.
+
+    Distributed mode: one quick call to the broker's Redis, so that a command against a dead broker or with a
+    wrong password says so at once, in one line (see `main`), instead of riding out an outage.
+    """
     settings = get_settings()
     if settings.distributed:
+        get_runtime().broker.ping()
         return
     home = settings.home.expanduser().resolve()
     if home.is_dir():
@@ -124,7 +129,7 @@ def ingest(
     """Index new and changed sources; unchanged ones are skipped. Exits 1 if any failed."""
     from workers.intake import submit
 
-    _home(create=True)
+    _reach_index(create=True)
     try:
         submission = submit(paths)
     except MmindexError as error:
@@ -172,7 +177,7 @@ def retry(
     from workers.intake import Submission, submit
     from workers.sweep import stranded
 
-    _home(create=False)
+    _reach_index(create=False)
     failures = get_runtime().ledger.failures(limit=RETRY_LIMIT) + stranded()  # and sources an outage stranded
     if not failures:
         _report(Submission(), wait=False, as_json=as_json)
@@ -234,7 +239,7 @@ def search(
     unknown = sorted(set(modality or []) - set(MODALITIES))
     if unknown:
         raise _fail(f"unknown --modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
-    _home(create=False)
+    _reach_index(create=False)
     from celery.exceptions import TimeoutError as CeleryTimeoutError
 
     from shared.search import Query
@@ -248,8 +253,6 @@ def search(
         modalities=modality or [],
     )
     settings = get_settings()
-    if settings.distributed:
-        get_runtime().broker.ping()  # one quick check, instead of Celery's result store retrying for 20 s
     try:
         result = search_task.apply_async(args=[query.to_message()])
         hits: list[dict[str, Any]] = result.get(timeout=settings.tasks.query_timeout_s, propagate=True)
@@ -275,7 +278,7 @@ def search(
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False) -> None:
     """Sources per state, throughput and an ETA, and the failed ones with their reasons."""
-    _home(create=False)
+    _reach_index(create=False)
     ledger = get_runtime().ledger
     counts = ledger.counts()
     pending = sum(counts[state] for state in PENDING)
@@ -373,6 +376,7 @@ def ping(
         raise _fail(f"unknown pool {pool!r}; choose one of {', '.join(_POOLS)}")
     if not get_settings().distributed:
         raise _fail("a worker needs a broker: set MMINDEX_BROKER_URL (e.g. redis://localhost:6379/0)")
+    _reach_index(create=False)
     name = hostname or f"{pool}@{socket.gethostname()}"
     replies = celery_app.control.ping(destination=[name], timeout=timeout)  # unreachable broker: exit 2, below
     if not any(name in reply for reply in replies):
@@ -532,7 +536,7 @@ def events_watch(folder: Annotated[Path, typer.Argument(help="The folder to watc
 
     if not folder.is_dir():
         raise _fail(f"{folder}: no such folder")
-    _home(create=True)
+    _reach_index(create=True)
     _listen(lambda stop: Watcher(folder).run(stop))
 
 

