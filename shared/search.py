@@ -33,6 +33,8 @@ QUERY_AUDIO_S = 30.0
 """A spoken query is cut to this length by the caller (it travels in the message, compressed)."""
 CANDIDATES_PER_HIT = 4
 """Each space is asked for this many hits per hit wanted, since merging into moments leaves fewer."""
+MODALITIES = ("image", "video", "audio", "text")
+"""What a search may be narrowed to."""
 
 
 @dataclass
@@ -200,6 +202,9 @@ def run_query(query: Query, runtime: Runtime) -> list[Hit]:
                       source_prefix=query.source_prefix)  # fmt: skip
     if not query.text and not query.image_jpeg:
         raise PermanentError("a search needs text, an image or a recording")
+    unknown = sorted(set(query.modalities) - set(MODALITIES))
+    if unknown:
+        raise PermanentError(f"unknown modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
     k = max(1, min(query.k, MAX_K))
     filters = SearchFilter(modalities=tuple(query.modalities), source_prefix=query.source_prefix)
     spaces = runtime.store.dimensions()

@@ -32,8 +32,6 @@ RETRY_LIMIT = 100_000
 """`retry` replays at most this many of the most recent failures at once."""
 RATE_WINDOW_S = 120.0
 """`status` measures throughput over this many seconds for its ETA."""
-MODALITIES = ("image", "video", "audio", "text")
-"""What `search --modality` may name."""
 
 app = typer.Typer(
     add_completion=False,
@@ -236,6 +234,8 @@ def search(
     """Search the index by text, an example image, or a spoken query."""
     if sum(bool(given) for given in (text, image, audio)) != 1:
         raise _fail("give one of TEXT to search for, --image FILE or --audio FILE")
+    from shared.search import MODALITIES
+
     unknown = sorted(set(modality or []) - set(MODALITIES))
     if unknown:
         raise _fail(f"unknown --modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
+from shared.config import Settings
 from shared.documents import Hit
-from shared.search import fuse
+from shared.errors import PermanentError
+from shared.runtime import Runtime
+from shared.search import Query, fuse, run_query
 
 
 def hit(name: str, score: float, space: str = "vision") -> Hit:
@@ -119,3 +126,10 @@ def test_a_run_of_similar_frames_counts_once_against_a_moment_two_spaces_agree_o
     text = [moment(60.2, 62.0, 0.6, "text", text="weather"), moment(100.0, 102.0, 0.5, "text")]
     fused = fuse([vision, text], k=2)
     assert [(h.start_s, h.end_s) for h in fused] == [(60.0, 62.0), (0.0, 5.0)]
+
+
+def test_an_unknown_modality_is_refused_naming_the_allowed_ones(tmp_path: Path) -> None:
+    runtime = Runtime(Settings(home=tmp_path / "home"))
+
+    with pytest.raises(PermanentError, match=r"unknown modality bogus; choose from image, video, audio, text"):
+        run_query(Query(text="boats", modalities=["image", "bogus"]), runtime)
