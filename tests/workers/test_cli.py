@@ -303,3 +303,23 @@ def test_status_and_a_no_op_ingest_import_no_model_or_store_library(cli: Cli, tm
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_opensearch_password_stays_out_of_failure_reasons_and_status(cli: Cli, tmp_path: Path) -> None:
+    cli.env.update(
+        MMINDEX_STORE="opensearch",
+        MMINDEX_OPENSEARCH__URL=f"http://admin:{PASSWORD}@127.0.0.1:{free_port()}",  # nothing listens there
+        MMINDEX_OPENSEARCH__MAX_RETRIES="0",
+        MMINDEX_TASKS__MAX_RETRIES="0",
+    )
+    source = photo(tmp_path / "one.jpg", seed=2)
+
+    ingested = cli("ingest", str(source), "--json")
+    status = cli("status", "--json")
+
+    assert ingested.returncode == 1
+    (failure,) = json.loads(ingested.stdout)["failed"]
+    assert "OpenSearch at http://admin:***@127.0.0.1:" in failure["error"]
+    assert [entry["error"] for entry in json.loads(status.stdout)["failed"]] == [failure["error"]]
+    for output in (ingested.stdout, ingested.stderr, status.stdout, status.stderr):
+        assert PASSWORD not in output
