@@ -15,8 +15,10 @@ from shared.config import Settings, get_settings
 from shared.documents import Space
 from shared.errors import MmindexError, one_line
 from shared.runtime import get_runtime, reset_runtime
+from workers import broker
 
 log = logging.getLogger(__name__)
+broker.survive_lost_connections()
 
 
 class Queue(StrEnum):
@@ -58,6 +60,10 @@ def configure(settings: Settings) -> None:
         broker_connection_retry=True,
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
+        worker_consumer="workers.broker:Consumer",
+        # A task sent during an outage (the next stage's, or a retry) waits up to about a minute for the broker.
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 16, "interval_start": 0, "interval_step": 1, "interval_max": 4},
         # A dead worker's unacknowledged tasks go to another after the visibility timeout; the broker is
         # checked for them every 10 s (kombu's default is every 100 s).
         broker_transport_options={

@@ -129,7 +129,11 @@ class EpochWatch:
         if self.seen is not None and current != self.seen:
             why = "its epoch key is gone" if current is None else "its epoch key was written again by a fresh start"
         elif self.seen is None and current is None and self.open_store and not any(ledger.counts().values()):
-            documents = runtime.store.count()
+            try:
+                documents = runtime.store.count()
+            except Exception as error:  # an unreachable store must not keep the epoch from being written
+                log.warning("could not count the store's documents to check the ledger: %s", one_line(error))
+                documents = 0
             if documents:
                 why = f"it is empty, but the store holds {documents} documents"
         if why is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from shared import artifacts
 from shared.config import get_settings
@@ -70,7 +71,7 @@ class PipelineTask(Task):  # type: ignore[misc]
 
     acks_late = True
     reject_on_worker_lost = True
-    autoretry_for = RETRYABLE
+    autoretry_for = (*RETRYABLE, BrokerUnreachable)
     retry_backoff = 2
     retry_backoff_max = 300
     retry_jitter = True
@@ -109,6 +110,16 @@ class PipelineTask(Task):  # type: ignore[misc]
 
     def on_failure(self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         payload = args[0] if args else kwargs.get("payload", {})
+        if isinstance(exc, BrokerUnreachable):
+            # Our own broker was down for longer than a send waits (it could not even take the retry): the input
+            # is not at fault. The sources stay in flight in the ledger, and the sweeper queues them again.
+            log.error(
+                "%s could not reach the broker (%s); its %d source(s) are left to the sweeper",
+                self.name,
+                one_line(exc),
+                len(payload_sources(payload)),
+            )
+            return
         dead = isinstance(exc, RETRYABLE)
         if isinstance(exc, SoftTimeLimitExceeded):
             reason = f"{self.name} ran past its time limit ({self.soft_time_limit} s, MMINDEX_TASKS__SOFT_TIME_LIMIT_S)"
