@@ -54,8 +54,8 @@ _ONLY_FILES = "file"
 """Input protocols of a local file: a playlist or reference file in the source cannot make ffmpeg fetch a URL."""
 _URL_PROTOCOLS = {"https": "https,tls,tcp", "http": "http,tcp"}
 """Input protocols of a remote file, by its URL's scheme: that URL's protocol and what it runs on, nothing else."""
-_REMOTE_DEMUXERS = "mov,matroska,avi,wav,mp3,flac,ogg,aac"
-"""Demuxers a remote file may be read with: the containers whose first bytes `sniff` knows (ISO/QuickTime, Matroska,
+_DEMUXERS = "mov,matroska,avi,wav,mp3,flac,ogg,aac"
+"""Demuxers a file may be read with: the containers whose first bytes `sniff` knows (ISO/QuickTime, Matroska,
 AVI, WAV, MP3, FLAC, Ogg, ADTS), none of which names other files to read. Playlists and references (hls, dash,
 concat, ...) are refused: content replaced behind a presigned URL cannot make a worker fetch the URLs it names."""
 
@@ -452,15 +452,15 @@ def _input_name(path: Source) -> str:
 
 
 def _input_options(path: Source) -> dict[str, str]:
-    """What may be read for `path`: a local file's local references (`_ONLY_FILES`); for a remote file its URL alone,
-    over that URL's protocol (`_URL_PROTOCOLS`), by a demuxer that reads no other file (`_REMOTE_DEMUXERS`), sending
-    its headers."""
+    """What may be read for `path`, always by a demuxer of the containers sniffing admits, none of which reads
+    another file (`_DEMUXERS`: no playlist, no concat list): a local file through the file protocol only
+    (`_ONLY_FILES`); a remote file through its URL's protocol alone (`_URL_PROTOCOLS`), sending its headers."""
     if not isinstance(path, Remote):
-        return {"protocol_whitelist": _ONLY_FILES}
+        return {"protocol_whitelist": _ONLY_FILES, "format_whitelist": _DEMUXERS}
     scheme = path.url.partition(":")[0].lower()
     if scheme not in _URL_PROTOCOLS:
         raise UnsupportedMedia(f"{path.name}: cannot be read over {scheme or 'an unnamed protocol'} (HTTP(S) only)")
-    options = {"protocol_whitelist": _URL_PROTOCOLS[scheme], "format_whitelist": _REMOTE_DEMUXERS}
+    options = {"protocol_whitelist": _URL_PROTOCOLS[scheme], "format_whitelist": _DEMUXERS}
     if path.headers:
         options["headers"] = "".join(f"{name}: {value}\r\n" for name, value in path.headers)
     return options
