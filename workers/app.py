@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_ready
 
 from shared.config import Settings, get_settings
 from shared.documents import Space
@@ -61,9 +61,6 @@ def configure(settings: Settings) -> None:
         broker_connection_retry_on_startup=True,
         broker_connection_max_retries=None,
         worker_consumer="workers.broker:Consumer",
-        # A task sent during an outage (the next stage's, or a retry) waits up to about a minute for the broker.
-        task_publish_retry=True,
-        task_publish_retry_policy={"max_retries": 16, "interval_start": 0, "interval_step": 1, "interval_max": 4},
         # A dead worker's unacknowledged tasks go to another after the visibility timeout; the broker is
         # checked for them every 10 s (kombu's default is every 100 s).
         broker_transport_options={
@@ -81,6 +78,16 @@ def configure(settings: Settings) -> None:
         result_backend_always_retry=True,
         result_backend_max_retries=10,
     )
+
+
+WORKER_PUBLISH_RETRY = {"max_retries": 16, "interval_start": 0, "interval_step": 1, "interval_max": 4}
+"""In a worker, a task sent during a broker outage (the next stage's, or a retry) waits about a minute for it;
+a command (`ingest`, `search`) keeps kombu's default and says at once that the broker is unreachable."""
+
+
+@worker_init.connect  # type: ignore[untyped-decorator]
+def _patient_sends(**_: object) -> None:
+    app.conf.update(task_publish_retry=True, task_publish_retry_policy=WORKER_PUBLISH_RETRY)
 
 
 @worker_process_init.connect  # type: ignore[untyped-decorator]
