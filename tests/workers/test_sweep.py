@@ -111,26 +111,6 @@ def test_retry_queues_stranded_sources_again(settings_env: dict[str, str], redis
     broker.close()
 
 
-def test_a_failure_handler_that_cannot_reach_the_ledger_does_not_end_the_worker(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The ledger's Redis is down while a task gives up: its sources are left to the sweeper, nothing is raised."""
-    from shared.errors import StoreError
-    from tests.conftest import free_port
-    from workers.embed import embed
-
-    monkeypatch.setenv("MMINDEX_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
-    reset_runtime()
-    try:
-        with caplog.at_level(logging.ERROR, logger="mmindex.tasks"):
-            embed.on_failure(StoreError("OpenSearch timed out"), "task-1", ({"sources": [["a1", "v1"]]},), {}, None)
-    finally:
-        monkeypatch.undo()
-        reset_runtime()
-    assert "could not record that 1 source(s) of workers.embed.embed failed" in caplog.text
-    assert "leaving them to the sweeper" in caplog.text
-
-
 def test_a_wiped_ledger_is_reported_in_the_worker_log(
     settings_env: dict[str, str], redis_url: str, tmp_path: Path
 ) -> None:

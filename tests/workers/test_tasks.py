@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,3 +166,49 @@ def test_a_video_in_s3_is_read_in_place_window_by_window_and_a_window_run_twice_
     for payload in windows:  # a window delivered again writes the same documents
         app.tasks["workers.decode.decode"].apply(args=[payload])
     assert runtime.store.count() == before and runtime.store.count("vision") == 9
+
+
+def test_a_failure_handler_that_cannot_reach_the_ledger_does_not_end_the_worker(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ledger's Redis is down while a task gives up: its sources are left to the sweeper, nothing is raised."""
+    from shared.errors import StoreError
+    from tests.conftest import free_port
+    from workers.embed import embed
+
+    monkeypatch.setenv("MMINDEX_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    reset_runtime()
+    try:
+        with caplog.at_level(logging.ERROR, logger="mmindex.tasks"):
+            embed.on_failure(StoreError("OpenSearch timed out"), "task-1", ({"sources": [["a1", "v1"]]},), {}, None)
+    finally:
+        monkeypatch.undo()
+        reset_runtime()
+    assert "could not record that 1 source(s) of workers.embed.embed failed" in caplog.text
+    assert "leaving them to the sweeper" in caplog.text
+
+
+def test_a_task_that_cannot_reach_the_broker_leaves_its_sources_in_flight(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker was down longer than a send waits: the input is not at fault, so the source is not failed; it
+    stays in flight for the sweeper to queue again."""
+    from kombu.exceptions import OperationalError
+
+    from shared.storage import ObjectInfo
+    from workers.embed import embed
+
+    monkeypatch.setenv("MMINDEX_BROKER_URL", redis_url)
+    reset_runtime()
+    try:
+        ledger = get_runtime().ledger
+        id, _ = ledger.submit(ObjectInfo("s3://b/a.jpg", "b", "a.jpg", 10, "v1"), "1")
+        ledger.decoded(id, "v1", 1)
+        with caplog.at_level(logging.ERROR, logger="mmindex.tasks"):
+            embed.on_failure(OperationalError("Error 111 connecting"), "task-1", ({"sources": [[id, "v1"]]},), {}, None)
+        (record,) = ledger.get([id])
+    finally:
+        monkeypatch.undo()
+        reset_runtime()
+    assert record.state is State.EMBEDDING and record.error is None
+    assert "could not reach the broker" in caplog.text and "left to the sweeper" in caplog.text
