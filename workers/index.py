@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from shared.documents import Document, Item
 from shared.ledger import FINAL, State
 from shared.runtime import Runtime, get_runtime
 from workers.app import Queue
 from workers.embed import unpack
 from workers.task import Payload, PipelineTask, fail_sources, forget, pipeline_task
+
+log = logging.getLogger("mmindex.tasks")
 
 
 @pipeline_task(Queue.INDEX)
@@ -44,7 +48,10 @@ def settle(runtime: Runtime, written: set[tuple[str, str]]) -> None:
     """
     records = {record.id: record for record in runtime.ledger.get(sorted({id for id, _ in written}))}
     for id, version in sorted(written):
-        record = records[id]
+        record = records.get(id)
+        if record is None:  # the ledger lost it (a Redis without persistence): its documents stay; see the sweeper
+            log.warning("source %s written but unknown to the ledger, which lost its state: ingest it again", id)
+            continue
         if record.version == version and record.state is State.DONE:
             forget(runtime, record, keep_version=version)
         elif record.version != version or record.state in FINAL:  # superseded, failed, dead or deleted
