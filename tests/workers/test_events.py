@@ -517,6 +517,7 @@ def test_the_webhook_ignores_buckets_outside_the_allowlist(hook: int) -> None:
     code, answer = raw(hook, post(hook, json.dumps(body).encode()))
     assert (code, answer["queued"], answer["ignored"]) == (200, 1, 1)
 
+
 def test_a_link_out_of_a_watched_folder_is_not_indexed(cli: Cli, tmp_path: Path) -> None:
     secret = tmp_path / "private" / "secret.txt"
     secret.parent.mkdir()
