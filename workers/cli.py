@@ -16,7 +16,6 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from shared.config import get_settings
 from shared.errors import MmindexError, mask, one_line
@@ -266,13 +265,27 @@ def search(
     if as_json:
         print(json.dumps(hits, indent=2))
         return
-    table = Table("#", "score", "modality", "time")
-    table.add_column("uri", overflow="fold")
-    table.add_column("thumbnail", overflow="fold")
+    out.print(hits_text(hits) if hits else "no hits", highlight=False, markup=False)
+
+
+WORDS_SHOWN = 240
+"""Characters of a hit's words that `search` shows."""
+HITS_NOTE = "ranked by relevance fused across the spaces searched; similarity is each hit's own cosine similarity"
+
+
+def hits_text(hits: list[dict[str, Any]]) -> str:
+    """Hits in their order, best first: a line each with its whole path (never folded, so it can be copied), and
+    under it the words said or written there."""
+    lines = [f"{'#':>3}  {'similarity':<10}  {'modality':<8}  {'time':<15}  uri"]
     for rank, hit in enumerate(hits, start=1):
         span = f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else ""
-        table.add_row(str(rank), f"{hit['score']:.3f}", hit["modality"], span, hit["uri"], hit["thumbnail"] or "")
-    out.print(table if hits else "no hits")
+        lines.append(f"{rank:>3}  {hit['score']:<10.3f}  {hit['modality']:<8}  {span:<15}  {hit['uri']}")
+        words = " ".join((hit.get("text") or "").split())
+        if words:
+            cut = words if len(words) <= WORDS_SHOWN else words[: WORDS_SHOWN - 1].rstrip() + "…"
+            lines.append(f"{'':>3}  “{cut}”")
+    lines.append(HITS_NOTE)
+    return "\n".join(lines)
 
 
 @app.command()

@@ -323,3 +323,20 @@ def test_an_opensearch_password_stays_out_of_failure_reasons_and_status(cli: Cli
     assert [entry["error"] for entry in json.loads(status.stdout)["failed"]] == [failure["error"]]
     for output in (ingested.stdout, ingested.stderr, status.stdout, status.stderr):
         assert PASSWORD not in output
+
+
+def test_search_shows_each_hit_s_words_and_its_whole_path_on_one_line() -> None:
+    from workers.cli import hits_text
+
+    path = "/srv/media/archive/2024/recordings/harbour-interviews/morning-radio-episode-0042.ogg"
+    hits = [
+        {"uri": path, "modality": "audio", "score": 0.41, "start_s": 3.2, "end_s": 9.8, "text": "the ferry\nleaves"},
+        {"uri": "/srv/city.jpg", "modality": "image", "score": 0.52, "start_s": None, "end_s": None, "text": None},
+    ]
+    lines = hits_text(hits).splitlines()
+    assert lines[1].split() == ["1", "0.410", "audio", "3.2-9.8", "s", path]  # the whole path, on the hit's line
+    assert lines[2].strip() == "“the ferry leaves”"
+    assert lines[3].split() == ["2", "0.520", "image", "/srv/city.jpg"]
+    # Rows keep the order given (fused relevance); the note says the number is each hit's own similarity.
+    assert lines[0].split()[:2] == ["#", "similarity"]
+    assert lines[-1].startswith("ranked by relevance")
