@@ -109,6 +109,12 @@ def status(cli: Cli) -> dict[str, Any]:
     return result
 
 
+def counts(cli: Cli) -> dict[str, int]:
+    """Sources per state; none while `status` refuses because no index exists yet (a watch makes it as it starts)."""
+    result = cli("status", "--json")
+    return dict(json.loads(result.stdout)["counts"]) if result.returncode == 0 else {}
+
+
 def until(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -393,7 +399,7 @@ def test_a_watched_folder_is_indexed_as_files_arrive_and_leave(cli: Cli, tmp_pat
     )
     try:
         first = photo(folder / "first.jpg", seed=1)
-        until(lambda: status(cli)["counts"]["done"] == 1, "first.jpg indexed")
+        until(lambda: counts(cli).get("done") == 1, "first.jpg indexed")
         second = photo(folder / "sub" / "second.jpg", seed=2)
         until(lambda: status(cli)["counts"]["done"] == 2, "sub/second.jpg indexed")
         hits = cli.json("search", "--image", str(near_copy(second, tmp_path / "q.jpg")), "--k", "2")
@@ -536,9 +542,8 @@ def test_a_link_out_of_a_watched_folder_is_not_indexed(cli: Cli, tmp_path: Path)
         good = photo(folder / "good.jpg", seed=1)
 
         def settled() -> bool:
-            result = cli("status", "--json")  # refused until the watch has made the index
-            counts = json.loads(result.stdout)["counts"] if result.returncode == 0 else {}
-            return counts.get("done", 0) + counts.get("failed", 0) >= 2
+            now = counts(cli)
+            return now.get("done", 0) + now.get("failed", 0) >= 2
 
         until(settled, "both files settled")
         report = status(cli)
