@@ -62,7 +62,7 @@ class OpenSearchSettings(Group):
     @property
     def on_aws(self) -> bool:
         """A managed domain or a serverless collection: signed requests, or an amazonaws.com host."""
-        host = (self.url or "").split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].rsplit("@", 1)[-1]
+        host = urlsplit(self.url or "").hostname or ""
         return self.auth == "sigv4" or host.endswith(".amazonaws.com")
 
     def knn_engine(self) -> str:

@@ -48,12 +48,16 @@ RETRYABLE: tuple[type[BaseException], ...] = (RetryableError, ConnectionError, T
 """What tasks retry with backoff; anything else fails at once."""
 
 
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):[^/\s]*@")
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/\s]*):[^\s]*@(?=[^@\s]*(?:\s|$))")
+"""A URL's user information up to the last `@` before its host: a password may hold `/` and `@` itself."""
+_QUERY_SECRETS = re.compile(r"(?i)(?P<name>[?&](?:password|pass|pwd|secret|token|access_token)=)[^&\s]+")
+"""Secrets given as query parameters (redis-py takes `?password=`)."""
 
 
 def mask(text: str) -> str:
-    """`text` with the password of every URL in it hidden: `redis://user:secret@host` → `redis://user:***@host`."""
-    return _CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text)
+    """`text` with the password of every URL in it hidden: `redis://user:secret@host` → `redis://user:***@host`,
+    `redis://host/0?password=secret` → `redis://host/0?password=***`."""
+    return _QUERY_SECRETS.sub(r"\g<name>***", _CREDENTIALS.sub(r"\g<scheme>\g<user>:***@", text))
 
 
 def one_line(error: BaseException) -> str:

@@ -25,7 +25,7 @@ from opensearchpy.exceptions import (
 
 from shared.config import OpenSearchSettings, Settings
 from shared.documents import Document, Hit
-from shared.errors import PermanentError, StoreError
+from shared.errors import PermanentError, StoreError, mask
 from shared.stores import MAX_K, SearchFilter, UpsertResult
 
 _KEYWORDS = ("id", "source_id", "source", "version", "uri", "modality", "space", "model", "pipeline")
@@ -97,6 +97,7 @@ class OpenSearchStore:
         self._known: dict[str, int] | None = None  # the vector fields last read from or written to the mapping
         self._engine = self._settings.knn_engine()
         self._engine_checked = False
+        self._where = mask(self._settings.url or "")  # the endpoint as messages name it, without its password
 
     # ------------------------------------------------------------ errors
 
@@ -104,7 +105,7 @@ class OpenSearchStore:
         try:
             return function(*args, **kwargs)
         except (OpenSearchConnectionError, ConnectionTimeout) as error:
-            raise StoreError(f"OpenSearch at {self._settings.url} is unreachable during {what} ({error})") from error
+            raise StoreError(mask(f"OpenSearch at {self._where} is unreachable during {what} ({error})")) from error
         except NotFoundError:
             raise
         except TransportError as error:
@@ -190,7 +191,7 @@ class OpenSearchStore:
         for node in (answer.get("nodes") or {}).values():
             if str(node.get("attributes", {}).get("knn_native", "")).lower() in ("none", "false", "no"):
                 raise PermanentError(
-                    f"OpenSearch node {node.get('name')!r} at {self._settings.url} has no k-NN native libraries"
+                    f"OpenSearch node {node.get('name')!r} at {self._where} has no k-NN native libraries"
                     f" (node attribute knn_native: none): the {self._engine} engine would stop it at the first"
                     f" flush; set MMINDEX_OPENSEARCH__ENGINE=lucene (or auto)"
                 )
@@ -293,7 +294,7 @@ class OpenSearchStore:
                 result.failed[id] = str(reason)
         except (OpenSearchConnectionError, ConnectionTimeout) as error:
             raise StoreError(
-                f"OpenSearch at {self._settings.url} is unreachable during a bulk write ({error})"
+                mask(f"OpenSearch at {self._where} is unreachable during a bulk write ({error})")
             ) from error
         if answered != len(good):  # never count a document as written that no answer spoke of
             raise StoreError(f"OpenSearch answered for {answered} of the {len(good)} documents of a bulk write")

@@ -17,6 +17,8 @@ from shared.errors import StoreError, mask, one_line
         ),
         ("at https://admin:p@ss:w0rd@search:9200/x failed", "at https://admin:***@search:9200/x failed"),
         ("redis://redis:6379/0 and http://host/a@b", "redis://redis:6379/0 and http://host/a@b"),
+        ("redis://:p@ss/word@redis:6379/0 is down", "redis://:***@redis:6379/0 is down"),  # a / in the password
+        ("redis://redis:6379/0?password=hunter2&db=1", "redis://redis:6379/0?password=***&db=1"),  # redis-py's form
     ],
 )
 def test_mask_hides_the_password_of_every_url(text: str, masked: str) -> None:

@@ -261,6 +261,9 @@ def test_the_engine_follows_the_target_unless_set() -> None:
     assert engine(url="https://abc.eu-west-1.aoss.amazonaws.com", auth="sigv4", service="aoss") == "faiss"
     assert engine(url="https://search.internal:443", auth="sigv4") == "faiss"
     assert engine(url="https://search-x.eu-west-1.es.amazonaws.com", engine="lucene") == "lucene"
+    # Basic auth in the URL: the host is what follows the user information, not the user's name.
+    assert engine(url="https://admin:pw@search-x.eu-west-1.es.amazonaws.com") == "faiss"
+    assert engine(url="https://amazonaws.com:pw@search.internal:9200") == "lucene"
 
 
 def test_default_settings_make_a_working_index_on_the_project_node(opensearch_node: OpenSearchNode, alias: str) -> None:
@@ -285,3 +288,15 @@ def test_a_native_engine_is_refused_before_writing_on_a_node_without_it(
     assert "\n" not in message and "faiss" in message and "MMINDEX_OPENSEARCH__ENGINE=lucene" in message
     assert not make_client(store._settings).indices.exists_alias(name=alias)  # nothing written
     assert opensearch_node.process is not None and opensearch_node.process.poll() is None
+
+
+def test_an_unreachable_node_s_error_names_it_without_its_password() -> None:
+    """The error is logged by Celery as it is, before any reason is recorded: it must hold no password itself."""
+    from tests.conftest import free_port
+
+    options = {"url": f"http://admin:hunter2@127.0.0.1:{free_port()}", "timeout_s": 1, "max_retries": 0}
+    store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch=options))
+    with pytest.raises(StoreError) as raised:
+        store.count()
+    assert "admin:***@127.0.0.1" in str(raised.value)
+    assert "hunter2" not in str(raised.value) and "hunter2" not in repr(raised.value)
