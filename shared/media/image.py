@@ -50,7 +50,7 @@ def _decode(image: Image.Image, *, max_pixels: int, min_side: int, max_decoded_b
     if image.format == "JPEG" and scale < 0.5:
         # Decode at 1/2, 1/4 or 1/8 scale in the JPEG decoder itself, never below what is needed.
         image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
-    needed = decoded_bytes(image.mode, image.size)
+    needed = decoded_bytes(image.mode, image.size, transparent=_transparent(image), turned=_turned(image))
     if max_decoded_bytes is not None and needed > max_decoded_bytes:
         raise TooLarge(
             f"{width}x{height} {image.mode} image needs {_mib(needed)} MiB decoded, over the limit of"
@@ -66,13 +66,42 @@ def _decode(image: Image.Image, *, max_pixels: int, min_side: int, max_decoded_b
         raise CorruptMedia(f"corrupt image data ({' '.join(str(error).split())})") from None
 
 
-def decoded_bytes(mode: str, size: tuple[int, int]) -> int:
-    """Memory an image of this mode and size takes once decoded and converted: its pixels as Pillow holds them
-    (1 byte for 1, L and P, 2 for 16-bit grayscale, 4 for every other mode) plus the RGB copy `to_rgb` makes
-    (4 bytes a pixel, none for an RGB image)."""
+def decoded_bytes(mode: str, size: tuple[int, int], *, transparent: bool = False, turned: bool = False) -> int:
+    """Memory an image of this mode and size takes at its peak while it is decoded, turned upright and converted.
+
+    Its pixels as Pillow holds them (1 byte for 1, L and P, 2 for 16-bit grayscale, 4 for every other mode), plus
+    the larger of what turning and converting hold beside them: `turned` (an EXIF orientation other than 1), a
+    turned copy of the pixels; converting (`to_rgb`), the RGB result (4 bytes a pixel, none for an RGB image), the
+    8-bit plane of a high-bit-depth image (1 byte), and the RGBA copy alpha is composited from (4 bytes) when the
+    image has alpha in another mode than RGBA (LA, PA, ..., or a palette with transparency: `transparent`).
+    """
     pixels = size[0] * size[1]
+    deep = mode.startswith("I;16") or mode in {"I", "F"}
     held = 1 if mode in {"1", "L", "P"} else 2 if mode.startswith("I;16") else 4
-    return pixels * (held + (0 if mode == "RGB" else 4))
+    converted = 0 if mode == "RGB" else 4
+    if deep:
+        converted += 1
+    if mode in _ALPHA_MODES - {"RGBA"} or (mode == "P" and transparent):
+        converted += 4
+    return pixels * (held + max(converted, held if turned else 0))
+
+
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+
+
+def _transparent(image: Image.Image) -> bool:
+    """Whether a palette image has transparency to composite: a transparent index, or alpha in its palette."""
+    palette = image.palette
+    return "transparency" in image.info or (palette is not None and palette.mode == "RGBA")
+
+
+def _turned(image: Image.Image) -> bool:
+    """Whether the image's EXIF orientation asks for it to be turned or mirrored (a copy of its pixels)."""
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except (OSError, ValueError, SyntaxError):
+        return False  # unreadable EXIF: exif_transpose cannot read it either, and leaves the image as it is
+    return orientation in range(2, 9)
 
 
 def _mib(size: int) -> str:
@@ -99,8 +128,11 @@ def to_rgb(image: Image.Image) -> Image.Image:
         factor = 255.0 / (65535.0 if top <= 65535 else top) if top > 255 else 1.0
         return _deep_to_gray(image, factor).convert("RGB")
     if image.mode == "P":
+        # Through RGBA only when there is transparency to composite: that copy is 4 bytes a pixel more.
+        if not _transparent(image):
+            return image.convert("RGB")
         image = image.convert("RGBA")
-    if image.mode in {"RGBA", "LA", "PA", "RGBa", "La"}:
+    if image.mode in _ALPHA_MODES:
         rgba = image if image.mode == "RGBA" else image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba)  # the mask is the RGBA image's own alpha: no copy of the band

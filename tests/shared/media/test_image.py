@@ -239,12 +239,69 @@ def test_a_16_bit_strip_keeps_its_values(tmp_path: Path) -> None:
 
 
 def test_over_the_decoded_byte_budget_is_too_large_naming_the_setting(tmp_path: Path) -> None:
+    """2 Mpx of float32: the values (4 bytes a pixel), their 8-bit plane (1) and the RGB result (4): 17.2 MiB."""
     path = save(Image.fromarray(np.zeros((1000, 2000), dtype=np.float32)), tmp_path / "wide.tif")
     with pytest.raises(TooLarge, match="MMINDEX_IMAGE__MAX_DECODED_BYTES") as raised:
-        open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=15 * 1024**2)
+        open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=17 * 1024**2)
     message = str(raised.value)
-    assert "2000x1000" in message and "15 MiB" in message and "\n" not in message
-    assert open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=16 * 1024**2).size == (2000, 1000)
+    assert "2000x1000" in message and "17 MiB" in message and "\n" not in message
+    assert open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=18 * 1024**2).size == (2000, 1000)
+
+
+def transparent_palette(size: tuple[int, int]) -> Image.Image:
+    image = Image.fromarray((np.arange(size[0] * size[1]) % 200).astype(np.uint8).reshape(size[1], size[0]), "L")
+    return image.convert("P")
+
+
+def turned_rgb(size: tuple[int, int]) -> tuple[Image.Image, Image.Exif]:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees to view: exif_transpose makes a turned copy of the pixels
+    pixels = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
+    return Image.fromarray(pixels), exif
+
+
+def test_a_transparent_palette_image_over_its_converted_size_is_too_large_naming_the_setting(tmp_path: Path) -> None:
+    """1 Mpx: the palette (1 byte a pixel), its RGBA copy (4) and the RGB result (4) take 8.6 MiB at once."""
+    path = save(transparent_palette((1000, 1000)), tmp_path / "clear.png", transparency=3)
+    with pytest.raises(TooLarge, match="MMINDEX_IMAGE__MAX_DECODED_BYTES") as raised:
+        open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=8 * 1024**2)
+    assert "1000x1000 P image needs 9 MiB" in str(raised.value)
+    assert open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=9 * 1024**2).size == (1000, 1000)
+
+
+def test_an_opaque_palette_image_is_converted_without_an_rgba_copy(tmp_path: Path) -> None:
+    path = save(transparent_palette((1000, 1000)), tmp_path / "opaque.png")
+    assert open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=5 * 1024**2).size == (1000, 1000)
+
+
+def test_an_exif_turned_image_over_its_turned_size_is_too_large_naming_the_setting(tmp_path: Path) -> None:
+    """1 Mpx RGB whose EXIF says to turn it: the pixels and their turned copy take 7.6 MiB at once."""
+    image, exif = turned_rgb((1000, 800))
+    path = save(image, tmp_path / "turned.png", exif=exif)
+    with pytest.raises(TooLarge, match="MMINDEX_IMAGE__MAX_DECODED_BYTES") as raised:
+        open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=6 * 1024**2)
+    assert "1000x800 RGB image needs 6 MiB" in str(raised.value)
+    assert open_rgb(path, max_pixels=LIMIT, min_side=256, max_decoded_bytes=7 * 1024**2).size == (800, 1000)
+
+
+@pytest.mark.parametrize("kind", ["transparent palette", "opaque palette", "turned", "gray with alpha"])
+def test_the_decoded_byte_estimate_is_not_below_the_real_peak(tmp_path: Path, kind: str) -> None:
+    """4 Mpx: decoding, turning and converting raise a fresh process's peak by no more than the estimate (and
+    a few MiB of the decoders' own buffers), which is what the budget refuses by."""
+    size = (2000, 2000)
+    path = tmp_path / "image.png"
+    if kind == "turned":
+        image, exif = turned_rgb(size)
+        image.save(path, exif=exif)
+    elif kind == "gray with alpha":
+        turned_rgb(size)[0].convert("LA").save(path)
+    else:
+        transparent_palette(size).save(path, **({"transparency": 3} if kind == "transparent palette" else {}))
+    with Image.open(path) as check:
+        mode = check.mode
+    estimate = decoded_bytes(mode, size, transparent=kind == "transparent palette", turned=kind == "turned")
+    _, _, grown = decode_peak(path)
+    assert grown <= estimate + 4 * 1024**2, f"{grown / 1024**2:.0f} MiB peak over {estimate / 1024**2:.0f} estimated"
 
 
 # ---------------------------------------------------------------- broken files
