@@ -1,11 +1,11 @@
 """Local files as sources; artifacts under MMINDEX_HOME.
 
-What is read is only what was meant to be read. Listing a folder follows a symbolic link only to a target inside
-the folder (`MMINDEX_INGEST__LINKS=anywhere`: to any file), and names the source by the target's real path, so a
-listed path goes through no link at all. Anything but a regular file (a FIFO, a device, a socket) is refused
-before it is opened. Reading a source later (decode time) opens it one path component at a time without
-following any link, so a file swapped for a link after it was listed is refused, and hands the reader that very
-open file: nothing swapped in between can be read instead.
+What is read is only what was meant to be read. Listing a folder follows a symbolic link only to a file inside the
+folder (`MMINDEX_INGEST__LINKS=anywhere`: to any file), and names the source by the target's real path, so a listed
+path goes through no link at all; a link to a folder is refused with its reason, not followed. Anything but a
+regular file (a FIFO, a device, a socket) is refused before it is opened. Reading a source later (decode time) opens
+it one path component at a time without following any link, so a file swapped for a link after it was listed is
+refused, and hands the reader that very open file: nothing swapped in between can be read instead.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from shared.storage import MediaUrl, ObjectInfo
 
 _LINK_ERRORS = {errno.ELOOP, errno.EMLINK}  # what opening a link with O_NOFOLLOW gives (Linux, macOS; the BSDs)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_PROC = "/proc"  # where a process's open files have names (Linux); absent on macOS and the BSDs
 
 
 class NotRegular(PermanentError):
@@ -75,7 +76,7 @@ def open_regular(path: Path) -> int:
         if not path.exists():
             raise SourceNotFound(f"{path}: no such file (deleted, or a link to nothing)") from None
         raise PermanentError(
-            f"{path}: a symbolic link (to {path.resolve()}) where a file was listed; not followed: ingest its folder"
+            f"{path}: a symbolic link where a file was listed; not followed: ingest its folder"
             " again (links are followed as MMINDEX_INGEST__LINKS says)"
         ) from None
     finally:
@@ -107,8 +108,9 @@ def content_hash(path: Path) -> str:
 
 
 def walk(root: Path, artifacts: Path) -> Iterator[tuple[Path, bool]]:
-    """(path, hidden) of every entry under the folder `root` that is not a folder, in order, without following
-    links to folders; a hidden folder comes as one hidden entry, not walked. `artifacts` (ours) is left out."""
+    """(path, hidden) of every entry under the folder `root` that is not a folder, in order; a hidden folder comes
+    as one hidden entry, not walked, and a symbolic link to a folder as one entry, not followed (listing refuses it
+    with its reason, so that it is never silently missing). `artifacts` (ours) is left out."""
     for directory, subdirs, files in os.walk(root):
         here = Path(directory)
         kept = []
@@ -117,6 +119,8 @@ def walk(root: Path, artifacts: Path) -> Iterator[tuple[Path, bool]]:
                 continue
             if name.startswith("."):
                 yield here / name, True
+            elif (here / name).is_symlink():  # os.walk does not go into it (followlinks=False)
+                yield here / name, False
             else:
                 kept.append(name)
         subdirs[:] = kept
@@ -125,21 +129,30 @@ def walk(root: Path, artifacts: Path) -> Iterator[tuple[Path, bool]]:
 
 
 @contextmanager
-def pinned(fd: int, path: Path) -> Iterator[Path]:
-    """A path that opens the very file `fd` is (a link, named like `path`, to /proc/PID/fd/FD, which ffmpeg can
-    open as well), so that what is read is what was checked; where there is no /proc, `path` itself once it is
-    seen to still be that file."""
-    proc = Path(f"/proc/{os.getpid()}/fd/{fd}")
-    if not proc.exists():
-        here, opened = path.stat(), os.fstat(fd)
-        if (here.st_dev, here.st_ino) != (opened.st_dev, opened.st_ino):
-            raise PermanentError(f"{path}: replaced while being read; ingest it again")
-        yield path
-        return
+def pinned(fd: int, path: Path, max_bytes: int) -> Iterator[Path]:
+    """A path that opens the very file `fd` is, named like `path`, so that what is read is what was checked: a link
+    to /proc/PID/fd/FD (which ffmpeg can open as well); where there is no /proc (macOS, the BSDs), a private copy
+    of the open file, as a name read again could by then be a link to anything. TooLarge past `max_bytes`."""
+    proc = Path(_PROC, str(os.getpid()), "fd", str(fd))
     with tempfile.TemporaryDirectory(prefix="mmindex-") as folder:
-        link = Path(folder, path.name)
-        link.symlink_to(proc)
-        yield link
+        pin = Path(folder, path.name)
+        if proc.exists():
+            pin.symlink_to(proc)
+        else:
+            copy_open(fd, pin, max_bytes, path)
+        yield pin
+
+
+def copy_open(fd: int, to: Path, max_bytes: int, path: Path) -> None:
+    """The open file `fd` (the source `path`), from its start, written to the new file `to`; TooLarge if it has
+    grown past `max_bytes` since it was checked."""
+    offset = 0
+    with to.open("xb") as out:
+        while chunk := os.pread(fd, 1 << 20, offset):
+            offset += len(chunk)
+            if offset > max_bytes:
+                raise TooLarge(f"{path}: over the limit of {max_bytes} bytes (MMINDEX_S3__MAX_OBJECT_BYTES)")
+            out.write(chunk)
 
 
 class LocalStorage:
@@ -181,16 +194,19 @@ class LocalStorage:
         if hidden:
             return ObjectInfo(uri=str(path), root="local", key=str(path), size=0, version="hidden", hidden=True)
         if path.is_symlink():
-            try:
-                target = path.resolve(strict=True)
-            except (OSError, RuntimeError):
-                return self._refused(path, f"{path}: no such file (a link to nothing)")
+            # Not strict, and a loop of links not an error: whether an outside target exists is not ours to tell.
+            target = Path(os.path.realpath(path))
             if self._links == "inside" and not target.is_relative_to(folder):
+                # The reason names neither the target nor whether it exists: it may be read by whoever made the link.
                 return self._refused(
                     path,
-                    f"{path}: a symbolic link to {target}, outside {folder}; not followed"
+                    f"{path}: a symbolic link to somewhere outside {folder}; not followed"
                     " (MMINDEX_INGEST__LINKS=anywhere follows links to any file)",
                 )
+            if not target.exists():
+                return self._refused(path, f"{path}: no such file (a link to nothing)")
+            if target.is_dir():
+                return self._refused(path, f"{path}: a symbolic link to a folder; not followed")
             path = target
         try:
             return self._info(path)
@@ -225,7 +241,7 @@ class LocalStorage:
 
     @contextmanager
     def fetch(self, uri: str, version: str | None = None) -> Iterator[Path]:
-        with self._opened(uri) as fd, pinned(fd, Path(uri)) as path:
+        with self._opened(uri) as fd, pinned(fd, Path(uri), self._max_bytes) as path:
             yield path
 
     def head(self, uri: str, size: int, version: str | None = None) -> bytes:

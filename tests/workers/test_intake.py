@@ -27,6 +27,7 @@ def test_only_what_lies_in_the_folder_is_read_and_the_rest_is_reported(cli: Cli,
     (folder / "leak.txt").symlink_to(secret)  # outside: refused
     os.mkfifo(folder / "x.jpg")  # would block the reader for ever
     (folder / "zero.jpg").symlink_to("/dev/zero")  # would never end
+    (folder / "a-again").symlink_to(folder / "a")  # a link to a folder: not followed, and said so
     (folder / ".hidden.txt").write_text("a hidden note\n")
 
     result = cli("ingest", str(folder), "--json")
@@ -35,11 +36,13 @@ def test_only_what_lies_in_the_folder_is_read_and_the_rest_is_reported(cli: Cli,
     report = json.loads(result.stdout)
     assert sorted(report["indexed"]) == sorted([str(notes), str(picture)])
     errors = {Path(failure["uri"]).name: failure["error"] for failure in report["failed"]}
-    assert errors.keys() == {"leak.txt", "x.jpg", "zero.jpg"}
+    assert errors.keys() == {"leak.txt", "x.jpg", "zero.jpg", "a-again"}
     assert all("\n" not in error for error in errors.values())
-    assert f"a symbolic link to {secret}" in errors["leak.txt"] and "MMINDEX_INGEST__LINKS" in errors["leak.txt"]
+    assert f"a symbolic link to somewhere outside {folder}" in errors["leak.txt"]
+    assert str(secret) not in errors["leak.txt"] and "MMINDEX_INGEST__LINKS" in errors["leak.txt"]
     assert "a FIFO (named pipe), not a regular file" in errors["x.jpg"]
-    assert "a symbolic link to /dev/zero" in errors["zero.jpg"]
+    assert "a symbolic link to somewhere outside" in errors["zero.jpg"]
+    assert errors["a-again"] == f"{folder / 'a-again'}: a symbolic link to a folder; not followed"
     assert report["skipped"] == [str(folder / ".hidden.txt")]
 
     hits = cli.json("search", "swordfish vault code quartermaster", "--k", "10")

@@ -9,7 +9,7 @@ import pytest
 
 from shared.config import Settings
 from shared.errors import PermanentError, SourceNotFound, TooLarge
-from shared.storage import ObjectInfo
+from shared.storage import ObjectInfo, local
 from shared.storage.local import LocalStorage
 
 
@@ -158,7 +158,7 @@ def test_a_link_out_of_the_folder_is_refused_unread_and_a_link_inside_is_followe
     (root / "leak.txt").symlink_to(secret)
     (root / "sub").mkdir()
     (root / "sub" / "alias.txt").symlink_to(real)
-    (root / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    (root / "dangling.txt").symlink_to(root / "nowhere.txt")
 
     infos = {Path(info.key).name: info for info in storage.list(str(root))}
 
@@ -170,6 +170,45 @@ def test_a_link_out_of_the_folder_is_refused_unread_and_a_link_inside_is_followe
     assert "outside" in leak.refused and "MMINDEX_INGEST__LINKS" in leak.refused
     assert leak.version == "refused"  # not a hash of the secret: it was never opened
     assert "no such file" in (infos["dangling.txt"].refused or "")
+
+
+def test_a_link_out_of_the_folder_is_refused_without_telling_where_it_leads_or_whether_that_exists(
+    storage: LocalStorage, tmp_path: Path
+) -> None:
+    write(tmp_path / "secret.txt", b"the password is swordfish")
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "to-a-file.txt").symlink_to(tmp_path / "secret.txt")
+    (root / "to-nothing.txt").symlink_to(tmp_path / "nothing.txt")
+
+    reasons = {Path(info.key).name: info.refused or "" for info in storage.list(str(root))}
+
+    assert set(reasons) == {"to-a-file.txt", "to-nothing.txt"}
+    for name, reason in reasons.items():
+        assert reason.startswith(f"{root / name}: ") and f"outside {root}; not followed" in reason
+        assert "secret" not in reason and "nothing.txt" not in reason.replace(name, "")
+    # The same words whatever the target is: nothing about it can be learnt from them.
+    assert len({reason.split(": ", 1)[1] for reason in reasons.values()}) == 1
+
+
+def test_a_link_to_a_folder_is_refused_with_its_reason_never_silently_left_out(
+    storage: LocalStorage, home: Path, tmp_path: Path
+) -> None:
+    write(tmp_path / "elsewhere" / "notes.txt")
+    root = tmp_path / "docs"
+    inner = write(root / "album" / "a.jpg")
+    (root / "album-again").symlink_to(root / "album")
+    (root / "far").symlink_to(tmp_path / "elsewhere")
+
+    infos = {Path(info.key).name: info for info in storage.list(str(root))}
+
+    assert infos["a.jpg"].key == str(inner) and infos["a.jpg"].refused is None
+    assert infos["album-again"].refused == f"{root / 'album-again'}: a symbolic link to a folder; not followed"
+    assert "outside" in (infos["far"].refused or "")
+    assert "notes.txt" not in infos
+    anywhere = LocalStorage(Settings(home=home, ingest={"links": "anywhere"}))
+    far = {Path(info.key).name: info for info in anywhere.list(str(root))}["far"]
+    assert far.refused == f"{root / 'far'}: a symbolic link to a folder; not followed"
 
 
 def test_links_anywhere_follows_a_link_out_of_the_folder(home: Path, tmp_path: Path) -> None:
@@ -244,3 +283,33 @@ def test_what_fetch_gives_stays_the_file_that_was_checked(storage: LocalStorage,
         path.symlink_to(secret)  # swapped while the decoder holds it
         assert local.name == "report.txt"
         assert local.read_bytes() == b"quarterly figures"
+
+
+@pytest.fixture
+def no_proc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine without /proc (macOS, the BSDs): open files have no name to hand a reader."""
+    monkeypatch.setattr(local, "_PROC", str(tmp_path / "no-proc"))
+
+
+@pytest.mark.usefixtures("no_proc")
+def test_without_proc_what_fetch_gives_stays_the_file_that_was_checked(storage: LocalStorage, tmp_path: Path) -> None:
+    secret = write(tmp_path / "secret.txt", b"the password is swordfish")
+    path = write(tmp_path / "docs" / "report.txt", b"quarterly figures")
+
+    with storage.fetch(str(path)) as local_path:
+        path.unlink()
+        path.symlink_to(secret)  # swapped while the decoder holds it
+        assert local_path.name == "report.txt"
+        assert local_path.read_bytes() == b"quarterly figures"
+    assert not local_path.exists()  # the private copy is gone with the fetch
+
+
+@pytest.mark.usefixtures("no_proc")
+def test_without_proc_a_file_past_the_cap_is_not_copied(tmp_path: Path) -> None:
+    path = write(tmp_path / "big.bin", b"x" * 11)
+    fd = local.open_regular(path)
+    try:
+        with pytest.raises(TooLarge, match="MMINDEX_S3__MAX_OBJECT_BYTES"), local.pinned(fd, path, max_bytes=10):
+            pass
+    finally:
+        os.close(fd)
