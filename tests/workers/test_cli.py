@@ -142,7 +142,7 @@ def test_a_deleted_file_is_reported_and_leaves_the_index(cli: Cli, tmp_path: Pat
 
 def test_an_unreadable_entry_in_a_folder_fails_alone(cli: Cli, tmp_path: Path) -> None:
     good = photo(tmp_path / "album" / "good.jpg", seed=1)
-    (tmp_path / "album" / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "album" / "dangling.jpg").symlink_to(tmp_path / "album" / "nowhere.jpg")
 
     result = cli("ingest", str(tmp_path / "album"), "--json")
 
