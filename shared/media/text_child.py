@@ -8,19 +8,27 @@ they come and kills the child when the source's time is up (`TooLarge` naming MM
 
 Time counts while the parent waits for the next chunk, not while it is away handing chunks on (in-process, the
 embed stage runs inside that handing on); the child, meanwhile, can run ahead by no more than a pipe's buffer.
+Within `read_by(deadline)` the waiting also ends at the deadline of the task reading (`OutOfTime`, not a failure of
+the source). The child bounds itself too, for when its parent cannot kill it (a hard time limit or an OOM kill of the
+worker): its CPU time is limited to the source's time limit, and on Linux it dies with its parent.
 Errors the child meets (`CorruptMedia`, `UnsupportedMedia`, ...) come back as the same classes with their messages.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
+import math
 import os
 import selectors
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from shared import errors
@@ -35,6 +43,27 @@ _ERRORS: dict[str, type[Exception]] = {
 }
 
 
+class OutOfTime(Exception):
+    """The task reading a document reached its own deadline (`read_by`) before the document's time was up: the
+    source is not at fault, and a task with time to spare should read it again."""
+
+
+_SIGXCPU: int | None = getattr(signal, "SIGXCPU", None)
+
+_task_deadline: ContextVar[float | None] = ContextVar("task_deadline", default=None)
+
+
+@contextmanager
+def read_by(deadline: float | None) -> Iterator[None]:
+    """Chunks read in this block are waited for until `deadline` (time.monotonic()) at most, then `OutOfTime`;
+    None: only the source's own time limit applies."""
+    token = _task_deadline.set(deadline)
+    try:
+        yield
+    finally:
+        _task_deadline.reset(token)
+
+
 def timeout_reason(timeout_s: float) -> str:
     return (
         f"decoding it took longer than {timeout_s:g} s (MMINDEX_INGEST__SOURCE_TIMEOUT_S);"
@@ -44,14 +73,27 @@ def timeout_reason(timeout_s: float) -> str:
 
 def chunks_in_child(path: Path, *, chunk_chars: int, overlap_chars: int, timeout_s: float) -> Iterator[Chunk]:
     """The chunks of the document at `path` (see `shared.media.text.chunks`), made by a child process that is killed
-    once this source has been waited on for `timeout_s`: then `TooLarge`."""
-    args = [sys.executable, "-m", __name__, str(path), str(chunk_chars), str(overlap_chars)]
+    once this source has been waited on for `timeout_s` (or has used that much CPU time): then `TooLarge`. Killed
+    too, with `OutOfTime`, at the deadline of an enclosing `read_by`."""
+    cpu_s = math.ceil(timeout_s) + 1  # the parent's wait ends first, unless the parent is gone
+    args = [
+        sys.executable,
+        "-m",
+        __name__,
+        str(path),
+        str(chunk_chars),
+        str(overlap_chars),
+        str(cpu_s),
+        str(os.getpid()),
+    ]
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
         assert process.stdout is not None
         try:
             yield from _read(process, process.stdout.fileno(), timeout_s)
             code = process.wait()
+            if _SIGXCPU is not None and code == -_SIGXCPU:  # it used its CPU time (see bound_self)
+                raise TooLarge(timeout_reason(timeout_s))
             if code != 0:
                 stderr.seek(0)
                 last = (stderr.read().decode("utf-8", "replace").strip().splitlines() or ["no message"])[-1]
@@ -78,6 +120,12 @@ def _read(process: subprocess.Popen[bytes], fd: int, timeout_s: float) -> Iterat
             if remaining <= 0:
                 process.kill()
                 raise TooLarge(timeout_reason(timeout_s))
+            deadline = _task_deadline.get()
+            if deadline is not None and deadline - time.monotonic() < remaining:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    process.kill()
+                    raise OutOfTime("the task reading it ran out of time; it is read again by another task")
             started = time.monotonic()
             ready = selector.select(remaining)
             waited += time.monotonic() - started
@@ -99,9 +147,37 @@ def _chunk(message: dict[str, object]) -> Chunk:
     return Chunk(int(str(message["index"])), str(message["text"]), None if page is None else int(str(page)))
 
 
+PR_SET_PDEATHSIG = 1
+"""prctl(2): the signal this process gets when the thread that started it ends."""
+
+
+def bound_self(cpu_s: int, parent: int) -> None:
+    """Limit this process by itself, for when its parent cannot (killed by a hard time limit or for memory): past
+    `cpu_s` of CPU time it gets SIGXCPU (and SIGKILL a second later), and on Linux SIGKILL when `parent` dies."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: the parent's kill is all there is
+        return
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    ceiling = cpu_s + 1 if hard == resource.RLIM_INFINITY else min(cpu_s + 1, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (min(cpu_s, ceiling), ceiling))
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl to call: the CPU limit still ends it
+            return
+        if os.getppid() != parent:  # the parent died before the signal was asked for
+            os._exit(1)
+
+
 def main(argv: list[str]) -> int:
-    """Write the chunks of argv's document to stdout, one JSON object a line; an error as the last line."""
+    """Write the chunks of argv's document to stdout, one JSON object a line; an error as the last line.
+
+    argv: the document, chunk and overlap sizes, and optionally the CPU seconds it may use and its parent's pid.
+    """
     path, chunk_chars, overlap_chars = Path(argv[0]), int(argv[1]), int(argv[2])
+    if len(argv) > 3:
+        bound_self(int(argv[3]), int(argv[4]) if len(argv) > 4 else os.getppid())
     out = sys.stdout
     try:
         for chunk in chunks(path, chunk_chars=chunk_chars, overlap_chars=overlap_chars):

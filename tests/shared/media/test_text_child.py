@@ -1,8 +1,12 @@
 """shared/media/text_child.py: a document chunked in a child process gives what it gives in this one, and the
-child is killed at the deadline."""
+child is killed at the deadline, or ends by itself at its CPU limit."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -15,7 +19,7 @@ from shared.media.text_child import chunks_in_child
 
 
 def slow_pdf(path: Path, operations: int = 400_000) -> Path:
-    """A one-page PDF of a few KB whose page shows text `operations` times: about 30 s of extraction here."""
+    """A one-page PDF of a few KB whose page shows text `operations` times: several seconds of extraction."""
     content = b"BT /F1 12 Tf " + b"1 0 0 1 10 10 Tm (slow) Tj " * operations + b"ET"
     stream = zlib.compress(content, 9)
     objects = [
@@ -58,3 +62,21 @@ def test_a_pdf_too_slow_to_read_is_stopped_at_the_deadline_and_its_child_killed(
     with pytest.raises(TooLarge, match=r"^decoding it took longer than 1 s \(MMINDEX_INGEST__SOURCE_TIMEOUT_S\);"):
         next(found)
     assert {child.pid for child in psutil.Process().children()} <= before
+
+
+def test_a_child_left_alone_on_a_slow_pdf_ends_by_itself_at_its_cpu_limit(tmp_path: Path) -> None:
+    # As when its parent is killed (a hard time limit, an OOM kill) before it can kill the child: nobody reads it,
+    # nobody kills it.
+    slow = slow_pdf(tmp_path / "slow.pdf")  # seconds of CPU time, far past the 1 s it is given
+    child = subprocess.Popen(
+        [sys.executable, "-m", "shared.media.text_child", str(slow), "1000", "200", "1", str(os.getpid())],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        code = child.wait(timeout=60)
+    finally:
+        child.kill()
+        child.wait()
+    assert code == -signal.SIGXCPU
