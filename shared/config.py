@@ -160,7 +160,10 @@ class IngestSettings(Group):
         " or to any file (`anywhere`)",
     )
     source_timeout_s: float = Field(
-        120.0, gt=0, description="Decoding one source (or one window) taking longer than this fails only that source"
+        120.0,
+        gt=0,
+        description="Reading one document (PDF and text extraction) taking longer than this fails only that document;"
+        " must be below tasks.soft_time_limit_s (media: media.ffmpeg_timeout_s per ffmpeg run)",
     )
 
 
@@ -304,6 +307,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MMINDEX_BROKER_URL: a rediss:// URL needs ?ssl_cert_reqs=required (or optional, none) at its end"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _source_fits_a_task(self) -> Settings:
+        """A document is read within one decode task, so its own limit must leave the task time to end."""
+        if self.ingest.source_timeout_s >= self.tasks.soft_time_limit_s:
+            raise ValueError("ingest.source_timeout_s must be below tasks.soft_time_limit_s")
         return self
 
     @model_validator(mode="after")

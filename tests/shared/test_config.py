@@ -169,10 +169,22 @@ def test_visibility_timeout_must_exceed_the_hard_limit(monkeypatch: pytest.Monke
 
 
 def test_limits_in_order_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMINDEX_INGEST__SOURCE_TIMEOUT_S", "5")
     monkeypatch.setenv("MMINDEX_TASKS__SOFT_TIME_LIMIT_S", "10")
     monkeypatch.setenv("MMINDEX_TASKS__TIME_LIMIT_S", "20")
-    tasks = Settings().tasks
-    assert (tasks.soft_time_limit_s, tasks.time_limit_s) == (10, 20)
+    settings = Settings()
+    assert (settings.ingest.source_timeout_s, settings.tasks.soft_time_limit_s, settings.tasks.time_limit_s) == (
+        5,
+        10,
+        20,
+    )
+
+
+@pytest.mark.parametrize("source", ["300", "400"])
+def test_a_documents_time_limit_must_fit_in_a_tasks_soft_limit(monkeypatch: pytest.MonkeyPatch, source: str) -> None:
+    monkeypatch.setenv("MMINDEX_INGEST__SOURCE_TIMEOUT_S", source)
+    with pytest.raises(ValidationError, match=r"ingest.source_timeout_s must be below tasks.soft_time_limit_s"):
+        Settings()
 
 
 def test_torch_threads_setting_wins_else_cores_are_shared(monkeypatch: pytest.MonkeyPatch) -> None:
