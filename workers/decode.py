@@ -6,17 +6,23 @@ long video or recording comes back as windows, each decoded by a task of its own
 Every task reads only the version its source was queued for (an S3 ETag, checked with If-Match on each read and
 on the URL ffmpeg reads) and sniffs it again, a window task too. A document's chunks go on to the embed stage in
 batches as they are made, never held whole; a document past MMINDEX_TEXT__MAX_CHUNKS, or one slower to read than
-MMINDEX_INGEST__SOURCE_TIMEOUT_S (read in a child process that is killed then), fails alone. A reason never holds
-a URL other than the source's own s3:// URI.
+MMINDEX_INGEST__SOURCE_TIMEOUT_S (read in a child process that is killed then), fails alone. Documents are read one
+after another, so each is read only within what is left of the task's soft time limit (less a margin): one that the
+task has no time left for is queued again in a task of its own, never failed for it. A reason never holds a URL other
+than the source's own s3:// URI.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import PurePosixPath
+
+from celery.exceptions import SoftTimeLimitExceeded, Terminated, TimeLimitExceeded
 
 from shared.documents import Item
 from shared.errors import PermanentError, RetryableError, SourceNotFound, UnsupportedMedia, one_line
@@ -25,11 +31,17 @@ from shared.ledger import SourceRecord, State
 from shared.media import MediaKind
 from shared.media.ffmpeg import Remote
 from shared.media.sniff import SNIFF_BYTES, kind_from_name, sniff, sniff_bytes
+from shared.media.text_child import OutOfTime, read_by
 from shared.runtime import Runtime, get_runtime
 from shared.storage import is_s3
 from workers.app import Queue
 from workers.decoders import DECODERS, WHOLE, WINDOWED, Decoded, Window
 from workers.task import Payload, PipelineTask, fail_sources, payload_sources, pipeline_task
+
+log = logging.getLogger("mmindex.decode")
+
+STOPS = (SoftTimeLimitExceeded, TimeLimitExceeded, Terminated)
+"""Errors that stop the task, not one source: never sorted as a source's failure, but left to the task's handler."""
 
 
 def check_kind(record: SourceRecord, kind: MediaKind, planned: MediaKind | None = None) -> None:
@@ -139,6 +151,8 @@ def decode_all(
     def attempt(record: SourceRecord) -> Decoded | Exception:
         try:
             return decode_source(record, runtime, window, kind)
+        except STOPS:
+            raise
         except Exception as error:  # sorted by the caller; one source's failure never stops the others
             return error
 
@@ -156,6 +170,13 @@ def reason(error: Exception) -> str:
     """The one-line reason a source fails with; no URL in it (a presigned one carries a signature, and one named by
     the content may be an internal address), only the source's own s3:// URI."""
     return _URL.sub("<URL>", one_line(error))
+
+
+def reading_deadline(started: float, soft_time_limit_s: float) -> float:
+    """When a decode task that started at `started` (time.monotonic()) must have stopped reading documents: at its
+    soft time limit less a margin for what follows the reads (the last batches, settling), a tenth of the limit and
+    never more than 30 s."""
+    return started + soft_time_limit_s - min(30.0, soft_time_limit_s / 10)
 
 
 def batches(items: list[Item], size: int) -> list[list[Item]]:
@@ -203,12 +224,14 @@ def decode(self: PipelineTask, payload: Payload) -> None:
     from workers.embed import embed
     from workers.index import settle
 
+    started = time.monotonic()
     runtime = get_runtime()
     sources = payload_sources(payload)
     window = Window.from_message(payload["window"]) if payload.get("window") else None
     kind = MediaKind(payload["kind"]) if payload.get("kind") else None
     versions = dict(sources)
     retry: list[tuple[str, str]] = []
+    unread: list[tuple[str, str]] = []  # documents this task had no time left for
     last_error: RetryableError | None = None
     records = [
         record
@@ -225,16 +248,34 @@ def decode(self: PipelineTask, payload: Payload) -> None:
     settled: set[tuple[str, str]] = set()
     part = window or WHOLE
     decoded = decode_all(records, runtime, window, kind)
+    # Documents are read one after another, each for up to MMINDEX_INGEST__SOURCE_TIMEOUT_S: the first in full, the
+    # others only up to the deadline, so that the task ends within its soft time limit; those cut short or left
+    # unread are queued again in a task of their own, which reads the first of them in full (so each is read in the
+    # end, and fails only by its own limit).
+    deadline = reading_deadline(started, runtime.settings.tasks.soft_time_limit_s)
+    too_little_s = runtime.settings.ingest.source_timeout_s / 10
+    streams_read = 0
     try:
         for record, result in zip(records, decoded, strict=True):
             source = (record.id, record.version)
             found = result
             if isinstance(found, Decoded) and found.stream is not None:
+                if streams_read and deadline - time.monotonic() < too_little_s:
+                    unread.append(source)
+                    continue
+                streams_read += 1
                 count = 0
                 try:
-                    for item in found.stream:
-                        batcher.add(item)
-                        count += 1
+                    with read_by(deadline if streams_read > 1 else None):
+                        for item in found.stream:
+                            batcher.add(item)
+                            count += 1
+                except STOPS:
+                    raise
+                except OutOfTime:  # the task's time, not the document's, ran out: what was sent is sent again
+                    batcher.drop(source)
+                    unread.append(source)
+                    continue
                 except Exception as error:  # sorted below, like an error met before the first item
                     batcher.drop(source)
                     found = error
@@ -263,6 +304,9 @@ def decode(self: PipelineTask, payload: Payload) -> None:
     batcher.flush()
     if settled:
         settle(runtime, settled)
+    if unread:
+        log.info("decode task ran short of time; %d document(s) queued again to be read by another", len(unread))
+        decode.delay({"sources": unread})
     if retry and last_error is not None:
         if self.request.retries >= self.max_retries:
             fail_sources(retry, f"gave up after {self.request.retries} retries: {reason(last_error)}", dead=True)

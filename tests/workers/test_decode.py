@@ -215,3 +215,63 @@ def test_with_real_workers_a_pdf_too_slow_to_read_fails_alone(distributed_env: d
     assert sorted(report["indexed"]) == sorted(str(path) for path in photos)
     (failed,) = report["failed"]
     assert failed["uri"] == str(folder / "slow.pdf") and "MMINDEX_INGEST__SOURCE_TIMEOUT_S" in failed["error"]
+
+
+# ---------------------------------------------------------------- the task's own time limits
+
+
+@pytest.mark.usefixtures("embedded")
+def test_the_task_time_limit_met_while_a_document_is_read_stops_the_task_and_fails_no_source_as_undecodable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from shared.media import MediaKind
+    from workers.decoders import DECODERS, Decoded
+
+    def out_of_time() -> Iterator[Any]:
+        raise SoftTimeLimitExceeded()
+        yield
+
+    # Celery raises it wherever the task's thread is when the soft limit passes: here, reading a document.
+    monkeypatch.setitem(DECODERS, MediaKind.TEXT, lambda *_: Decoded(stream=out_of_time()))
+    folder = tmp_path / "group"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "notes" / "a.txt").write_text("Prune the roses in early spring.")
+    photos = [photo(folder / f"{n}.jpg", seed=n) for n in range(2)]
+
+    submission = submit([str(folder)])  # one decode task
+
+    records = get_runtime().ledger.get(submission.ids)
+    assert len(records) == 1 + len(photos)
+    assert [record.error for record in records if record.error and "cannot decode" in record.error] == []
+    (notes,) = (record for record in records if record.uri.endswith("a.txt"))
+    assert notes.state is State.FAILED
+    assert notes.error is not None and "ran past its time limit" in notes.error
+    assert "MMINDEX_TASKS__SOFT_TIME_LIMIT_S" in notes.error
+
+
+@pytest.mark.usefixtures("embedded")
+def test_a_document_its_task_has_no_time_left_for_is_queued_again_not_failed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, delivered: list[tuple[str, Any]]
+) -> None:
+    # A task may run 4 s (less a margin) and a document 2 s: after the first slow PDF has used its 2 s, the second
+    # cannot have its own 2 s within the task.
+    settings(monkeypatch, TASKS__SOFT_TIME_LIMIT_S="4", TASKS__TIME_LIMIT_S="5", INGEST__SOURCE_TIMEOUT_S="2")
+    folder = tmp_path / "slow"
+    slow = [slow_pdf(folder / f"{n}.pdf") for n in range(2)]
+
+    submission = submit([str(folder)])  # in one decode task: the group of two
+
+    decodes = [sorted(id for id, _ in payload["sources"]) for name, payload in delivered if name.endswith("decode")]
+    assert decodes[0] == sorted(submission.ids)
+    assert len(decodes) == 2 and len(decodes[1]) == 1  # the second document, in a task of its own
+    runtime = get_runtime()
+    records = runtime.ledger.get(submission.ids)
+    # Each failed by its own limit only, after its own 2 s of reading.
+    assert [record.state for record in records] == [State.FAILED] * 2
+    assert {record.error for record in records} == {
+        "decoding it took longer than 2 s (MMINDEX_INGEST__SOURCE_TIMEOUT_S);"
+        " raise the limit to index a document this slow to read"
+    }
+    assert [runtime.store.count(source=str(path)) for path in slow] == [0, 0]
