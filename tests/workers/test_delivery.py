@@ -29,6 +29,7 @@ LIMITS = {
     "MMINDEX_TASKS__SOFT_TIME_LIMIT_S": "20",
     "MMINDEX_TASKS__TIME_LIMIT_S": "30",
     "MMINDEX_TASKS__VISIBILITY_TIMEOUT_S": "40",
+    "MMINDEX_INGEST__SOURCE_TIMEOUT_S": "10",  # a document's limit stays below the task's
     # Many small tasks: six decode tasks of four photos, each making one embed batch.
     "MMINDEX_INGEST__SOURCES_PER_TASK": "4",
     "MMINDEX_MODELS__BATCH_SIZE": "4",
