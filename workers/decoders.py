@@ -132,13 +132,16 @@ def this_window(
     (`ffmpeg.reaches`, a moment of decoding wherever it lands): a file that goes on past
     MMINDEX_MEDIA__MAX_DURATION_S fails as TooLarge; one that declares no length, or ends long before the
     length it declares, is planned by where it really ends (found with a few seeks), so it never fans out into
-    empty window tasks. Decoding enforces the limit all the same (`speech`, `decode_video`).
+    empty window tasks. Decoding enforces the limit all the same (`speech`, `decode_video`). A seek that fails
+    raises (a passing network error is retried, not read as the end); video frames are held to
+    MMINDEX_VIDEO__MAX_FRAME_PIXELS there too.
     """
     media = runtime.settings.media
     window_s, limit_s, declared = media.window_s, media.max_duration_s, probe.duration_s
+    max_pixels = runtime.settings.video.max_frame_pixels if stream == "video" else None
 
     def reaches(at_s: float) -> bool:
-        return ffmpeg.reaches(path, at_s, stream=stream, timeout_s=media.ffmpeg_timeout_s)
+        return ffmpeg.reaches(path, at_s, stream=stream, timeout_s=media.ffmpeg_timeout_s, max_pixels=max_pixels)
 
     if declared is not None and declared <= limit_s:
         windows = plan(declared, window_s)
@@ -253,6 +256,7 @@ def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
         size_px=runtime.settings.image.thumbnail_px,
         timeout_s=media.ffmpeg_timeout_s,
         max_s=media.max_duration_s,
+        max_pixels=video.max_frame_pixels,  # the probe gave the first frame's size; any later one is held to it too
     )
     for frame in frames:
         number = millis(frame.time_s)

@@ -76,6 +76,14 @@ class Remote:
 Source = Path | Remote
 _TIMEOUT_HINT = "raise MMINDEX_MEDIA__FFMPEG_TIMEOUT_S or lower MMINDEX_MEDIA__WINDOW_S"
 _LENGTH_SETTING = "MMINDEX_MEDIA__MAX_DURATION_S"
+_FRAME_PIXELS_SETTING = "MMINDEX_VIDEO__MAX_FRAME_PIXELS"
+_OVERSIZED = re.compile(r"Picture size (\d+)x(\d+) exceeds specified max pixel count (\d+)")
+"""What ffmpeg logs when a decoder refuses a frame over `-max_pixels` (it drops the frame and goes on)."""
+_MAX_PIXELS_CAP = 2**31 - 1
+"""The largest `-max_pixels` ffmpeg accepts (INT_MAX)."""
+_PADDING_ROOM = 16
+"""ffmpeg counts a frame's pixels with each row padded to 64 (a 4000x4000 frame as 4032x4000): it is given 1/16
+more than the limit, so that no frame within the limit is refused for its padding (none at least 1008 wide)."""
 
 
 @functools.cache
@@ -164,6 +172,7 @@ def frames(
     size_px: int,
     timeout_s: float,
     max_s: float | None = None,
+    max_pixels: int | None = None,
 ) -> Iterator[Frame]:
     """Sample frames of the first video stream in [start_s, end_s) with one ffmpeg process, as they are decoded.
 
@@ -183,9 +192,13 @@ def frames(
     `max_s`: how long the video may be at most (`MMINDEX_MEDIA__MAX_DURATION_S`), whatever its container says:
     ffmpeg stops just past it, and a video going on past it raises `TooLarge` naming the setting (a frame past it,
     or once the window is done, a seek there: `reaches`).
+
+    `max_pixels`: how many pixels a frame may have at most (`MMINDEX_VIDEO__MAX_FRAME_PIXELS`), whatever the
+    container says about the frame size: the decoder refuses a larger frame before it allocates it, and the
+    video fails as `TooLarge` naming the setting (`_oversized`), even when its size changes mid-stream.
     """
     stop_s = _stop(end_s, max_s)
-    source = _open(path, **_window(start_s, stop_s), **_skip(sampling))["V:0"]
+    source = _open(path, **_window(start_s, stop_s), **_skip(sampling), **_pixels(max_pixels))["V:0"]
     if sampling == "fps":
         # First frame at or after each tick: the tick index floor(t * fps) grows. `t` counts from start_s.
         rate = f"{fps:.9g}"
@@ -205,7 +218,7 @@ def frames(
     )
     args: list[str] = output.compile(cmd=[ffmpeg_exe(), *_QUIET, "-loglevel", "level+info"])
     what = f"frames {start_s:g}–{end_s:g} s" if end_s is not None else f"frames from {start_s:g} s"
-    with _Process(args, timeout_s=timeout_s) as process:
+    with _Process(args, timeout_s=timeout_s, max_pixels=max_pixels) as process:
         splitter = _JpegSplitter()
         while chunk := process.read(_CHUNK):
             for jpeg in splitter.feed(chunk):
@@ -215,7 +228,11 @@ def frames(
                 if end_s is None or time_s < end_s - _EPSILON_S:  # ffmpeg's -t keeps a frame at exactly end_s
                     yield Frame(time_s=time_s, jpeg=jpeg)
         process.finish(path=path, what=what, subject="video")
-    if max_s is not None and stop_s != end_s and reaches(path, max_s, stream="video", timeout_s=timeout_s):
+    if (
+        max_s is not None
+        and stop_s != end_s
+        and reaches(path, max_s, stream="video", timeout_s=timeout_s, max_pixels=max_pixels)
+    ):
         raise _too_long(path, max_s)  # sampling kept no frame past the limit, but the video goes on
 
 
@@ -235,6 +252,24 @@ def _stop(end_s: float | None, max_s: float | None) -> float | None:
 
 def _too_long(path: Source, max_s: float) -> TooLarge:
     return TooLarge(f"{path.name} goes on past {max_s:g} s, the length limit ({_LENGTH_SETTING})")
+
+
+def _pixels(max_pixels: int | None) -> dict[str, Any]:
+    """The decoder option that refuses frames over `max_pixels` before allocating them."""
+    if max_pixels is None:
+        return {}
+    return {"max_pixels": str(min(max(max_pixels + max_pixels // _PADDING_ROOM, 0), _MAX_PIXELS_CAP))}
+
+
+def _oversized(text: str, path: Source, max_pixels: int | None = None) -> TooLarge | None:
+    """TooLarge naming the frame-pixel setting when ffmpeg's log says a decoder refused a frame over it."""
+    if (match := _OVERSIZED.search(text)) is None:
+        return None
+    width, height, counted = (int(group) for group in match.groups())
+    return TooLarge(
+        f"a frame of {path.name} is {width}x{height} pixels, over the limit of"
+        f" {counted if max_pixels is None else max_pixels} ({_FRAME_PIXELS_SETTING})"
+    )
 
 
 def _skip(sampling: str) -> dict[str, Any]:
@@ -395,20 +430,34 @@ def _floats(data: bytes | bytearray) -> np.ndarray:
     return samples.astype(np.float32) / np.float32(32768.0)
 
 
-def reaches(path: Source, at_s: float, *, stream: Literal["audio", "video"], timeout_s: float) -> bool:
+def reaches(
+    path: Source,
+    at_s: float,
+    *,
+    stream: Literal["audio", "video"],
+    timeout_s: float,
+    max_pixels: int | None = None,
+) -> bool:
     """Whether the first audio or video stream of `path` holds anything at or after `at_s`.
 
     One seek and a moment of decoding, so it costs about the same wherever `at_s` lies: it tells whether a file
-    really lasts as long as its container says. False also when ffmpeg cannot seek there or fails; `TooLarge` past
-    `timeout_s`.
+    really lasts as long as its container says. False only when ffmpeg ran to its end without decoding anything
+    there; a failed run raises what `probe` would (`RetryableError` for a busy store or a dropped connection,
+    `CorruptMedia`, `UnsupportedMedia` without such a stream, ...), never False, so a passing network error is
+    not read as the end of the media. `TooLarge` past `timeout_s`, or for a frame over `max_pixels` (`frames`).
     """
-    source = _open(path, ss=f"{at_s:.6f}")
+    source = _open(path, ss=f"{at_s:.6f}", **_pixels(max_pixels))
     if stream == "audio":
         output = source["a:0"].output("pipe:", format="s16le", acodec="pcm_s16le", ac=1, ar=8000, t=0.25)
     else:
         output = source["V:0"].output("pipe:", format="rawvideo", pix_fmt="gray", s="8x8", **{"frames:v": 1})
     args: list[str] = output.compile(cmd=[ffmpeg_exe(), *_QUIET, "-loglevel", "level+error"])
     result = _run(args, path=path, what=f"seeking to {at_s:g} s", timeout_s=timeout_s)
+    stderr = result.stderr.decode("utf-8", "replace")
+    if oversized := _oversized(stderr, path, max_pixels):
+        raise oversized
+    if result.returncode != 0:
+        raise _failure([_Line.parse(raw) for raw in stderr.splitlines()], path=path, subject=stream)
     return len(result.stdout) > 0
 
 
@@ -524,10 +573,12 @@ class _Process:
     from stderr, so a long run does not accumulate its log.
     """
 
-    def __init__(self, args: Sequence[str], *, timeout_s: float) -> None:
+    def __init__(self, args: Sequence[str], *, timeout_s: float, max_pixels: int | None = None) -> None:
         self._timeout_s = timeout_s
+        self._max_pixels = max_pixels  # the limit the run was given (`_pixels`), for the message
         self._times: queue.Queue[float | None] = queue.Queue()
         self._problems: deque[_Line] = deque(maxlen=_ERROR_LINES)
+        self._oversized: str | None = None  # ffmpeg's line refusing a frame over -max_pixels: the run is ended
         self._timed_out = threading.Event()
         self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self._process.stdout is not None and self._process.stderr is not None  # both are pipes
@@ -586,11 +637,17 @@ class _Process:
         """Wait for ffmpeg to exit and raise what its exit means."""
         returncode = self._process.wait()
         self._stderr_reader.join()
+        if self._oversized is not None and (oversized := _oversized(self._oversized, path, self._max_pixels)):
+            raise oversized
         if returncode == 0:
             return
         if self._timed_out.is_set():
             raise _timed_out(path, what, self._timeout_s)
         raise _failure(list(self._problems), path=path, subject=subject)
+
+    def _kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
 
     def _expire(self) -> None:
         if self._process.poll() is None:
@@ -611,6 +668,9 @@ class _Process:
                         last = _frame_time(match.group(1), match.group(2), timebase, last)
                         self._times.put(last)
                     continue
+                if self._oversized is None and _OVERSIZED.search(text):
+                    self._oversized = text
+                    self._kill()  # ffmpeg would drop the frame and go on: the video fails here
                 line = _Line.parse(text)
                 if line.level in {"warning", "error", "fatal", "panic"}:
                     self._problems.append(line)
@@ -643,6 +703,13 @@ _NO_DECODER = (
     re.compile(r"Decoder \(codec (\S+)\) not found", re.IGNORECASE),
     re.compile(r"Unknown decoder '?([^'\s]+)", re.IGNORECASE),
 )
+_PASSING = re.compile(
+    r"\b(403 Forbidden|5\d\d [A-Z]|5XX Server Error|429 Too Many|Connection (refused|reset|timed out)|"
+    r"Network is unreachable|No route to host|Host is unreachable|Operation timed out|"
+    r"Temporary failure in name resolution|Stream ends prematurely|Broken pipe)",
+    re.IGNORECASE,
+)
+"""What ffmpeg says when reading a remote file fails for now: worth another try later."""
 _CODEC_TAG = re.compile(r"\((?:Audio|Video): (\S+) \((?:[^()]*? / )?(0x[0-9a-fA-F]+)\)")
 
 
@@ -652,9 +719,11 @@ def _failure(lines: Sequence[_Line], *, path: Source, subject: str) -> Permanent
     `subject` names what was being read ("video", "audio", "media").
     """
     text = "\n".join(line.text for line in lines)
+    if oversized := _oversized(text, path):
+        return oversized
     if "No such file or directory" in text or (isinstance(path, Remote) and "404 Not Found" in text):
         return SourceNotFound(f"{path.name}: no such file")
-    if isinstance(path, Remote) and re.search(r"\b(403 Forbidden|5\d\d [A-Z])", text):  # an expired URL, a busy store
+    if isinstance(path, Remote) and _PASSING.search(text):  # an expired URL, a busy store, a dropped connection
         return RetryableError(f"reading {path.name} over HTTP failed for now: {_reason(lines, path)}")
     for pattern in _NO_DECODER:
         if match := pattern.search(text):

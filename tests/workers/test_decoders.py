@@ -164,6 +164,24 @@ def test_a_video_with_frames_over_the_pixel_limit_fails_naming_it_without_decodi
     assert len(decode_video(source(path), path, runtime, None).items) == 2
 
 
+def test_a_video_whose_frames_grow_past_the_pixel_limit_mid_stream_fails_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """3 black 64x64 frames, then 3 white 4000x4000 ones: the probe sees 64x64, the decoder refuses the rest."""
+    from PIL import Image
+
+    from tests.shared.media.test_ffmpeg import growing_video
+
+    path = growing_video(tmp_path / "media" / "growing.mkv")
+    runtime = settings_from(
+        {"MMINDEX_VIDEO__MAX_FRAME_PIXELS": "1000000", "MMINDEX_VIDEO__FPS": "25"}, monkeypatch, tmp_path / "home"
+    )
+    with pytest.raises(TooLarge, match=r"^a frame of growing\.mkv is 40\d\dx4000 pixels, over the limit of 1000000"):
+        decode_video(source(path), path, runtime, None)
+    thumbnails = list((tmp_path / "home").rglob("*.jpg"))
+    assert all(np.asarray(Image.open(thumbnail).convert("L")).mean() < 64 for thumbnail in thumbnails)  # no white
+
+
 def test_an_image_over_the_decoded_byte_budget_fails_alone_in_its_decode_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

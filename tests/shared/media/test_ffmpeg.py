@@ -7,6 +7,7 @@ from a JPEG alone which source frame it is and check that each frame carries its
 from __future__ import annotations
 
 import io
+import re
 import struct
 import subprocess
 import time
@@ -351,7 +352,97 @@ def test_reaches_tells_where_the_media_really_ends(media: dict[str, Path]) -> No
     assert reaches(media["clip"], 5.5, stream="video", timeout_s=TIMEOUT_S)
     assert not reaches(media["clip"], 7.0, stream="audio", timeout_s=TIMEOUT_S)
     assert not reaches(media["clip"], 3600.0, stream="video", timeout_s=TIMEOUT_S)
-    assert not reaches(media["scenes"], 0.0, stream="audio", timeout_s=TIMEOUT_S)  # it has no sound at all
+    with pytest.raises(UnsupportedMedia, match="no audio stream"):  # not "it ends before 0 s"
+        reaches(media["scenes"], 0.0, stream="audio", timeout_s=TIMEOUT_S)
+
+
+class _Refusing:
+    """A local HTTP server that answers every request with `status`, as a busy object store does."""
+
+    def __init__(self, status: int) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("stream", ["audio", "video"])
+def test_reaches_over_a_store_that_answers_503_is_retried_not_read_as_the_end(stream: Any) -> None:
+    """A seek that fails for now would otherwise plan a long recording as one window, and a redelivered planning
+    task could plan a different number of windows for the same version."""
+    from shared.errors import RetryableError
+    from shared.media.ffmpeg import Remote
+
+    store = _Refusing(503)
+    try:
+        remote = Remote(f"http://127.0.0.1:{store.port}/talk.mkv?X-Amz-Signature=secret", "talk.mkv")
+        with pytest.raises(RetryableError, match=r"^reading talk\.mkv over HTTP failed for now") as failed:
+            reaches(remote, 3600.0, stream=stream, timeout_s=TIMEOUT_S)
+    finally:
+        store.close()
+    assert "127.0.0.1" not in str(failed.value) and "Signature" not in str(failed.value)
+
+
+def test_reaches_over_a_dropped_connection_is_retried() -> None:
+    import socket
+
+    from shared.errors import RetryableError
+    from shared.media.ffmpeg import Remote
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # nothing listens there once it is closed: the connection is refused
+    with pytest.raises(RetryableError, match=r"talk\.mkv"):
+        reaches(Remote(f"http://127.0.0.1:{port}/talk.mkv", "talk.mkv"), 60.0, stream="audio", timeout_s=TIMEOUT_S)
+
+
+# ---------------------------------------------------------------- frame size
+
+
+def growing_video(path: Path, *, small: int = 64, big: int = 4000) -> Path:
+    """Matroska of 3 black MJPEG frames of small x small, then 3 white ones of big x big (at 25 fps): the
+    container (and so `probe`) gives the first frames' size only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for name, side, colour in (("small", small, "black"), ("big", big, "white")):
+        part = path.with_name(f"{name}.mjpeg")
+        make(part, "-f", "lavfi", "-i", f"color={colour}:s={side}x{side}:r=25:d=0.12", "-c:v", "mjpeg", "-f", "mjpeg")
+        parts.append(part.read_bytes())
+    joined = path.with_name("joined.mjpeg")
+    joined.write_bytes(b"".join(parts))
+    return make(path, "-f", "mjpeg", "-i", str(joined), "-c", "copy")
+
+
+def test_a_video_whose_frames_grow_past_the_pixel_limit_fails_naming_it(tmp_path: Path) -> None:
+    path = growing_video(tmp_path / "growing.mkv")
+    found = probe(path, timeout_s=TIMEOUT_S)
+    assert (found.width, found.height) == (64, 64)
+    assert len(sample(path, fps=25.0)) == 6  # without a limit, all six frames
+    kept: list[Frame] = []
+    with pytest.raises(TooLarge, match=r"MMINDEX_VIDEO__MAX_FRAME_PIXELS\)$") as raised:
+        kept.extend(frames(path, **options(fps=25.0, max_pixels=1_000_000)))
+    message = "a frame of growing.mkv is 40[0-9][0-9]x4000 pixels, over the limit of 1000000 "  # ffmpeg may count
+    assert re.fullmatch(message + r"\(MMINDEX_VIDEO__MAX_FRAME_PIXELS\)", str(raised.value))  # a row's padding
+    assert len(kept) <= 3 and all(np.asarray(picture(frame).convert("L")).mean() < 64 for frame in kept)
+    with pytest.raises(TooLarge, match="MMINDEX_VIDEO__MAX_FRAME_PIXELS"):  # a seek into the big frames
+        reaches(path, 0.13, stream="video", timeout_s=TIMEOUT_S, max_pixels=1_000_000)
+    assert reaches(path, 0.0, stream="video", timeout_s=TIMEOUT_S, max_pixels=16_000_000)
 
 
 def test_write_audio_gives_a_small_ogg_opus_that_decodes_back(tmp_path: Path) -> None:
