@@ -4,11 +4,18 @@ Every worker runs one in a background thread of its main process (`Sweeper`), so
 storage events, where nobody runs `ingest` again, recovers by itself. Each round:
 
 - checks the ledger's epoch (written at first start): a worker that knew it and finds it gone or changed,
-  or that finds no epoch, an empty ledger and documents in the store, says loudly that the ledger's Redis
-  lost its state (it does not persist: turn on AOF, then ingest again);
+  or that finds no epoch while the store holds documents (whether or not sources were recorded since), says
+  loudly that the ledger's Redis lost its state (it does not persist: turn on AOF, then ingest again);
 - takes a short lock in the broker's Redis (one sweeper per interval, whichever worker gets it) and queues
   again, from decode, every source in flight (queued, decoding, embedding or indexing) whose record has not
-  changed for `MMINDEX_TASKS__STRANDED_AFTER_S` and that no task queued or held by a worker names.
+  changed for `MMINDEX_TASKS__STRANDED_AFTER_S` and that no task queued or held by a worker names, in this
+  sweep and in the one before, its record unchanged in between.
+
+One look at the broker cannot be sure: a task hands its source on to the next queue and acknowledges its own
+message while the lists and the held messages are read one after the other, so a source in motion can be in
+none of the places read. Its record changes as it moves, though, so a source must look stranded to two sweeps
+(the suspects the first found are kept in the broker's Redis, for whichever worker sweeps next) with the same
+record before it is queued again. `mmindex retry`, which a person runs on purpose, takes one look (`stranded`).
 
 Decode is where a source starts over: its items are made there, and every later stage works from them.
 Requeueing is idempotent: the record is moved back to `queued` first (which also dates it, so it is not taken
@@ -22,6 +29,8 @@ import base64
 import json
 import logging
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -41,6 +50,8 @@ PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")
 """kombu's Redis transport keeps a queue's messages of each priority step in a list of its own."""
 UNACKED = "unacked"
 """kombu's hash of the messages workers hold (running, prefetched, or waiting for a retry's countdown)."""
+SUSPECTS = "mmindex:sweep:suspects"
+"""The sources the last sweep found stranded, for the next to confirm: id → version and time of their record."""
 
 LOST_STATE = (
     "the ledger's Redis lost its state ({why}): sources queued or in flight before are forgotten and will not be"
@@ -63,8 +74,12 @@ def _sources(message: Any) -> Iterable[str]:
 
 
 def alive(broker: Any, ids: set[str], page: int = 500) -> set[str]:
-    """Which of `ids` a pipeline task queued in the broker, or held by a worker, names."""
-    found: set[str] = set()
+    """Which of `ids` a pipeline task queued in the broker, or held by a worker, names.
+
+    The held messages are read before the queues and again after: a task acknowledges its message after queueing
+    the next stage's, which the first read catches, and a worker takes a message from a queue into the held ones,
+    which the second catches. It still is one look, not a snapshot (see the module's docstring)."""
+    found = _held(broker, page)
     for queue in PIPELINE_QUEUES:
         for key in (queue + suffix for suffix in PRIORITY_SUFFIXES):
             start = 0
@@ -72,18 +87,26 @@ def alive(broker: Any, ids: set[str], page: int = 500) -> set[str]:
                 for message in raw:
                     found.update(_sources(json.loads(message)))
                 start += page
+    return (found | _held(broker, page)) & ids
+
+
+def _held(broker: Any, page: int) -> set[str]:
+    """The source ids the messages workers hold name."""
+    found: set[str] = set()
     cursor = 0
     while True:
         cursor, held = broker.hscan(UNACKED, cursor, count=page)
         for raw in held.values():
             found.update(_sources(json.loads(raw)[0]))
         if cursor == 0:
-            break
-    return found & ids
+            return found
 
 
 def stranded(runtime: Runtime | None = None) -> list[SourceRecord]:
-    """Sources in flight, untouched for `MMINDEX_TASKS__STRANDED_AFTER_S`, that no task queued or held names."""
+    """Sources in flight, untouched for `MMINDEX_TASKS__STRANDED_AFTER_S`, that no task queued or held names.
+
+    One look (what `mmindex retry` queues again, as a person asked): a source moving on between two stages in
+    that moment is among them; queueing it again costs a duplicate decode, never a wrong index."""
     runtime = runtime or get_runtime()
     before = time.time() - runtime.settings.tasks.stranded_threshold_s
     idle = runtime.ledger.idle(before)
@@ -94,13 +117,15 @@ def stranded(runtime: Runtime | None = None) -> list[SourceRecord]:
 
 
 def requeue(runtime: Runtime | None = None) -> list[SourceRecord]:
-    """Queue every stranded source again from decode; the ones queued are returned."""
+    """Queue again from decode every source stranded now that the previous sweep found stranded too, its record
+    unchanged since; the ones queued are returned. The others found now are left for the next sweep to confirm."""
     from workers.intake import decode_groups
 
     runtime = runtime or get_runtime()
+    confirmed = _confirmed(runtime.broker, stranded(runtime))
     queued = []
     with decode_groups(runtime) as queue:
-        for record in stranded(runtime):
+        for record in confirmed:
             # Only while this version is still in flight; it also dates the record, so it waits a threshold again.
             if runtime.ledger.advance(record.id, record.version, State.QUEUED):
                 queue(record.id, record.version)
@@ -110,13 +135,29 @@ def requeue(runtime: Runtime | None = None) -> list[SourceRecord]:
     return queued
 
 
+def _confirmed(broker: Any, found: list[SourceRecord]) -> list[SourceRecord]:
+    """Those of `found` the previous sweep found too, with the same record; the rest replace the suspects."""
+    marks = {record.id: f"{record.version} {record.updated_at!r}" for record in found}
+    before = broker.hgetall(SUSPECTS)
+    confirmed = [record for record in found if before.get(record.id) == marks[record.id]]
+    later = {id: mark for id, mark in marks.items() if before.get(id) != mark}
+    with broker.pipeline() as pipe:
+        pipe.delete(SUSPECTS)
+        if later:
+            pipe.hset(SUSPECTS, mapping=later)
+        pipe.execute()
+    return confirmed
+
+
 def _when(record: SourceRecord) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(record.updated_at))
 
 
 class EpochWatch:
-    """Tells when the ledger lost its state: the epoch this process saw is gone or changed, or there is none
-    while the ledger is empty and the store holds documents."""
+    """Tells when the ledger lost its state: the epoch this process saw is gone or changed, or there is none while
+    the store holds documents (sources recorded since, by an intake that was quicker than the first check, do not
+    hide the loss). `open_store` False (a prefork pool's main process, whose children are forked from it and must
+    not inherit the store's connections): the store is counted in a process of its own."""
 
     def __init__(self, open_store: bool = True) -> None:
         self.seen: str | None = None
@@ -128,17 +169,34 @@ class EpochWatch:
         why = None
         if self.seen is not None and current != self.seen:
             why = "its epoch key is gone" if current is None else "its epoch key was written again by a fresh start"
-        elif self.seen is None and current is None and self.open_store and not any(ledger.counts().values()):
-            try:
-                documents = runtime.store.count()
-            except Exception as error:  # an unreachable store must not keep the epoch from being written
-                log.warning("could not count the store's documents to check the ledger: %s", one_line(error))
-                documents = 0
-            if documents:
-                why = f"it is empty, but the store holds {documents} documents"
+        elif self.seen is None and current is None and (documents := self._documents(runtime)):
+            sources = sum(ledger.counts().values())
+            why = (
+                f"it is empty, but the store holds {documents} documents"
+                if not sources
+                else f"its epoch key is missing, but the store holds {documents} documents (sources recorded since:"
+                f" {sources})"
+            )
         if why is not None:
             log.error(LOST_STATE.format(why=why))
         self.seen = current if current is not None else ledger.epoch(create=True)
+
+    def _documents(self, runtime: Runtime) -> int:
+        try:
+            return runtime.store.count() if self.open_store else _count_elsewhere()
+        except Exception as error:  # an unreachable store must not keep the epoch from being written
+            log.warning("could not count the store's documents to check the ledger: %s", one_line(error))
+            return 0
+
+
+def _count_elsewhere() -> int:
+    """The store's documents, counted by a short-lived Python process with this one's settings (its environment)."""
+    script = "from shared.runtime import get_runtime; print(get_runtime().store.count())"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise RuntimeError(f"counting in a process of its own failed: {lines[-1]}")
+    return int(done.stdout.strip().splitlines()[-1])
 
 
 class Sweeper(threading.Thread):

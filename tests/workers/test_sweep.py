@@ -96,6 +96,39 @@ def test_a_source_whose_task_is_still_queued_is_not_stranded(
     broker.close()
 
 
+def test_a_source_whose_record_changes_between_two_sweeps_is_not_queued_again(
+    settings_env: dict[str, str], redis_url: str, tmp_path: Path
+) -> None:
+    """One sweep may read the broker while a task hands the source on to the next stage, and find it nowhere: the
+    source is queued again only if the next sweep finds it stranded too, its record unchanged."""
+    from workers.sweep import LOCK, Sweeper
+
+    folder = tmp_path / "in"
+    photo(folder / "p.jpg", seed=3, size=(160, 120))
+    broker = redis.Redis.from_url(redis_url)
+    ledger = RedisLedger(redis_url)
+    (id,) = strand(Cli(settings_env, tmp_path), folder, broker)
+    (record,) = ledger.get([id])
+    sweeper = Sweeper()
+
+    def sweep() -> None:
+        time.sleep(2.5)  # past the stranded threshold
+        broker.delete(LOCK)  # this sweeper's own lock of the round before
+        sweeper.round()
+
+    sweep()
+    assert broker.llen("decode") == 0  # looked stranded once: not queued yet
+    assert ledger.get([id])[0].updated_at == record.updated_at
+    assert ledger.advance(id, record.version, State.DECODING)  # a task was alive after all: the source moved on
+    sweep()
+    assert broker.llen("decode") == 0  # its record changed since the sweep before: not queued again
+    assert ledger.get([id])[0].state is State.DECODING
+    sweep()
+    assert broker.llen("decode") == 1  # stranded in two sweeps in a row, unchanged: queued again
+    assert ledger.get([id])[0].state is State.QUEUED
+    broker.close()
+
+
 def test_retry_queues_stranded_sources_again(settings_env: dict[str, str], redis_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "in"
     photo(folder / "p.jpg", seed=2, size=(160, 120))
@@ -146,3 +179,34 @@ def test_an_empty_ledger_beside_a_store_with_documents_is_reported(
     with caplog.at_level(logging.ERROR, logger="mmindex.sweep"):
         EpochWatch().check(get_runtime())  # the epoch is written now: a later start is not alarmed
     assert caplog.text == ""
+
+
+def test_no_epoch_beside_a_store_with_documents_is_reported_though_sources_were_recorded_since(
+    settings_env: dict[str, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis and the workers restarted together and an intake recorded a source before the first check: the
+    ledger is not empty, yet it lost its state."""
+    from workers.sweep import EpochWatch
+
+    EmbeddedStore(Path(settings_env["MMINDEX_HOME"]) / "store").upsert([doc("a.jpg", unit(0)), doc("b.jpg", unit(1))])
+    photo(tmp_path / "in" / "p.jpg", seed=4, size=(160, 120))
+    assert len(Cli(settings_env, tmp_path).json("ingest", str(tmp_path / "in"))["queued"]) == 1
+    with caplog.at_level(logging.ERROR, logger="mmindex.sweep"):
+        EpochWatch().check(get_runtime())
+    assert "lost its state (its epoch key is missing, but the store holds 2 documents" in caplog.text
+
+
+def test_a_prefork_worker_reports_no_epoch_beside_a_store_with_documents(
+    settings_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The decode pool is prefork: its main process counts the store's documents in a process of its own (its
+    children must not inherit the store), and reports the loss like the other pools."""
+    EmbeddedStore(Path(settings_env["MMINDEX_HOME"]) / "store").upsert([doc("a.jpg", unit(0)), doc("b.jpg", unit(1))])
+    workers = start_workers(settings_env, tmp_path / "logs", pools=("decode",))
+    try:
+        wait_until(lambda: "lost its state" in workers.log("decode"), 60, "the loss reported")
+        assert workers.alive() == {"decode": True}
+    finally:
+        for process in workers.processes.values():
+            stop(process)
+    assert "the ledger's Redis lost its state (it is empty, but the store holds 2 documents)" in workers.log("decode")
