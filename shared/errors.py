@@ -40,6 +40,10 @@ class ModelUnavailable(PermanentError):
     """A configured model cannot be loaded."""
 
 
+class HubUnreachable(RetryableError):
+    """A model that is not cached cannot be downloaded for now: no model hub answers (a worker retries later)."""
+
+
 class StoreError(RetryableError):
     """The vector store or the ledger could not be reached or refused a write for now."""
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from threading import Lock
 from typing import Protocol
@@ -15,7 +17,7 @@ from PIL import Image
 
 from shared.config import Settings
 from shared.documents import Space
-from shared.errors import ModelUnavailable, mask
+from shared.errors import HubUnreachable, ModelUnavailable, mask
 
 Vectors = NDArray[np.float32]
 
@@ -37,8 +39,11 @@ _lock = Lock()
 
 
 HUB_TIMEOUT_S = 3.0
-"""How long the one check that a model hub answers may take before models are taken to be offline."""
-_hub_reachable: bool | None = None
+"""How long the check that a model hub answers may take before models are taken to be offline."""
+HUB_RECHECK_S = 60.0
+"""How long the check's answer is remembered: a hub that did not answer (a blip at start) is asked again after."""
+_hub_answer: tuple[bool, float] | None = None  # (answered, when, by time.monotonic)
+_hub_lock = Lock()
 
 
 def hub_endpoint() -> str:
@@ -46,32 +51,85 @@ def hub_endpoint() -> str:
     return os.environ.get("HF_ENDPOINT", "").rstrip("/") or "https://huggingface.co"
 
 
-def go_offline_unless_hub_reachable() -> bool:
-    """Set HF_HUB_OFFLINE=1 when no model hub answers, so loaders fail at once instead of retrying for minutes.
+def offline_by_setting() -> bool:
+    """Whether HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) says never to ask a hub."""
+    value = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    return value.strip().lower() in {"1", "on", "yes", "true"}
 
-    Asked once per process, with a short timeout; an explicit HF_HUB_OFFLINE is left as it is. Returns whether
-    the hub answered (any HTTP answer counts: it is there).
-    """
-    global _hub_reachable
-    if os.environ.get("HF_HUB_OFFLINE", "") not in {"", "0", "false", "False"}:
+
+def _probe() -> bool:
+    """Ask the hub once, with a short timeout; any HTTP answer counts: it is there."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{hub_endpoint()}/api/models?limit=1", timeout=HUB_TIMEOUT_S):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (OSError, ValueError):
         return False
-    if _hub_reachable is None:
-        import urllib.error
-        import urllib.request
 
-        try:
-            with urllib.request.urlopen(f"{hub_endpoint()}/api/models?limit=1", timeout=HUB_TIMEOUT_S):
-                _hub_reachable = True
-        except urllib.error.HTTPError:
-            _hub_reachable = True
-        except (OSError, ValueError):
-            _hub_reachable = False
-        if not _hub_reachable:
+
+def hub_answers() -> bool:
+    """Whether a model hub answers: False at once under HF_HUB_OFFLINE, else a quick check remembered for
+    HUB_RECHECK_S, so a hub that was away is asked again later instead of being taken for gone for good."""
+    global _hub_answer
+    if offline_by_setting():
+        return False
+    with _hub_lock:
+        now = time.monotonic()
+        if _hub_answer is None or now - _hub_answer[1] >= HUB_RECHECK_S:
+            _hub_answer = (_probe(), now)
+        return _hub_answer[0]
+
+
+def go_offline_unless_hub_reachable() -> bool:
+    """Set HF_HUB_OFFLINE=1 for the rest of the process when no model hub answers, so loaders fail at once
+    instead of retrying for minutes. For short-lived commands only (the demo, the benchmarks): a long-running
+    worker must not stay offline after a blip. Returns whether the hub answered."""
+    if hub_answers():
+        return True
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:  # already imported: it read the variable once
+        constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
+    return False
+
+
+_offline_lock = Lock()
+_offline_loads = 0
+_offline_before: tuple[str | None, bool] = (None, False)
+
+
+@contextmanager
+def hub_offline(on: bool = True) -> Iterator[None]:
+    """HF_HUB_OFFLINE while a cached model loads with no hub answering (when `on`), so huggingface_hub asks
+    no hub at all, not even besides downloading; as it was again after, so that a later load asks once more."""
+    global _offline_loads, _offline_before
+    if not on:
+        yield
+        return
+    from huggingface_hub import constants
+
+    with _offline_lock:
+        if _offline_loads == 0:
+            _offline_before = (os.environ.get("HF_HUB_OFFLINE"), constants.HF_HUB_OFFLINE)
             os.environ["HF_HUB_OFFLINE"] = "1"
-            constants = sys.modules.get("huggingface_hub.constants")
-            if constants is not None:  # already imported: it read the variable once
-                constants.HF_HUB_OFFLINE = True  # type: ignore[attr-defined]
-    return _hub_reachable
+            constants.HF_HUB_OFFLINE = True
+        _offline_loads += 1
+    try:
+        yield
+    finally:
+        with _offline_lock:
+            _offline_loads -= 1
+            if _offline_loads == 0:
+                variable, constant = _offline_before
+                if variable is None:
+                    os.environ.pop("HF_HUB_OFFLINE", None)
+                else:
+                    os.environ["HF_HUB_OFFLINE"] = variable
+                constants.HF_HUB_OFFLINE = constant
 
 
 def is_local(name: str) -> bool:
@@ -80,26 +138,41 @@ def is_local(name: str) -> bool:
     return path.is_absolute() or name.startswith(".") or path.is_dir()
 
 
-def is_cached(name: str) -> bool:
-    """Whether a hub model name (as sentence-transformers resolves it) is in the local hub cache."""
+def sentence_repos(name: str) -> list[str]:
+    """The hub repositories sentence-transformers may resolve a model name to, in its order."""
+    return [name] if "/" in name else [f"sentence-transformers/{name}", name]
+
+
+def is_cached(name: str, repos: Sequence[str] | None = None) -> bool:
+    """Whether a hub model (`repos`: where its name resolves, by default as sentence-transformers resolves it)
+    is in the local hub cache."""
     from huggingface_hub import try_to_load_from_cache
 
-    candidates = [name] if "/" in name else [f"sentence-transformers/{name}", name]
-    for repo in candidates:
+    for repo in sentence_repos(name) if repos is None else repos:
         for file in ("modules.json", "config.json"):
             if isinstance(try_to_load_from_cache(repo, file), str):
                 return True
     return False
 
 
-def check_loadable(name: str, setting: str) -> None:
-    """Fail at once, in one line, for a hub model that is not cached while no hub answers; else do nothing."""
-    if is_local(name) or is_cached(name) or go_offline_unless_hub_reachable():
-        return
-    raise ModelUnavailable(
-        f"model {name!r} is not in the local cache and no model hub answers at {mask(hub_endpoint())};"
+def check_loadable(name: str, setting: str, *, retryable: bool = False, repos: Sequence[str] | None = None) -> bool:
+    """Whether to load a hub model from the local cache only: True when no hub answers and it is cached there,
+    so the loader does not wait out the hub's timeouts file by file. A local directory, or a hub that answers:
+    False. Not cached while no hub answers: ModelUnavailable, in one line naming `setting`; HubUnreachable (which
+    tasks retry with backoff) instead when `retryable`, unless HF_HUB_OFFLINE says the hub is never to be asked.
+    """
+    if is_local(name) or hub_answers():
+        return False
+    if is_cached(name, repos):
+        return True
+    message = (
+        f"model {name!r} is not in the local cache and no model hub answers at {mask(hub_endpoint())}"
+        f"{' (HF_HUB_OFFLINE is set)' if offline_by_setting() else ''};"
         f" set {setting} to a local model directory (`make demo` chooses local models when offline)"
     )
+    if retryable and not offline_by_setting():
+        raise HubUnreachable(message)
+    raise ModelUnavailable(message)
 
 
 def model_setting(space: Space) -> str:
@@ -108,7 +181,8 @@ def model_setting(space: Space) -> str:
 
 
 def encoder_for(space: Space, settings: Settings) -> Encoder:
-    """The process's encoder for `space`, loaded on first use; ModelUnavailable if it cannot load."""
+    """The process's encoder for `space`, loaded on first use; ModelUnavailable if it cannot load, HubUnreachable
+    (retryable) in distributed mode when it is not cached and no hub answers for now."""
     from shared.models.sentence import SentenceTransformerEncoder
 
     name = settings.models.vision if space is Space.VISION else settings.models.text
@@ -116,13 +190,16 @@ def encoder_for(space: Space, settings: Settings) -> Encoder:
     with _lock:
         encoder = _encoders.get(key)
         if encoder is None:
-            check_loadable(name, model_setting(space))
-            encoder = SentenceTransformerEncoder.load(
-                name,
-                setting=model_setting(space),
-                device=settings.models.device,
-                threads=settings.torch_threads(),
-                batch_size=settings.models.batch_size,
-            )
+            # In distributed mode models load in the pools' long-running workers, whose tasks retry; in embedded
+            # mode in the command's own process, which should fail at once.
+            cache_only = check_loadable(name, model_setting(space), retryable=settings.distributed)
+            with hub_offline(cache_only):
+                encoder = SentenceTransformerEncoder.load(
+                    name,
+                    setting=model_setting(space),
+                    device=settings.models.device,
+                    threads=settings.torch_threads(),
+                    batch_size=settings.models.batch_size,
+                )
             _encoders[key] = encoder
         return encoder

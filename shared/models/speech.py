@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from shared.config import Settings
 from shared.errors import ModelUnavailable
+from shared.models import check_loadable, hub_offline
 from shared.models.sentence import resolve_device, why
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,14 @@ class Transcriber(Protocol):
         ...
 
 
+def whisper_repo(name: str) -> str:
+    """The hub repository faster-whisper downloads a model name from (a size such as tiny.en, or a hub id)."""
+    from faster_whisper import utils
+
+    sizes: dict[str, str] = getattr(utils, "_MODELS", {})
+    return sizes.get(name, name)
+
+
 def _whisper_model() -> Any:
     """faster-whisper's model class, or ModelUnavailable saying how to install it."""
     try:
@@ -70,9 +79,14 @@ class WhisperTranscriber:
         self.device = device
 
     @classmethod
-    def load(cls, name: str, *, device: str, threads: int) -> WhisperTranscriber:
-        """Load `name` (a faster-whisper size such as tiny.en, a hub id, or a local directory) on `device`."""
+    def load(cls, name: str, *, device: str, threads: int, retryable: bool = False) -> WhisperTranscriber:
+        """Load `name` (a faster-whisper size such as tiny.en, a hub id, or a local directory) on `device`.
+
+        When no model hub answers, a cached hub model loads from the cache without asking it; one that is not
+        cached raises ModelUnavailable, or HubUnreachable (retried later) when `retryable`.
+        """
         whisper_model = _whisper_model()
+        cache_only = check_loadable(name, SETTING, retryable=retryable, repos=[whisper_repo(name)])
         try:
             resolved = device if device == "cpu" else resolve_device(device)  # torch is only asked about CUDA
         except ModelUnavailable as error:
@@ -80,13 +94,14 @@ class WhisperTranscriber:
         kind, _, index = resolved.partition(":")
         started = time.perf_counter()
         try:
-            model = whisper_model(
-                name,
-                device=kind,
-                device_index=int(index or 0),
-                compute_type="float16" if kind == "cuda" else "int8",
-                cpu_threads=threads,
-            )
+            with hub_offline(cache_only):
+                model = whisper_model(
+                    name,
+                    device=kind,
+                    device_index=int(index or 0),
+                    compute_type="float16" if kind == "cuda" else "int8",
+                    cpu_threads=threads,
+                )
         except Exception as error:  # any loader failure: missing files, no hub, bad model, no CUDA runtime
             raise ModelUnavailable(
                 f"cannot load the speech-to-text model {name!r} ({SETTING}): {why(name, error)}; "
@@ -138,7 +153,8 @@ _lock = Lock()
 def transcriber_for(settings: Settings) -> Transcriber | None:
     """The process's transcriber, loaded on first use, or None when speech-to-text is off.
 
-    Raises ModelUnavailable, in one line naming MMINDEX_MODELS__ASR, when the model cannot be loaded.
+    Raises ModelUnavailable, in one line naming MMINDEX_MODELS__ASR, when the model cannot be loaded;
+    HubUnreachable (retryable) in distributed mode when it is not cached and no model hub answers for now.
     """
     name = settings.models.asr
     if name == "none":
@@ -147,7 +163,12 @@ def transcriber_for(settings: Settings) -> Transcriber | None:
     with _lock:
         transcriber = _transcribers.get(key)
         if transcriber is None:
-            transcriber = WhisperTranscriber.load(name, device=settings.models.device, threads=settings.torch_threads())
+            transcriber = WhisperTranscriber.load(
+                name,
+                device=settings.models.device,
+                threads=settings.torch_threads(),
+                retryable=settings.distributed,  # a worker's task retries; a command fails at once
+            )
             _transcribers[key] = transcriber
         return transcriber
 
