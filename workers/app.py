@@ -127,7 +127,7 @@ def _preload_models(sender: Any = None, **_: object) -> None:
 def _start_sweeper(sender: Any = None, **_: object) -> None:
     """Every worker looks for stranded sources, and for a ledger that lost its state, in the background
     (workers/sweep.py). A prefork pool's main process does not open the store (its children are forked from it
-    and must start without its connections), so it leaves the store-documents check to the other pools."""
+    and must start without its connections): it counts the store's documents in a short-lived process instead."""
     from celery.concurrency.prefork import TaskPool as Prefork
 
     from workers.sweep import Sweeper
