@@ -44,6 +44,14 @@ STOPS = (SoftTimeLimitExceeded, TimeLimitExceeded, Terminated)
 """Errors that stop the task, not one source: never sorted as a source's failure, but left to the task's handler."""
 
 
+class NotSent(Exception):
+    """Sending a document's items on failed (`error`): the task's trouble, never the document's reason to fail."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 def check_kind(record: SourceRecord, kind: MediaKind, planned: MediaKind | None = None) -> None:
     """Refuse empty, unrecognised and mislabelled content with a reason a person can act on; and content that is no
     longer the `planned` kind (a window task's object replaced since its windows were planned)."""
@@ -268,10 +276,15 @@ def decode(self: PipelineTask, payload: Payload) -> None:
                 try:
                     with read_by(deadline if streams_read > 1 else None):
                         for item in found.stream:
-                            batcher.add(item)
+                            try:
+                                batcher.add(item)
+                            except Exception as error:  # sending, not reading, failed: not the document's fault
+                                raise NotSent(error) from error
                             count += 1
                 except STOPS:
                     raise
+                except NotSent as failed:  # e.g. the broker is gone: the task retries or leaves it to the sweeper
+                    raise failed.error from failed.error.__cause__
                 except OutOfTime:  # the task's time, not the document's, ran out: what was sent is sent again
                     batcher.drop(source)
                     unread.append(source)

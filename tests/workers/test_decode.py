@@ -275,3 +275,32 @@ def test_a_document_its_task_has_no_time_left_for_is_queued_again_not_failed(
         " raise the limit to index a document this slow to read"
     }
     assert [runtime.store.count(source=str(path)) for path in slow] == [0, 0]
+
+
+@pytest.mark.usefixtures("embedded")
+def test_a_broker_that_cannot_take_a_document_s_batches_stops_the_task_and_fails_no_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kombu.exceptions import OperationalError
+
+    from workers import embed
+    from workers.decode import decode
+
+    settings(monkeypatch, MODELS__BATCH_SIZE="2")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("\n\n".join(f"Paragraph {n} about pruning roses in early spring." * 20 for n in range(12)))
+    runtime = get_runtime()
+    info = runtime.storage(str(notes)).stat(str(notes))
+    id, _ = runtime.ledger.submit(info, runtime.settings.pipeline_version)
+
+    def broker_gone(*_: Any, **__: Any) -> None:
+        raise OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+
+    monkeypatch.setattr(embed.embed, "delay", broker_gone)
+    # Sending the document's first batch fails: the task's trouble (it is retried, or its source left in flight for
+    # the sweeper), not the document's.
+    with pytest.raises(OperationalError):
+        decode.run({"sources": [[id, info.version]]})
+    (record,) = runtime.ledger.get([id])
+    assert record.state is State.DECODING, record.error
+    assert record.error is None
