@@ -13,7 +13,7 @@ from typing import Any
 from PIL import Image
 
 from shared.documents import Hit, Space
-from shared.errors import ModelUnavailable, PermanentError
+from shared.errors import HubUnreachable, ModelUnavailable, PermanentError
 from shared.models import model_setting
 from shared.runtime import Runtime
 from shared.stores import MAX_K, SearchFilter
@@ -216,7 +216,7 @@ def run_query(query: Query, runtime: Runtime) -> list[Hit]:
             continue
         try:
             encoder = runtime.encoder(space)
-        except ModelUnavailable as error:
+        except (ModelUnavailable, HubUnreachable) as error:  # a search answers now, with the spaces it can load
             unavailable.append(str(error))
             log.warning("space %s skipped: %s", name, error)
             continue

@@ -133,3 +133,35 @@ def test_an_unknown_modality_is_refused_naming_the_allowed_ones(tmp_path: Path) 
 
     with pytest.raises(PermanentError, match=r"unknown modality bogus; choose from image, video, audio, text"):
         run_query(Query(text="boats", modalities=["image", "bogus"]), runtime)
+
+
+def test_a_space_whose_model_no_hub_serves_for_now_is_skipped_and_the_others_answer(
+    tmp_path: Path, minilm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.documents import Document, Item, Space, document_id
+    from shared.errors import HubUnreachable
+    from shared.models import encoder_for
+
+    runtime = Runtime(Settings(home=tmp_path / "home", models={"text": str(minilm), "device": "cpu"}))
+    text = encoder_for(Space.TEXT, runtime.settings)
+    words = ["Prune the roses in early spring.", "The ferry leaves the harbour at seven."]
+    docs = []
+    for number, (line, vector) in enumerate(zip(words, text.encode_texts(words), strict=True)):
+        space = Space.TEXT
+        item = Item(id=document_id("local", f"/notes/{number}.md", "v", 0, space), source_id=f"n{number}",
+                    source=f"/notes/{number}.md", version="v", uri=f"/notes/{number}.md", modality="text", item=0,
+                    space=space, text=line)  # fmt: skip
+        docs.append(Document(item, vector.tolist(), text.model_id, "1"))
+    photo = Item(id=document_id("local", "/p.jpg", "v", 0, Space.VISION), source_id="p", source="/p.jpg",
+                 version="v", uri="/p.jpg", modality="image", item=0, space=Space.VISION)  # fmt: skip
+    docs.append(Document(photo, [1.0, 0.0, 0.0, 0.0], "clip", "1"))
+    runtime.store.upsert(docs)
+
+    def vision_unreachable(space: Space) -> object:
+        if space is Space.VISION:
+            raise HubUnreachable("cannot load clip-ViT-B-32 (MMINDEX_MODELS__VISION): no model hub answers")
+        return text
+
+    monkeypatch.setattr(runtime, "encoder", vision_unreachable)
+    hits = run_query(Query(text="when does the boat sail"), runtime)
+    assert hits[0].uri == "/notes/1.md"  # the text space answers; the vision space is skipped, not retried
