@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from shared.config import get_settings
 from shared.ledger import State
 from shared.ledger.redis import RedisLedger
 from shared.runtime import get_runtime, reset_runtime
@@ -35,13 +36,17 @@ def wait_until(condition: object, timeout: float, what: str) -> None:
 def settings_env(distributed_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     """This process's settings and runtime read from `distributed_env` (and SWEEP), and forgotten after."""
     env = {**distributed_env, **SWEEP}
+    from workers.app import configure
+
     for name, value in env.items():
         if name.startswith("MMINDEX_"):
             monkeypatch.setenv(name, value)
     reset_runtime()
+    configure(get_settings())  # the app may have been configured in this process before, for another broker
     yield env
     monkeypatch.undo()
     reset_runtime()
+    configure(get_settings())
 
 
 def strand(cli: Cli, folder: Path, broker: redis.Redis) -> list[str]:
