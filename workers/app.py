@@ -78,12 +78,6 @@ def configure(settings: Settings) -> None:
         result_backend_always_retry=True,
         result_backend_max_retries=10,
     )
-    # A process pointed at another broker must not go on sending through connections to the one before.
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
 
 
 WORKER_PUBLISH_RETRY = {"max_retries": 16, "interval_start": 0, "interval_step": 1, "interval_max": 4}
