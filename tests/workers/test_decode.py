@@ -10,39 +10,12 @@ from typing import Any
 import pytest
 from celery.signals import task_prerun
 
-from shared.config import get_settings
 from shared.ledger import State, source_id
 from shared.runtime import get_runtime, reset_runtime
 from tests.conftest import Cli, photo, start_workers, stop
 from tests.shared.media.test_ffmpeg import _Counting
 from tests.shared.media.test_text_child import slow_pdf
-from workers.app import configure
 from workers.intake import submit
-
-
-@pytest.fixture
-def embedded(mmindex_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process as an embedded-mode mmindex: tasks run in-process."""
-    for name, value in mmindex_env.items():
-        if name.startswith("MMINDEX_"):
-            monkeypatch.setenv(name, value)
-    reset_runtime()
-    configure(get_settings())
-    yield
-    reset_runtime()
-
-
-@pytest.fixture
-def delivered() -> Iterator[list[tuple[str, Any]]]:
-    """Every task message run in this process, in order: (task name, payload)."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(sender: Any = None, args: Any = None, **_: Any) -> None:
-        seen.append((sender.name, args[0]))
-
-    task_prerun.connect(record, weak=False)
-    yield seen
-    task_prerun.disconnect(record)
 
 
 def settings(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:

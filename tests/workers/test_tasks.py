@@ -4,44 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from celery.signals import task_prerun
 
-from shared.config import get_settings
 from shared.ledger import State
 from shared.runtime import get_runtime, reset_runtime
 from tests.conftest import photo
-from workers.app import app, configure
+from workers.app import app
 from workers.intake import submit
-
-
-@pytest.fixture
-def embedded(mmindex_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """This process as an embedded-mode mmindex: tasks run in-process."""
-    for name, value in mmindex_env.items():
-        if name.startswith("MMINDEX_"):
-            monkeypatch.setenv(name, value)
-    reset_runtime()
-    configure(get_settings())
-    yield
-    reset_runtime()
-
-
-@pytest.fixture
-def delivered() -> Iterator[list[tuple[str, Any]]]:
-    """Every task message run in this process, in order: (task name, payload)."""
-    seen: list[tuple[str, Any]] = []
-
-    def record(sender: Any = None, args: Any = None, **_: Any) -> None:
-        seen.append((sender.name, args[0]))
-
-    task_prerun.connect(record, weak=False)
-    yield seen
-    task_prerun.disconnect(record)
 
 
 @pytest.mark.usefixtures("embedded")
