@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from enum import StrEnum
 from typing import Any
 
 from celery import Celery
@@ -16,18 +15,10 @@ from shared.documents import Space
 from shared.errors import MmindexError, one_line
 from shared.runtime import get_runtime, reset_runtime
 from workers import broker
+from workers.queues import Queue
 
 log = logging.getLogger(__name__)
 broker.survive_lost_connections()
-
-
-class Queue(StrEnum):
-    """Every queue, with the worker command that consumes it."""
-
-    DECODE = "decode"  # mmindex worker decode: CPU, prefork, one process per core
-    EMBED = "embed"  # mmindex worker embed: GPU, one process per GPU
-    INDEX = "index"  # mmindex worker index: IO, threads
-    QUERY = "query"  # mmindex worker query: its own pool so ingestion never starves search
 
 
 app = Celery("mmindex", include=["workers.decode", "workers.embed", "workers.index", "workers.query"])

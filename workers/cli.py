@@ -25,7 +25,7 @@ from shared.ledger import FAILURES, FINAL, PENDING
 # use them, so that `status` or `--help` start in a fraction of a second.
 if TYPE_CHECKING:
     from shared.runtime import Runtime
-    from workers.intake import Submission
+    from workers.intakes.submission import Submission
 
 RETRY_LIMIT = 100_000
 """`retry` replays at most this many of the most recent failures at once."""
@@ -124,7 +124,7 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
     """Index new and changed sources; unchanged ones are skipped. Exits 1 if any failed."""
-    from workers.intake import submit
+    from workers.intakes.submission import submit
 
     _reach_index(create=True)
     try:
@@ -137,7 +137,7 @@ def ingest(
 def _report(submission: Submission, *, wait: bool, as_json: bool) -> None:
     """What became of submitted sources (after waiting for them, if asked), as `ingest` prints it; exit 1 if any
     failed."""
-    from workers.intake import outcome
+    from workers.intakes.submission import outcome
 
     settings = get_settings()
     waited = settings.distributed and wait
@@ -171,7 +171,7 @@ def retry(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, as `ingest` does")] = False,
 ) -> None:
     """Queue failed and dead-lettered sources again (their current version in storage). Exits 1 if any failed."""
-    from workers.intake import Submission, submit
+    from workers.intakes.submission import Submission, submit
     from workers.sweep import stranded
 
     _reach_index(create=False)
@@ -349,8 +349,8 @@ def worker(
 ) -> None:
     """Run one pool's Celery worker; options after the pool name go to `celery worker`."""
     from shared.runtime import reset_runtime
-    from workers.app import Queue
     from workers.app import app as celery_app
+    from workers.queues import Queue
 
     if pool not in _POOLS:
         raise _fail(f"unknown pool {pool!r}; choose one of {', '.join(q.value for q in Queue)}")
@@ -435,6 +435,18 @@ def metrics(
     _listen(serve)
 
 
+def _benchmarks() -> dict[str, Any]:
+    """The checkout's `bench` package: importable when the project runs from its source tree (an editable install)."""
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "__init__.py").is_file():
+        raise _fail("mmindex bench runs from a checkout of the project: the benchmarks are not installed with it")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench import BENCHMARKS
+
+    return BENCHMARKS
+
+
 @app.command()
 def bench(
     name: Annotated[str, typer.Argument(help="embed, opensearch, decode or events")],
@@ -455,12 +467,13 @@ def bench(
         int | None, typer.Option("--objects", min=1, help="events: objects uploaded per path (default 2000)")
     ] = None,
 ) -> None:
-    """Measure a stage against a plain baseline, in one run."""
-    from workers.bench import BENCHMARKS
+    """Measure a stage against a plain baseline, in one run (from a checkout of the project: the benchmarks and the
+    fixtures they read are not part of the installed package)."""
+    benchmarks = _benchmarks()
 
-    if name not in BENCHMARKS:
-        raise _fail(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
-    benchmark = BENCHMARKS[name]
+    if name not in benchmarks:
+        raise _fail(f"unknown benchmark {name!r}; available: {', '.join(benchmarks)}")
+    benchmark = benchmarks[name]
     # Each benchmark takes the options its signature names, with its own defaults; a given one must apply.
     given = {
         option: value
@@ -493,7 +506,7 @@ def _listen(function: Any, *args: Any) -> None:
     import signal
     import threading
 
-    logging.getLogger("workers.events").setLevel(logging.INFO)
+    logging.getLogger("workers.intakes").setLevel(logging.INFO)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -510,7 +523,7 @@ def events_sqs(
     ],
 ) -> None:
     """Receive S3 notifications from an SQS queue; delete each message once its work is queued."""
-    from workers.events.sqs import poll
+    from workers.intakes.sqs import poll
 
     _listen(poll, queue_url)
 
@@ -523,7 +536,7 @@ def events_webhook(
     """Receive S3-event JSON over HTTP (MinIO's webhook target); bearer token MMINDEX_EVENTS__TOKEN."""
     import threading
 
-    from workers.events.webhook import server
+    from workers.intakes.webhook import server
 
     token = get_settings().events.token
     try:
@@ -545,7 +558,7 @@ def events_webhook(
 @events.command("watch")
 def events_watch(folder: Annotated[Path, typer.Argument(help="The folder to watch")]) -> None:
     """Ingest files that finish being written in FOLDER; take deleted ones out of the index."""
-    from workers.events.watch import Watcher
+    from workers.intakes.watch import Watcher
 
     if not folder.is_dir():
         raise _fail(f"{folder}: no such folder")

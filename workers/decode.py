@@ -26,16 +26,16 @@ from celery.exceptions import SoftTimeLimitExceeded, Terminated, TimeLimitExceed
 
 from shared.documents import Item
 from shared.errors import PermanentError, RetryableError, SourceNotFound, UnsupportedMedia, one_line
-from shared.events import valid_etag
 from shared.ledger import SourceRecord, State
 from shared.media import MediaKind
 from shared.media.ffmpeg import Remote
 from shared.media.sniff import SNIFF_BYTES, kind_from_name, sniff, sniff_bytes
 from shared.media.text_child import OutOfTime, read_by
+from shared.notifications import valid_etag
 from shared.runtime import Runtime, get_runtime
 from shared.storage import is_s3
-from workers.app import Queue
 from workers.decoders import DECODERS, WHOLE, WINDOWED, Decoded, Window
+from workers.queues import Queue
 from workers.task import Payload, PipelineTask, fail_sources, payload_sources, pipeline_task
 
 log = logging.getLogger("mmindex.decode")

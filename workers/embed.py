@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
 from PIL import Image
 
 from shared.documents import Item, Space
 from shared.errors import CorruptMedia, PermanentError, one_line
-from shared.models import Vectors
+from shared.models import Vectors, pack
 from shared.runtime import Runtime, get_runtime
-from workers.app import Queue
+from workers.queues import Queue
 from workers.task import Payload, PipelineTask, fail_sources, pipeline_task
 
 
@@ -61,14 +59,6 @@ def embed_items(items: list[Item], runtime: Runtime) -> Embedded:
     failed = [(item, error) for item, error in loaded if isinstance(error, PermanentError)]
     vectors = encoder.encode_images([image for _, image in good])
     return Embedded([item for item, _ in good], vectors, encoder.model_id, failed)
-
-
-def pack(vectors: Vectors) -> str:
-    return base64.b64encode(np.ascontiguousarray(vectors, dtype=np.float32).tobytes()).decode("ascii")
-
-
-def unpack(data: str, rows: int) -> Vectors:
-    return np.frombuffer(base64.b64decode(data), dtype=np.float32).reshape(rows, -1)
 
 
 @pipeline_task(Queue.EMBED)

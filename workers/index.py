@@ -6,9 +6,9 @@ import logging
 
 from shared.documents import Document, Item
 from shared.ledger import FINAL, State
+from shared.models import unpack
 from shared.runtime import Runtime, get_runtime
-from workers.app import Queue
-from workers.embed import unpack
+from workers.queues import Queue
 from workers.task import Payload, PipelineTask, fail_sources, forget, pipeline_task
 
 log = logging.getLogger("mmindex.tasks")

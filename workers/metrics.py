@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 from shared.errors import one_line
 from shared.ledger import State
 from shared.runtime import Runtime, get_runtime
-from workers.app import Queue
+from workers.queues import Queue
 
 log = logging.getLogger(__name__)
 

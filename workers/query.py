@@ -6,7 +6,7 @@ from typing import Any
 
 from shared.runtime import get_runtime
 from shared.search import Query, run_query
-from workers.app import Queue
+from workers.queues import Queue
 from workers.task import Payload, PipelineTask, pipeline_task
 
 

@@ -119,7 +119,7 @@ def stranded(runtime: Runtime | None = None) -> list[SourceRecord]:
 def requeue(runtime: Runtime | None = None) -> list[SourceRecord]:
     """Queue again from decode every source stranded now that the previous sweep found stranded too, its record
     unchanged since; the ones queued are returned. The others found now are left for the next sweep to confirm."""
-    from workers.intake import decode_groups
+    from workers.intakes.submission import decode_groups
 
     runtime = runtime or get_runtime()
     confirmed = _confirmed(runtime.broker, stranded(runtime))

@@ -22,7 +22,8 @@ from shared.errors import RETRYABLE, one_line
 from shared.ledger import SourceRecord, State
 from shared.runtime import Runtime, get_runtime
 from workers import metrics
-from workers.app import Queue, app
+from workers.app import app
+from workers.queues import Queue
 
 log = logging.getLogger("mmindex.tasks")
 

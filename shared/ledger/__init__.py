@@ -84,7 +84,7 @@ def decide(existing: SourceRecord | None, version: str, pipeline: str, in_flight
 
 def stale(existing: SourceRecord | None, sequencer: str | None) -> bool:
     """Whether an event with `sequencer` is older than (or the same as) the last one applied to the source."""
-    from shared.events import newer
+    from shared.notifications import newer
 
     return existing is not None and sequencer is not None and not newer(sequencer, existing.sequencer)
 

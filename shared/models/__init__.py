@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 import time
@@ -20,6 +21,17 @@ from shared.documents import Space
 from shared.errors import HubUnreachable, ModelUnavailable, mask
 
 Vectors = NDArray[np.float32]
+"""Rows of float32 vectors, one per item, L2-normalized."""
+
+
+def pack(vectors: Vectors) -> str:
+    """Vectors as they travel in a task message: float32 bytes, base64."""
+    return base64.b64encode(np.ascontiguousarray(vectors, dtype=np.float32).tobytes()).decode("ascii")
+
+
+def unpack(data: str, rows: int) -> Vectors:
+    """The `rows` vectors that `pack` made `data` of."""
+    return np.frombuffer(base64.b64decode(data), dtype=np.float32).reshape(rows, -1)
 
 
 class Encoder(Protocol):

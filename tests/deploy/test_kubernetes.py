@@ -33,7 +33,7 @@ from tornado.options import options as flower_options
 
 from shared.config import Settings
 from tests.deploy.contract import check_command, check_settings
-from workers.app import Queue
+from workers.queues import Queue
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "kubernetes"

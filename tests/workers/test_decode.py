@@ -15,7 +15,7 @@ from shared.runtime import get_runtime, reset_runtime
 from tests.conftest import Cli, photo, start_workers, stop
 from tests.shared.media.test_ffmpeg import _Counting
 from tests.shared.media.test_text_child import slow_pdf
-from workers.intake import submit
+from workers.intakes.submission import submit
 
 
 def settings(monkeypatch: pytest.MonkeyPatch, **values: str) -> None:

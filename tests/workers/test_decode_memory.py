@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bench.decode import decode_peak_memory, loop_clip
 from tests.conftest import ffmpeg
-from workers.bench.decode import decode_peak_memory, loop_clip
 
 MB = 1024 * 1024
 GROWTH = 1.1

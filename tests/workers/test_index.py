@@ -56,7 +56,7 @@ def queued(runtime: Runtime, bucket: str, key: str, items: int) -> tuple[str, li
 def test_a_source_with_a_refused_document_is_failed_not_done(
     runtime: Runtime, opensearch_node: OpenSearchNode, bucket: str
 ) -> None:
-    from workers.embed import pack
+    from shared.models import pack
     from workers.index import index
 
     alias = f"index-{uuid.uuid4().hex[:8]}"

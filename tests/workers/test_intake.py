@@ -1,5 +1,5 @@
-"""workers/intake.py: what `mmindex ingest` records and reports for links, non-regular files, hidden files and
-paths that do not exist (embedded mode, the real command)."""
+"""workers/intakes/submission.py: what `mmindex ingest` records and reports for links, non-regular files, hidden
+files and paths that do not exist (embedded mode, the real command)."""
 
 from __future__ import annotations
 

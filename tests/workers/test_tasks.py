@@ -13,7 +13,7 @@ from shared.ledger import State
 from shared.runtime import get_runtime, reset_runtime
 from tests.conftest import photo
 from workers.app import app
-from workers.intake import submit
+from workers.intakes.submission import submit
 
 
 @pytest.mark.usefixtures("embedded")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from workers.bench.decode import bench_decode
-from workers.bench.embed import bench_embed
-from workers.bench.events import bench_events
-from workers.bench.opensearch import bench_opensearch
+from bench.decode import bench_decode
+from bench.embed import bench_embed
+from bench.events import bench_events
+from bench.opensearch import bench_opensearch
 
 Benchmark = Callable[..., dict[str, Any]]
 

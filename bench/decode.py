@@ -68,13 +68,13 @@ SCENES = (
     "cellauto=size={w}x{h}:rate={r}:rule=110:seed=1",
 )
 """The clip's content, in turn: moving test patterns, a zoom, still bars, gradients, cellular automata."""
-SPEECH = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "speech"
 """Spoken sentences committed with the tests; absent from an installed package."""
 SPEECH_LEAD_S = 0.25
 SPEECH_GAP_S = 1.5
 POLL_S = 0.05
 MB = 1024 * 1024
-CHILD = "import sys; from workers.bench.decode import decode_every_window; decode_every_window(sys.argv[1])"
+CHILD = "import sys; from bench.decode import decode_every_window; decode_every_window(sys.argv[1])"
 """The memory figure's child process: imports what it needs, not the benchmark's other dependencies."""
 
 
@@ -370,8 +370,14 @@ def decode_every_window(path: str) -> None:
 def decode_peak_memory(clip: Path, home: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Figures of `decode_every_window` on `clip`, in a child process with its own MMINDEX_HOME, speech off."""
     environment = {**(os.environ if env is None else env), "MMINDEX_HOME": str(home), "MMINDEX_MODELS__ASR": "none"}
+    checkout = str(Path(__file__).resolve().parents[1])  # where `bench` is importable from
     result = subprocess.run(
-        [sys.executable, "-c", CHILD, str(clip)], env=environment, capture_output=True, text=True, check=False
+        [sys.executable, "-c", CHILD, str(clip)],
+        env=environment,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"decoding {clip.name} in a child process failed: {result.stderr[-2000:]}")

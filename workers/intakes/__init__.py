@@ -4,14 +4,14 @@
 - `webhook`: S3-event JSON posted over HTTP, as MinIO sends it, with a bearer token.
 - `watch`: a local folder, scanned; for the embedded mode.
 
-Each hands what it hears to `workers.intake.apply` (or `submit` for files) and acknowledges it only
+Each hands what it hears to `workers.intakes.submission.apply` (or `submit` for files) and acknowledges it only
 once the work is queued, so an intake that dies loses nothing: the events come again.
 """
 
 from __future__ import annotations
 
 from shared.config import Settings
-from shared.events import EventFilter
+from shared.notifications import EventFilter
 
 
 def event_filter(settings: Settings) -> EventFilter:

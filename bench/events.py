@@ -13,7 +13,7 @@ alias on the configured OpenSearch node, and removes it at the end with its buck
 - **Images**: `objects` different 64x64 JPEGs, made in the run, uploaded at once (16 uploads at a time).
   A few other objects go through the pipeline first, so that every worker has loaded what it loads once.
 - **SQS path**: bucket A notifies a queue of every object created; the intake applies the notifications
-  (`workers.intake.apply`). Timed from the first upload until the ledger records the last source done
+  (`workers.intakes.submission.apply`). Timed from the first upload until the ledger records the last source done
   (`end_to_end_s`), and until it recorded the last source queued (`queued_s`: how long the intake took
   to hear of everything).
 - **Ingest path**: the same images into bucket B, then `mmindex ingest s3://B/photos/ --wait`, as a user
@@ -397,7 +397,7 @@ def connect(base: Settings) -> Any:
 
 def bench_events(*, objects: int = 2000, log: Console) -> dict[str, Any]:
     """Objects/s through S3 notifications and the SQS intake against `ingest --wait`, duplicates, Redis memory."""
-    from workers.intake import submit
+    from workers.intakes.submission import submit
 
     base = get_settings()
     token = uuid.uuid4().hex[:8]

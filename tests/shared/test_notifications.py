@@ -1,4 +1,4 @@
-"""shared/events.py: S3, SNS, EventBridge and MinIO notifications read into one shape; sequencer order; filter.
+"""shared/notifications.py: S3, SNS, EventBridge and MinIO notifications read into one shape; sequencer order; filter.
 
 The moto bodies were captured from moto 5.2.5's standalone server (S3 -> SQS, read with receive_message); the
 others are the examples in AWS's "Event message structure" and "EventBridge event message structure" pages,
@@ -15,7 +15,7 @@ import boto3
 import pytest
 
 from shared.errors import PermanentError
-from shared.events import EventFilter, EventKind, MalformedEvent, ObjectEvent, newer, parse
+from shared.notifications import EventFilter, EventKind, MalformedEvent, ObjectEvent, newer, parse
 
 CREATED, REMOVED = EventKind.CREATED, EventKind.REMOVED
 
@@ -661,7 +661,7 @@ def test_the_webhook_answers_400_to_a_hostile_etag_and_writes_nothing(tmp_path: 
 
     from shared.config import Settings
     from shared.runtime import Runtime
-    from workers.events.webhook import server
+    from workers.intakes.webhook import server
 
     home = tmp_path / "home"
     runtime = Runtime(Settings(home=home))

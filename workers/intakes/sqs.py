@@ -21,10 +21,10 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from shared.errors import MmindexError, PermanentError, RetryableError
-from shared.events import MalformedEvent, ObjectEvent, parse
+from shared.notifications import MalformedEvent, ObjectEvent, parse
 from shared.runtime import Runtime, get_runtime
-from workers.events import event_filter
-from workers.intake import Applied, apply
+from workers.intakes import event_filter
+from workers.intakes.submission import Applied, apply
 
 log = logging.getLogger(__name__)
 

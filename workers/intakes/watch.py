@@ -19,7 +19,7 @@ from pathlib import Path
 from shared.runtime import Runtime, get_runtime
 from shared.storage import locate
 from shared.storage.local import LocalStorage, walk
-from workers.intake import submit_listed
+from workers.intakes.submission import submit_listed
 from workers.task import forget
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from shared.runtime import Runtime, get_runtime
 from shared.storage import ObjectInfo, locate
 
 if TYPE_CHECKING:
-    from shared.events import EventFilter, ObjectEvent
+    from shared.notifications import EventFilter, ObjectEvent
 
 
 @dataclass
@@ -148,7 +148,7 @@ def apply(events: Sequence[ObjectEvent], only: EventFilter, runtime: Runtime | N
     burst of writes to one key settles on the latest. Raises only transient faults (broker, ledger,
     storage unreachable), in which case the caller must not acknowledge the events: applying them again
     is harmless."""
-    from shared.events import EventKind
+    from shared.notifications import EventKind
     from workers.task import forget
 
     runtime = runtime or get_runtime()

@@ -30,10 +30,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from shared.errors import PermanentError, one_line
-from shared.events import ObjectEvent, parse
+from shared.notifications import ObjectEvent, parse
 from shared.runtime import Runtime, get_runtime
-from workers.events import event_filter
-from workers.intake import Applied, apply
+from workers.intakes import event_filter
+from workers.intakes.submission import Applied, apply
 
 log = logging.getLogger(__name__)
 
