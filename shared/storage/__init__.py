@@ -9,11 +9,22 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from shared.config import Settings
 from shared.errors import PermanentError
+
+
+class SentinelVersion(StrEnum):
+    """The version of a source recorded without its content ever being read: it names why, never a version the
+    storage gave (an ETag, a version id, a content hash), so a real version never takes it for its own."""
+
+    MISSING = "missing"  # the object was not there when it was looked for
+    DELETED = "deleted"  # its deletion was notified without a version id
+    HIDDEN = "hidden"  # a dotfile or a dot-folder: skipped
+    REFUSED = "refused"  # listed but not to be read (a link out of the folder, a FIFO)
 
 
 @dataclass(frozen=True)
@@ -24,7 +35,7 @@ class ObjectInfo:
     root: str  # bucket, or "local" for files
     key: str
     size: int
-    version: str  # S3 version id or ETag; content hash for local files
+    version: str  # S3 version id or ETag; content hash for local files; a SentinelVersion when it was never read
     refused: str | None = None  # why listing will not let it be read (a link out of the folder, a FIFO): it fails so
     hidden: bool = False  # a dotfile or a dot-folder: reported as skipped, never read
 
@@ -94,9 +105,9 @@ def locate(uri: str) -> ObjectInfo:
         from shared.storage.s3 import split_uri
 
         bucket, key = split_uri(uri)
-        return ObjectInfo(uri=f"s3://{bucket}/{key}", root=bucket, key=key, size=0, version="missing")
+        return ObjectInfo(uri=f"s3://{bucket}/{key}", root=bucket, key=key, size=0, version=SentinelVersion.MISSING)
     path = str(Path(uri).expanduser().resolve())
-    return ObjectInfo(uri=path, root="local", key=path, size=0, version="missing")
+    return ObjectInfo(uri=path, root="local", key=path, size=0, version=SentinelVersion.MISSING)
 
 
 def storage_for(uri: str, settings: Settings) -> ObjectStorage:

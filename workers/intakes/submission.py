@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from shared.errors import PermanentError, SourceNotFound, one_line
 from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State, source_id
 from shared.runtime import Runtime, get_runtime
-from shared.storage import ObjectInfo, locate
+from shared.storage import ObjectInfo, SentinelVersion, locate
 
 if TYPE_CHECKING:
     from shared.notifications import EventFilter, ObjectEvent
@@ -163,7 +163,7 @@ def apply(events: Sequence[ObjectEvent], only: EventFilter, runtime: Runtime | N
                 if exists(runtime, event.uri):  # an old version went, or the key was written again since
                     applied.unchanged.append(event.uri)
                     continue
-                gone = ObjectInfo(event.uri, event.bucket, event.key, 0, event.version_id or "deleted")
+                gone = ObjectInfo(event.uri, event.bucket, event.key, 0, event.version_id or SentinelVersion.DELETED)
                 record = runtime.ledger.remove(gone, event.sequencer)
                 if record is None:
                     applied.unchanged.append(event.uri)
