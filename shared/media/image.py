@@ -13,8 +13,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.errors import CorruptMedia, TooLarge
 
-# Pillow's own bomb check is replaced by ours, which is a setting and an error, not a warning.
-Image.MAX_IMAGE_PIXELS = None
+
+def use_own_pixel_limit() -> None:
+    """Turn Pillow's own decompression-bomb check off in this process (idempotent): `open_rgb` checks an image's
+    pixels against MMINDEX_IMAGE__MAX_PIXELS, a setting and an error, where Pillow's is a fixed limit that warns
+    (and refuses at twice it). Pillow reads its limit from a global, for every image any thread opens, so the
+    check is turned off for the whole process, once an image is opened here: importing this module changes
+    nothing."""
+    Image.MAX_IMAGE_PIXELS = None
 
 
 def open_rgb(path: Path, *, max_pixels: int, min_side: int, max_decoded_bytes: int | None = None) -> Image.Image:
@@ -24,6 +30,7 @@ def open_rgb(path: Path, *, max_pixels: int, min_side: int, max_decoded_bytes: i
     is checked from the header, before any pixel is read: past `max_pixels` or `max_decoded_bytes` (the decoded
     pixels and their RGB copy, see `decoded_bytes`) it raises TooLarge naming the setting.
     """
+    use_own_pixel_limit()
     # The file is ours to close, not Pillow's: the image decoded from it stays usable after, without a copy.
     try:
         file = path.open("rb")

@@ -304,6 +304,40 @@ def test_the_decoded_byte_estimate_is_not_below_the_real_peak(tmp_path: Path, ki
     assert grown <= estimate + 4 * 1024**2, f"{grown / 1024**2:.0f} MiB peak over {estimate / 1024**2:.0f} estimated"
 
 
+# ---------------------------------------------------------------- Pillow's own limit
+
+OWN_LIMIT = """
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+default = Image.MAX_IMAGE_PIXELS
+from shared.errors import TooLarge
+from shared.media.image import open_rgb
+
+print(Image.MAX_IMAGE_PIXELS == default)  # importing the module changes nothing
+try:
+    open_rgb(Path(sys.argv[1]), max_pixels=10**9, min_side=256, max_decoded_bytes=1024**2)
+except TooLarge as error:
+    print(error)
+print(Image.MAX_IMAGE_PIXELS)
+"""
+
+
+def test_an_image_over_pillow_s_own_limit_is_judged_by_mmindex_s_limits_alone(tmp_path: Path) -> None:
+    """200 Mpx, over twice Pillow's default limit (where Pillow refuses to open an image): in a fresh process,
+    importing shared.media.image leaves Pillow's limit alone, and `open_rgb` turns it off to apply the settings."""
+    path = save(Image.new("1", (20_000, 10_000)), tmp_path / "huge.png")
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", OWN_LIMIT, str(path)], capture_output=True, text=True, check=True
+    )
+    kept, error, limit = result.stdout.splitlines()
+    assert kept == "True"
+    assert "MMINDEX_IMAGE__MAX_DECODED_BYTES" in error and "20000x10000" in error
+    assert limit == "None"
+
+
 # ---------------------------------------------------------------- broken files
 
 
