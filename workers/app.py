@@ -1,4 +1,10 @@
-"""The Celery app: queues, routes and delivery settings. Without a broker, tasks run in-process."""
+"""The Celery app: queues, routes and delivery settings. Without a broker, tasks run in-process.
+
+Importing this module configures nothing and patches nothing. The app is set up when Celery first reads its
+configuration (Celery's `on_configure` signal: the first task sent, a worker's or Flower's start, a `control`
+call): then kombu's Redis transport learns to survive a lost connection (workers/broker.py), and, unless
+`configure` pointed the app at other settings before, the app is configured from the environment's settings.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +24,29 @@ from workers import broker
 from workers.queues import Queue
 
 log = logging.getLogger(__name__)
-broker.survive_lost_connections()
-
 
 app = Celery("mmindex", include=["workers.decode", "workers.embed", "workers.index", "workers.query"])
 
+_configured = threading.Event()
+"""Set once `configure` has pointed the app at some settings: the app's start-up leaves them as they are."""
+
+
+@app.on_configure.connect  # type: ignore[untyped-decorator]
+def _start_up(sender: Celery, **_: object) -> None:
+    """Run by Celery when the app's configuration is first read, before any connection to the broker is made:
+    make kombu's Redis channels survive a lost connection, and configure the app from the environment's settings
+    unless `configure` was called already (a test re-pointing the app, say)."""
+    broker.survive_lost_connections()
+    if not _configured.is_set():
+        configure(get_settings())
+
 
 def configure(settings: Settings) -> None:
-    """Point the app at the settings' broker, or make every task run in-process."""
+    """Point the app at the settings' broker, or make every task run in-process.
+
+    Called by the app's start-up with the environment's settings; callable again, to re-point the app at other
+    settings (tests that change the environment do)."""
+    _configured.set()
     app.conf.update(
         broker_url=settings.broker_url or "memory://localhost/",
         result_backend=settings.broker_url,
@@ -126,6 +147,3 @@ def _start_sweeper(sender: Any = None, **_: object) -> None:
     if sender is None or not get_settings().distributed:
         return
     Sweeper(open_store=not isinstance(sender.pool, Prefork)).start()
-
-
-configure(get_settings())

@@ -7,6 +7,9 @@ Both reach for a Redis client through a transport whose connection is already go
 AttributeError, which nothing expects. Here that becomes the connection error it is, which kombu and Celery
 handle: the message stays in the broker's unacked hash, which hands it out again after the visibility timeout,
 and the task runs again (tasks are idempotent).
+
+`survive_lost_connections` patches kombu, so it runs when the app starts up (workers/app.py: when Celery first
+reads the app's configuration, before any connection is made), not when this module is imported.
 """
 
 from __future__ import annotations

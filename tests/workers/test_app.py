@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -47,3 +51,61 @@ def test_a_model_that_cannot_load_is_reported_when_the_worker_starts(
         assert workers.alive()["query"]
     finally:
         stop(workers.processes["query"])
+
+
+# ---------------------------------------------------------------- no work at import time
+
+START_UP = """
+import json
+import sys
+
+import PIL.Image
+
+pillow_limit = PIL.Image.MAX_IMAGE_PIXELS
+import shared.media.image
+import workers.app
+import workers.task
+from kombu.transport import redis as kombu_redis
+
+from shared.config import Settings
+
+
+def state():
+    return {
+        "configured": workers.app.app.configured or "broker_url" in workers.app.app.conf,  # read, or given settings
+        "patched": getattr(kombu_redis.Channel._connparams, "survives_lost_connections", False),
+        "pillow_limit_kept": PIL.Image.MAX_IMAGE_PIXELS == pillow_limit,
+    }
+
+
+imported = state()
+if sys.argv[1] != "environment":
+    workers.app.configure(Settings(broker_url=sys.argv[1]))
+broker_url = workers.app.app.conf.broker_url  # the first read of the configuration
+print(json.dumps({"imported": imported, "read": state(), "broker_url": broker_url}))
+"""
+
+
+def start_up(configure_with: str) -> dict[str, object]:
+    """What importing the app did, and what the first read of its configuration did, in a fresh process whose
+    environment names a broker; `configure_with` another broker URL to configure the app with before that read."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MMINDEX_")}
+    env["MMINDEX_BROKER_URL"] = "redis://127.0.0.1:9/0"  # never connected to
+    result = subprocess.run(
+        [sys.executable, "-c", START_UP, configure_with], env=env, capture_output=True, text=True, check=True
+    )
+    answer: dict[str, object] = json.loads(result.stdout)
+    return answer
+
+
+def test_importing_the_app_configures_and_patches_nothing_until_its_configuration_is_read() -> None:
+    answer = start_up("environment")
+    assert answer["imported"] == {"configured": False, "patched": False, "pillow_limit_kept": True}
+    assert answer["read"] == {"configured": True, "patched": True, "pillow_limit_kept": True}
+    assert answer["broker_url"] == "redis://127.0.0.1:9/0"  # configured from the environment's settings
+
+
+def test_an_app_configured_before_its_configuration_is_read_keeps_those_settings() -> None:
+    answer = start_up("redis://127.0.0.1:10/0")
+    assert answer["read"] == {"configured": True, "patched": True, "pillow_limit_kept": True}
+    assert answer["broker_url"] == "redis://127.0.0.1:10/0"  # not the environment's

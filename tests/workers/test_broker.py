@@ -7,10 +7,11 @@ import pytest
 import redis
 from kombu import Connection
 
-import workers.app  # noqa: F401  (installs the fix, as every worker process does)
+from workers.broker import survive_lost_connections
 
 
 def test_acking_through_a_collected_connection_is_a_connection_error(redis_url: str) -> None:
+    survive_lost_connections()  # as the app's start-up does in every worker and command (workers/app.py)
     with Connection(redis_url) as connection:
         channel = connection.default_channel
         channel._disconnect_pools()  # what closing the connection does to its channels' pools
