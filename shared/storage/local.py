@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shared.config import Settings
 from shared.errors import PermanentError, SourceNotFound, TooLarge
-from shared.storage import MediaUrl, ObjectInfo
+from shared.storage.protocol import MediaUrl, ObjectInfo
 
 _LINK_ERRORS = {errno.ELOOP, errno.EMLINK}  # what opening a link with O_NOFOLLOW gives (Linux, macOS; the BSDs)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)

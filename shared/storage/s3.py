@@ -16,7 +16,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from shared.config import Settings
 from shared.errors import PermanentError, RetryableError, SourceNotFound, TooLarge
-from shared.storage import MediaUrl, ObjectInfo, SourceChanged
+from shared.storage.protocol import MediaUrl, ObjectInfo, SourceChanged
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -1,72 +1,39 @@
-"""The vector store: one protocol, an embedded implementation (LanceDB) and OpenSearch.
+"""The vector store: one protocol (`shared.stores.protocol`), an embedded implementation (LanceDB) and OpenSearch.
 
 A store holds several spaces (one vector field each, e.g. `vision` and `text`);
 document ids are deterministic, so writing the same documents twice changes nothing.
+`STORES` opens the one MMINDEX_STORE names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Callable
 
 from shared.config import Settings, StoreKind
-from shared.documents import Document, Hit
+from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult, VectorStore
 
-MAX_K = 1000
-"""The most hits one search returns."""
-
-
-@dataclass(frozen=True)
-class SearchFilter:
-    """Narrows a search: to some modalities, and/or to sources under a URI prefix."""
-
-    modalities: tuple[str, ...] = ()
-    source_prefix: str | None = None
+__all__ = ["MAX_K", "STORES", "SearchFilter", "UpsertResult", "VectorStore", "open_store"]
 
 
-@dataclass
-class UpsertResult:
-    """What a bulk write did: how many documents landed, and which did not, with why."""
+def _embedded(settings: Settings) -> VectorStore:
+    from shared.stores.embedded import EmbeddedStore  # lancedb and pyarrow: imported when this store is chosen
 
-    written: int = 0
-    failed: dict[str, str] = field(default_factory=dict)
+    return EmbeddedStore(settings.home / "store")
 
 
-class VectorStore(Protocol):
-    """Where documents and their vectors live."""
+def _opensearch(settings: Settings) -> VectorStore:
+    from shared.stores.opensearch import OpenSearchStore  # opensearch-py: imported when this store is chosen
 
-    def ensure(self, dimensions: Mapping[str, int]) -> None:
-        """Create what the spaces need (space → vector dimension); refuse a dimension that differs."""
-        ...
+    return OpenSearchStore(settings)
 
-    def upsert(self, documents: Sequence[Document]) -> UpsertResult:
-        """Insert or replace documents by id."""
-        ...
 
-    def delete_source(self, source: str, *, keep_version: str | None = None, only_version: str | None = None) -> int:
-        """Delete a source's documents: all, all but `keep_version`'s, or only `only_version`'s; return how many."""
-        ...
-
-    def search(self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None) -> list[Hit]:
-        """The k nearest documents in one space, best first, scored by cosine similarity."""
-        ...
-
-    def count(self, space: str | None = None, source: str | None = None) -> int:
-        """How many documents, in one space or all, of one source or all."""
-        ...
-
-    def dimensions(self) -> dict[str, int]:
-        """The spaces that exist, with their vector dimension."""
-        ...
+STORES: dict[StoreKind, Callable[[Settings], VectorStore]] = {
+    StoreKind.EMBEDDED: _embedded,
+    StoreKind.OPENSEARCH: _opensearch,
+}
+"""How each kind of store is opened from the settings."""
 
 
 def open_store(settings: Settings) -> VectorStore:
     """The store the settings name."""
-    if settings.store is StoreKind.OPENSEARCH:
-        from shared.stores.opensearch import OpenSearchStore
-
-        return OpenSearchStore(settings)
-    from shared.stores.embedded import EmbeddedStore
-
-    return EmbeddedStore(settings.home / "store")
+    return STORES[settings.store](settings)

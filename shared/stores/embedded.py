@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from shared.documents import Document, Hit
 from shared.errors import PermanentError, StoreError
-from shared.stores import MAX_K, SearchFilter, UpsertResult
+from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult
 
 COMPACT_EVERY = 64
 """Compact a table after this many versions (writes and deletes)."""

@@ -26,7 +26,7 @@ from opensearchpy.exceptions import (
 from shared.config import OpenSearchSettings, Settings
 from shared.documents import Document, Hit
 from shared.errors import PermanentError, StoreError, mask
-from shared.stores import MAX_K, SearchFilter, UpsertResult
+from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult
 
 _KEYWORDS = ("id", "source_id", "source", "version", "uri", "modality", "space", "model", "pipeline")
 VECTOR_PREFIX = "vector_"
