@@ -23,8 +23,7 @@ from shared.config import Settings, get_settings
 from shared.documents import Item, Space
 from shared.errors import ModelUnavailable, one_line
 from shared.ledger import SourceRecord, State, source_id
-from shared.models import go_offline_unless_hub_reachable
-from shared.models.sentence import SentenceTransformerEncoder
+from shared.models import Backend, Encoder, go_offline_unless_hub_reachable
 from shared.runtime import Runtime
 from shared.storage.local import content_hash
 from workers.decode import batches, decode_all
@@ -82,7 +81,7 @@ def source_records(paths: list[Path], settings: Settings) -> list[SourceRecord]:
     return records
 
 
-def load_vision(home: Path, log: Console) -> tuple[Runtime, SentenceTransformerEncoder, str]:
+def load_vision(home: Path, log: Console) -> tuple[Runtime, Encoder, str]:
     """The pipeline's own encoder for the vision space: real CLIP weights if they load, else a random ViT-B/32."""
     from shared.models.random_clip import VIT_B_32, build_random_clip
 
@@ -90,11 +89,11 @@ def load_vision(home: Path, log: Console) -> tuple[Runtime, SentenceTransformerE
     base = get_settings()
     name = base.models.vision
 
-    def runtime_for(vision: str) -> tuple[Runtime, SentenceTransformerEncoder]:
+    def runtime_for(vision: str) -> tuple[Runtime, Encoder]:
         settings = base.model_copy(update={"home": home, "models": base.models.model_copy(update={"vision": vision})})
         runtime = Runtime(settings)
         encoder = runtime.encoder(Space.VISION)
-        if not isinstance(encoder, SentenceTransformerEncoder):
+        if encoder.backend is not Backend.TORCH:  # the baseline calls SentenceTransformer.encode
             raise ModelUnavailable(f"the embed benchmark needs a sentence-transformers encoder, got {encoder!r}")
         return runtime, encoder
 
@@ -145,7 +144,7 @@ def bench_embed(*, images: int = 200, log: Console) -> dict[str, Any]:
         runtime, encoder, label = load_vision(home, log)
         threads = runtime.settings.torch_threads()
         torch.set_num_threads(threads)
-        model = encoder._model  # the very model object the embed stage uses
+        model = encoder.model  # the very model object the embed stage uses
         records = source_records(paths, runtime.settings)
         log.print(f"bench: {label} on {encoder.device}, {threads} threads; warming up", highlight=False)
         warm = min(images, runtime.settings.models.batch_size)

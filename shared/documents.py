@@ -15,6 +15,19 @@ class Space(StrEnum):
     TEXT = "text"  # a text model: transcripts, text chunks, text queries
 
 
+class Modality(StrEnum):
+    """What kind of media an item (and a hit) comes from: the media kinds that have a decoder.
+
+    `shared.media.MediaKind` names what a source's content is, which also takes the values no item has (`empty`,
+    `unknown`); an item's modality is always one of these four, with the same names and values.
+    """
+
+    IMAGE = "image"
+    VIDEO = "video"  # its frames (vision) and its speech (text)
+    AUDIO = "audio"  # its speech (text)
+    TEXT = "text"  # a document's chunks
+
+
 def document_id(root: str, key: str, version: str, item: int, space: Space | str) -> str:
     """The deterministic id of one item in one space: the same input always lands on the same document."""
     raw = "\x1f".join((root, key, version, str(item), str(space)))
@@ -26,7 +39,8 @@ class Item:
     """One future document: an image, a frame, a speech segment or a text chunk.
 
     It travels in task messages, so it holds references and small metadata only;
-    the pixels stay in the object store under `input_uri`.
+    the pixels stay in the object store under `input_uri`. In a message `space` and `modality` are their
+    strings; an item made from strings (a message, a test) holds them as `Space` and `Modality`.
     """
 
     id: str
@@ -34,17 +48,21 @@ class Item:
     source: str  # the source's URI without version
     version: str
     uri: str
-    modality: str
+    modality: Modality
     item: int
-    space: str
+    space: Space
     input_uri: str | None = None  # image to embed
     text: str | None = None  # words to embed
     thumbnail: str | None = None
     start_s: float | None = None
     end_s: float | None = None
 
+    def __post_init__(self) -> None:
+        self.modality = Modality(self.modality)
+        self.space = Space(self.space)
+
     def to_message(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "modality": self.modality.value, "space": self.space.value}
 
     @classmethod
     def from_message(cls, data: dict[str, Any]) -> Item:
@@ -69,9 +87,9 @@ class Document:
             "source": item.source,
             "version": item.version,
             "uri": item.uri,
-            "modality": item.modality,
+            "modality": item.modality.value,
             "item": item.item,
-            "space": item.space,
+            "space": item.space.value,
             "text": item.text,
             "thumbnail": item.thumbnail,
             "start_s": item.start_s,
@@ -83,22 +101,26 @@ class Document:
 
 @dataclass
 class Hit:
-    """One search result, in the shape `search --json` prints."""
+    """One search result, in the shape `search --json` prints (`public`: `modality` as its string)."""
 
     uri: str
-    modality: str
+    modality: Modality
     score: float
     start_s: float | None = None
     end_s: float | None = None
     text: str | None = None
     thumbnail: str | None = None
     id: str = field(default="", repr=False)
-    space: str = field(default="", repr=False)
+    space: Space | None = field(default=None, repr=False)  # the space that found it (None: made outside a search)
+
+    def __post_init__(self) -> None:
+        self.modality = Modality(self.modality)
+        self.space = None if self.space is None else Space(self.space)
 
     def public(self) -> dict[str, Any]:
         return {
             "uri": self.uri,
-            "modality": self.modality,
+            "modality": self.modality.value,
             "score": round(self.score, 6),
             "start_s": self.start_s,
             "end_s": self.end_s,

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from shared.config import Settings, get_settings
 from shared.documents import Space
 from shared.ledger import Ledger, open_ledger
-from shared.models import Encoder, encoder_for
+from shared.models import Encoder
+from shared.models.encoders import encoder_for
 from shared.storage import ObjectStorage, is_s3, storage_for
 from shared.stores import VectorStore, open_store
 

@@ -34,7 +34,7 @@ from shared.media.text_child import OutOfTime, read_by
 from shared.notifications import valid_etag
 from shared.runtime import Runtime, get_runtime
 from shared.storage import is_s3
-from workers.decoders import DECODERS, WHOLE, WINDOWED, Decoded, Window
+from workers.decoders import DECODERS, WHOLE, Decoded, Window, reads_in_place
 from workers.queues import Queue
 from workers.task import Payload, PipelineTask, fail_sources, payload_sources, pipeline_task
 
@@ -94,22 +94,22 @@ def decode_source(
     planned = kind
     # In object storage a video or recording is read in place, never downloaded whole. A name that promises an
     # image or a document is fetched at once (its content is checked there, against the name, all the same).
-    maybe_media = planned in WINDOWED or kind_from_name(record.key) not in {MediaKind.IMAGE, MediaKind.TEXT}
+    maybe_media = reads_in_place(planned) or kind_from_name(record.key) not in {MediaKind.IMAGE, MediaKind.TEXT}
     expires_s = 3 * runtime.settings.media.ffmpeg_timeout_s + 60  # probe, frames and sound of a window
     media = storage.media_url(record.uri, expires_s, version=version) if maybe_media else None
     if media is not None:
         kind = sniff_bytes(storage.head(record.uri, SNIFF_BYTES, version=version))
         check_kind(record, kind, planned)
-        if kind in WINDOWED:
+        if reads_in_place(kind):
             remote = Remote(media.url, PurePosixPath(record.key).name, headers=media.headers)
-            decoded = WINDOWED[kind](record, remote, runtime, window)
+            decoded = DECODERS[kind].decode(record, remote, runtime, window)
             decoded.kind = kind
             return decoded
     with ExitStack() as stack:
         path = stack.enter_context(storage.fetch(record.uri, version=version))
         kind = sniff(path)
         check_kind(record, kind, planned)
-        decoded = DECODERS[kind](record, path, runtime, window)
+        decoded = DECODERS[kind].decode(record, path, runtime, window)
         decoded.kind = kind
         if decoded.stream is not None:  # the fetched file lives as long as the stream reads it
             decoded.stream = Held(decoded.stream, stack.pop_all())

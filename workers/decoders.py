@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from shared import artifacts
-from shared.documents import Item, Space, document_id
+from shared.documents import Item, Modality, Space, document_id
 from shared.errors import TooLarge, UnsupportedMedia
 from shared.ledger import SourceRecord
 from shared.media import MediaKind, ffmpeg
@@ -70,11 +70,12 @@ class Decoded:
     """Instead of `items`, a document's items as they are made, so that they go on in batches (text): read once."""
 
 
-Decoder = Callable[[SourceRecord, Path, Runtime, Window | None], Decoded]
-"""Decodes a source, or one window of it when given one (None: the whole source, split if it is long)."""
+Decoder = Callable[[SourceRecord, Any, Runtime, Window | None], Decoded]
+"""Decodes a source, or one window of it when given one (None: the whole source, split if it is long), from a
+fetched file (a `Path`), or from an `ffmpeg.Source` when its `MediaDecoder` reads in place."""
 
 
-def item(record: SourceRecord, number: int, space: Space, modality: MediaKind, **fields: object) -> Item:
+def item(record: SourceRecord, number: int, space: Space, modality: Modality, **fields: object) -> Item:
     return Item(
         id=document_id(record.root, record.key, record.version, number, space),
         source_id=record.id,
@@ -106,7 +107,7 @@ def decode_image(record: SourceRecord, path: Path, runtime: Runtime, window: Win
     storage = runtime.storage(record.uri)
     thumbnail = artifacts.thumbnail_uri(storage, record, 0)
     storage.put(thumbnail, thumbnail_jpeg(image, settings.thumbnail_px), "image/jpeg")
-    return Decoded([item(record, 0, Space.VISION, MediaKind.IMAGE, input_uri=thumbnail, thumbnail=thumbnail)])
+    return Decoded([item(record, 0, Space.VISION, Modality.IMAGE, input_uri=thumbnail, thumbnail=thumbnail)])
 
 
 # ------------------------------------------------------------------ time-based media
@@ -185,7 +186,7 @@ def speech(
     path: ffmpeg.Source,
     runtime: Runtime,
     window: Window,
-    modality: MediaKind,
+    modality: Modality,
     *,
     required: bool = False,
 ) -> list[Item]:
@@ -270,7 +271,7 @@ def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
                 record,
                 number,
                 Space.VISION,
-                MediaKind.VIDEO,
+                Modality.VIDEO,
                 input_uri=thumbnail,
                 thumbnail=thumbnail,
                 start_s=round(frame.time_s, 3),
@@ -283,7 +284,7 @@ def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
     if not items and window.parts == 1:
         raise UnsupportedMedia(f"no frame could be decoded from the {probe.video} video stream")
     if probe.audio is not None:
-        items.extend(speech(record, path, runtime, window, MediaKind.VIDEO))
+        items.extend(speech(record, path, runtime, window, Modality.VIDEO))
     return Decoded(items)
 
 
@@ -299,7 +300,7 @@ def decode_audio(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
     chosen = window or this_window(path, probe, runtime, "the recording", "audio")
     if isinstance(chosen, list):
         return Decoded(windows=chosen)
-    return Decoded(speech(record, path, runtime, chosen, MediaKind.AUDIO, required=True))
+    return Decoded(speech(record, path, runtime, chosen, Modality.AUDIO, required=True))
 
 
 # ------------------------------------------------------------------ text
@@ -353,19 +354,36 @@ def _text_items(record: SourceRecord, found: Iterator[Chunk], max_chunks: int) -
                 f"the document gives more than {max_chunks} text chunks (MMINDEX_TEXT__MAX_CHUNKS);"
                 " raise the limit or split the file"
             )
-        yield item(record, chunk.index, Space.TEXT, MediaKind.TEXT, text=chunk.text)
+        yield item(record, chunk.index, Space.TEXT, Modality.TEXT, text=chunk.text)
 
 
-DECODERS: dict[MediaKind, Decoder] = {
-    MediaKind.IMAGE: decode_image,
-    MediaKind.VIDEO: decode_video,
-    MediaKind.AUDIO: decode_audio,
-    MediaKind.TEXT: decode_text,
+@dataclass(frozen=True)
+class MediaDecoder:
+    """How one media kind is decoded.
+
+    `decode` takes a fetched local file; one that `reads_in_place` (time-based media) also takes an
+    `ffmpeg.Remote`, a URL it fetches byte ranges from, so that a long video in object storage is never
+    downloaded whole and each window task reads only its part.
+    """
+
+    kind: MediaKind
+    decode: Decoder
+    reads_in_place: bool = False
+
+
+DECODERS: dict[MediaKind, MediaDecoder] = {
+    decoder.kind: decoder
+    for decoder in (
+        MediaDecoder(MediaKind.IMAGE, decode_image),
+        MediaDecoder(MediaKind.VIDEO, decode_video, reads_in_place=True),
+        MediaDecoder(MediaKind.AUDIO, decode_audio, reads_in_place=True),
+        MediaDecoder(MediaKind.TEXT, decode_text),
+    )
 }
-"""Decoders by media kind; a kind without one is reported as unsupported."""
+"""The decoder of each media kind; a kind without one is reported as unsupported."""
 
-WINDOWED: dict[MediaKind, Callable[[SourceRecord, ffmpeg.Source, Runtime, Window | None], Decoded]] = {
-    MediaKind.VIDEO: decode_video,
-    MediaKind.AUDIO: decode_audio,
-}
-"""Decoders of time-based media, which read a local file or a URL they fetch byte ranges from."""
+
+def reads_in_place(kind: MediaKind | None) -> bool:
+    """Whether media of `kind` is read in place through a URL when it is in object storage (False for no kind, or
+    one without a decoder)."""
+    return kind is not None and kind in DECODERS and DECODERS[kind].reads_in_place

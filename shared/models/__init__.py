@@ -1,4 +1,7 @@
-"""Encoders: one per space, loaded lazily, once per process, under a lock."""
+"""What every encoder shares: its protocol, the vectors it gives, and the check that its model can be loaded.
+
+Which implementation encodes a space, and the process's loaded encoders, are in `shared.models.encoders`.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +11,16 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from threading import Lock
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from shared.config import Settings
-from shared.documents import Space
+from shared.documents import Modality, Space
 from shared.errors import HubUnreachable, ModelUnavailable, mask
 
 Vectors = NDArray[np.float32]
@@ -34,20 +37,25 @@ def unpack(data: str, rows: int) -> Vectors:
     return np.frombuffer(base64.b64decode(data), dtype=np.float32).reshape(rows, -1)
 
 
+class Backend(StrEnum):
+    """What runs a space's model. Every space runs on torch today; MMINDEX_MODELS__BACKEND will choose another."""
+
+    TORCH = "torch"  # sentence-transformers on PyTorch
+
+
 class Encoder(Protocol):
     """Turns images and/or texts into float32, L2-normalized vectors of one space."""
 
     model_id: str
     dimension: int
-    modalities: frozenset[str]  # what it can encode: "image", "text"
+    modalities: frozenset[Modality]  # what it can encode: image, text
+    backend: Backend
+    device: str  # where it runs: "cpu", "cuda", "cuda:1"
+    model: Any  # the backend library's own model object (torch: a SentenceTransformer), as its users call it
 
     def encode_images(self, images: Sequence[Image.Image]) -> Vectors: ...
 
     def encode_texts(self, texts: Sequence[str]) -> Vectors: ...
-
-
-_encoders: dict[tuple[Space, str, str], Encoder] = {}
-_lock = Lock()
 
 
 HUB_TIMEOUT_S = 3.0
@@ -190,28 +198,3 @@ def check_loadable(name: str, setting: str, *, retryable: bool = False, repos: S
 def model_setting(space: Space) -> str:
     """The environment variable that names a space's model."""
     return f"MMINDEX_MODELS__{space.value.upper()}"
-
-
-def encoder_for(space: Space, settings: Settings) -> Encoder:
-    """The process's encoder for `space`, loaded on first use; ModelUnavailable if it cannot load, HubUnreachable
-    (retryable) in distributed mode when it is not cached and no hub answers for now."""
-    from shared.models.sentence import SentenceTransformerEncoder
-
-    name = settings.models.vision if space is Space.VISION else settings.models.text
-    key = (space, name, settings.models.device)
-    with _lock:
-        encoder = _encoders.get(key)
-        if encoder is None:
-            # In distributed mode models load in the pools' long-running workers, whose tasks retry; in embedded
-            # mode in the command's own process, which should fail at once.
-            cache_only = check_loadable(name, model_setting(space), retryable=settings.distributed)
-            with hub_offline(cache_only):
-                encoder = SentenceTransformerEncoder.load(
-                    name,
-                    setting=model_setting(space),
-                    device=settings.models.device,
-                    threads=settings.torch_threads(),
-                    batch_size=settings.models.batch_size,
-                )
-            _encoders[key] = encoder
-        return encoder

@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from shared.documents import Modality
 from shared.errors import ModelUnavailable, one_line
-from shared.models import Vectors
+from shared.models import Backend, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,10 @@ def cap_sequence_length(model: Any) -> None:
 class SentenceTransformerEncoder:
     """A sentence-transformers model: CLIP-like models encode images and texts, text models texts."""
 
+    backend = Backend.TORCH
+
     def __init__(self, model: Any, model_id: str, device: str, batch_size: int) -> None:
-        self._model = model
+        self.model = model  # the SentenceTransformer itself
         self._lock = Lock()  # tokenizers and some models are not safe to call from several threads at once
         self.model_id = model_id
         self.device = device
@@ -75,7 +78,7 @@ class SentenceTransformerEncoder:
             raise ModelUnavailable(f"model {model_id!r} does not report its embedding dimension")
         self.dimension = int(dimension)
         supported = getattr(model, "modalities", None) or ["text"]
-        self.modalities = frozenset(str(m) for m in supported if str(m) in {"image", "text"})
+        self.modalities = frozenset(Modality(str(m)) for m in supported if str(m) in {Modality.IMAGE, Modality.TEXT})
 
     @classmethod
     def load(cls, name: str, *, setting: str, device: str, threads: int, batch_size: int) -> SentenceTransformerEncoder:
@@ -106,7 +109,7 @@ class SentenceTransformerEncoder:
         if not inputs:
             return np.zeros((0, self.dimension), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode(
+            vectors = self.model.encode(
                 list(inputs),
                 batch_size=self._batch_size,
                 normalize_embeddings=True,
@@ -116,7 +119,7 @@ class SentenceTransformerEncoder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_images(self, images: Sequence[Image.Image]) -> Vectors:
-        if "image" not in self.modalities:
+        if Modality.IMAGE not in self.modalities:
             raise ModelUnavailable(
                 f"model {self.model_id!r} cannot encode images; use a CLIP model for the vision space"
             )

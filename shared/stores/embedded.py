@@ -18,7 +18,7 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 
-from shared.documents import Document, Hit
+from shared.documents import Document, Hit, Modality, Space
 from shared.errors import PermanentError, StoreError
 from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult
 
@@ -119,7 +119,7 @@ class EmbeddedStore:
         result = UpsertResult()
         by_space: dict[str, list[Document]] = {}
         for document in documents:
-            by_space.setdefault(document.item.space, []).append(document)
+            by_space.setdefault(document.item.space.value, []).append(document)
         for space, group in by_space.items():
             # The table is created, opened and written under one lock: a process that finds the space missing
             # creates it whole before any other lists it, opens it or writes to it.
@@ -178,14 +178,14 @@ class EmbeddedStore:
         return [
             Hit(
                 uri=row["uri"],
-                modality=row["modality"],
+                modality=Modality(row["modality"]),
                 score=1.0 - float(row["_distance"]),
                 start_s=row["start_s"],
                 end_s=row["end_s"],
                 text=row["text"],
                 thumbnail=row["thumbnail"],
                 id=row["id"],
-                space=space,
+                space=Space(space),
             )
             for row in rows
         ]

@@ -24,7 +24,7 @@ from opensearchpy.exceptions import (
 )
 
 from shared.config import OpenSearchSettings, Settings
-from shared.documents import Document, Hit
+from shared.documents import Document, Hit, Modality, Space
 from shared.errors import PermanentError, StoreError, mask
 from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult
 
@@ -234,7 +234,7 @@ class OpenSearchStore:
     def _actions(self, documents: Sequence[Document]) -> Iterator[dict[str, Any]]:
         for document in documents:
             source = {key: value for key, value in document.fields().items() if value is not None}
-            source[vector_field(document.item.space)] = document.vector
+            source[vector_field(document.item.space.value)] = document.vector
             action: dict[str, Any] = {"_op_type": "index", "_index": self._alias, "_source": source}
             if not self._serverless:
                 action["_id"] = document.item.id
@@ -246,12 +246,12 @@ class OpenSearchStore:
             return result
         first: dict[str, int] = {}
         for doc in documents:
-            first.setdefault(doc.item.space, len(doc.vector))  # a space is made to fit its first document
+            first.setdefault(doc.item.space.value, len(doc.vector))  # a space is made to fit its first document
         self.ensure(first)
         dims = self._dimensions(first)
         good = []
         for document in documents:
-            want = dims[document.item.space]
+            want = dims[document.item.space.value]
             if len(document.vector) != want:
                 result.failed[document.item.id] = f"vector has {len(document.vector)} dimensions, the space has {want}"
             else:
@@ -358,14 +358,14 @@ class OpenSearchStore:
             hits.append(
                 Hit(
                     uri=doc["uri"],
-                    modality=doc["modality"],
+                    modality=Modality(doc["modality"]),
                     score=cosine(float(hit["_score"]), self._settings.space_type),
                     start_s=doc.get("start_s"),
                     end_s=doc.get("end_s"),
                     text=doc.get("text"),
                     thumbnail=doc.get("thumbnail"),
                     id=doc["id"],
-                    space=space,
+                    space=Space(space),
                 )
             )
         return hits

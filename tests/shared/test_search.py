@@ -140,7 +140,7 @@ def test_a_space_whose_model_no_hub_serves_for_now_is_skipped_and_the_others_ans
 ) -> None:
     from shared.documents import Document, Item, Space, document_id
     from shared.errors import HubUnreachable
-    from shared.models import encoder_for
+    from shared.models.encoders import encoder_for
 
     runtime = Runtime(Settings(home=tmp_path / "home", models={"text": str(minilm), "device": "cpu"}))
     text = encoder_for(Space.TEXT, runtime.settings)

@@ -12,6 +12,7 @@ import pytest
 from shared.config import Settings
 from shared.errors import TooLarge
 from shared.ledger import SourceRecord, State, source_id
+from shared.media import MediaKind
 from shared.media.ffmpeg import ffmpeg_exe, probe
 from shared.models import speech
 from shared.runtime import Runtime
@@ -170,7 +171,7 @@ def test_a_video_whose_frames_grow_past_the_pixel_limit_mid_stream_fails_naming_
     """3 black 64x64 frames, then 3 white 4000x4000 ones: the probe sees 64x64, the decoder refuses the rest."""
     from PIL import Image
 
-    from tests.shared.media.ffmpeg.clips import growing_video
+    from tests.shared.media.test_ffmpeg import growing_video
 
     path = growing_video(tmp_path / "media" / "growing.mkv")
     runtime = settings_from(
@@ -203,3 +204,14 @@ def test_an_image_over_the_decoded_byte_budget_fails_alone_in_its_decode_group(
     for decoded in (found[0], found[2]):
         assert isinstance(decoded, decoders.Decoded) and len(decoded.items) == 1
     assert len(list((tmp_path / "home").rglob("*.jpg"))) == 2
+
+
+def test_each_media_kind_has_one_decoder_and_only_time_based_media_is_read_in_place() -> None:
+    assert all(kind is decoder.kind for kind, decoder in decoders.DECODERS.items())
+    assert {kind for kind, decoder in decoders.DECODERS.items() if decoder.reads_in_place} == {
+        MediaKind.VIDEO,
+        MediaKind.AUDIO,
+    }
+    assert set(decoders.DECODERS) == {MediaKind.IMAGE, MediaKind.VIDEO, MediaKind.AUDIO, MediaKind.TEXT}
+    assert not decoders.reads_in_place(None)
+    assert not decoders.reads_in_place(MediaKind.UNKNOWN)

@@ -24,7 +24,8 @@ from shared import models
 from shared.config import Settings
 from shared.documents import Space
 from shared.errors import RETRYABLE, HubUnreachable, ModelUnavailable, PermanentError
-from shared.models import check_loadable, encoder_for
+from shared.models import check_loadable
+from shared.models.encoders import encoder_for
 
 UNCACHED = "mmindex-tests/no-such-model"
 ROOT = Path(__file__).resolve().parents[3]
@@ -153,7 +154,7 @@ def test_a_cached_hub_model_loads_without_asking_a_hub_that_does_not_answer(
     script = (
         "from shared.config import Settings\n"
         "from shared.documents import Space\n"
-        "from shared.models import encoder_for\n"
+        "from shared.models.encoders import encoder_for\n"
         f"settings = Settings(models={{'text': {repo!r}, 'device': 'cpu', 'threads': 1}})\n"
         "print(encoder_for(Space.TEXT, settings).encode_texts(['a harbour at dusk']).shape)\n"
     )

@@ -15,7 +15,8 @@ from PIL import Image
 from shared.config import Settings
 from shared.documents import Space
 from shared.errors import ModelUnavailable
-from shared.models import encoder_for, model_setting
+from shared.models import model_setting
+from shared.models.encoders import encoder_for
 from shared.models.sentence import SentenceTransformerEncoder, resolve_device
 
 
