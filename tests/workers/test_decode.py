@@ -13,7 +13,7 @@ from celery.signals import task_prerun
 from shared.ledger import State, source_id
 from shared.runtime import get_runtime, reset_runtime
 from tests.conftest import Cli, photo, start_workers, stop
-from tests.shared.media.test_ffmpeg import _Counting
+from tests.shared.media.ffmpeg.servers import CountingServer as _Counting
 from tests.shared.media.test_text_child import slow_pdf
 from workers.intakes.submission import submit
 

@@ -171,7 +171,7 @@ def test_a_video_whose_frames_grow_past_the_pixel_limit_mid_stream_fails_naming_
     """3 black 64x64 frames, then 3 white 4000x4000 ones: the probe sees 64x64, the decoder refuses the rest."""
     from PIL import Image
 
-    from tests.shared.media.test_ffmpeg import growing_video
+    from tests.shared.media.ffmpeg.clips import growing_video
 
     path = growing_video(tmp_path / "media" / "growing.mkv")
     runtime = settings_from(
