@@ -11,6 +11,7 @@ import random
 import resource
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -554,5 +555,123 @@ def test_a_link_out_of_a_watched_folder_is_not_indexed(cli: Cli, tmp_path: Path)
         hits = cli.json("search", "swordfish vault code quartermaster", "--k", "10")
         assert [hit["uri"] for hit in hits] == [str(good)]
         assert process.poll() is None
+    finally:
+        stop(process)
+
+
+# ---------------------------------------------------------------- a bug ends an intake; an outage does not
+
+BUGGY = """
+import runpy
+import sys
+
+import workers.intakes.sqs
+import workers.intakes.webhook
+
+
+def apply(*args, **kwargs):
+    raise TypeError("a bug in apply")
+
+
+workers.intakes.sqs.apply = workers.intakes.webhook.apply = apply
+script, *sys.argv[1:] = sys.argv[1:]
+sys.argv[0] = script
+runpy.run_path(script, run_name="__main__")
+"""
+"""The real `mmindex` command, with the `apply` the intakes call replaced by one with a bug."""
+
+
+def intake_env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    """An intake's environment, without workers or models: applying is all it does."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MMINDEX_")}
+    env.update(MMINDEX_HOME=str(tmp_path / "home"), MMINDEX_EVENTS__TOKEN=TOKEN, MMINDEX_EVENTS__LINGER_S="0.3")
+    env.update({f"MMINDEX_{name.upper()}": value for name, value in settings.items()})
+    return env
+
+
+def dead_broker() -> str:
+    return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+
+
+def held(s3_endpoint: str, queue_url: str) -> int:
+    """Messages on the queue, visible or received and not yet deleted."""
+    sqs = boto3.client("sqs", endpoint_url=s3_endpoint)
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
+
+
+def test_a_bug_in_applying_ends_the_webhook_with_its_traceback(tmp_path: Path) -> None:
+    """A 503 would have the sender post the same events for ever; the webhook answers 500 and ends (status 70)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-c", BUGGY, str(BIN / "mmindex"), "events", "webhook", "--port", str(port)],
+        env=intake_env(tmp_path),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for_port(port, process, timeout=120)
+        code, _ = raw(port, post(port, notification("photos", "a.jpg")), wait_s=30)
+        _, log = process.communicate(timeout=30)
+    finally:
+        stop(process)
+    assert code == 500
+    assert process.returncode == 70, log
+    assert "Traceback" in log and "TypeError: a bug in apply" in log
+
+
+def test_a_bug_in_applying_ends_the_sqs_intake_with_its_traceback_and_leaves_the_message(
+    s3_endpoint: str, queue_url: str, tmp_path: Path
+) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", BUGGY, str(BIN / "mmindex"), "events", "sqs", "--queue-url", queue_url],
+        env=intake_env(tmp_path, events__sqs_endpoint_url=s3_endpoint),
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        send(s3_endpoint, queue_url, record("photos", "a.jpg", "ObjectCreated:Put", "0" * 32, "0055AED6E0"))
+        _, log = process.communicate(timeout=120)
+    finally:
+        stop(process)
+    assert process.returncode not in (0, None), log
+    assert "Traceback" in log and "TypeError: a bug in apply" in log
+    assert held(s3_endpoint, queue_url) == 1  # not deleted: SQS delivers it again
+
+
+def test_the_webhook_answers_503_and_stays_up_while_the_broker_is_unreachable(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "mmindex"), "events", "webhook", "--port", str(port)],
+        env=intake_env(tmp_path, broker_url=dead_broker()),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process, timeout=120)
+        code, answer = raw(port, post(port, notification("photos", "a.jpg")), wait_s=90)
+        assert code == 503, answer
+        assert process.poll() is None
+    finally:
+        stop(process)
+
+
+def test_the_sqs_intake_keeps_the_message_and_stays_up_while_the_broker_is_unreachable(
+    s3_endpoint: str, queue_url: str, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "intake.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "mmindex"), "events", "sqs", "--queue-url", queue_url],
+            env=intake_env(tmp_path, broker_url=dead_broker(), events__sqs_endpoint_url=s3_endpoint),
+            stdout=log,
+            stderr=log,
+        )
+    try:
+        send(s3_endpoint, queue_url, record("photos", "a.jpg", "ObjectCreated:Put", "0" * 32, "0055AED6E0"))
+        until(lambda: "could not apply 1 messages" in log_path.read_text(), "the intake reports the outage", 90)
+        assert process.poll() is None, log_path.read_text()
+        assert held(s3_endpoint, queue_url) == 1  # not deleted: SQS delivers it again
     finally:
         stop(process)

@@ -5,9 +5,10 @@ Long polling, up to 10 messages a call; messages are gathered for up to `MMINDEX
 tasks of many sources, not one task per object. A message is deleted only after its events were
 applied (their tasks queued); if applying fails for now (broker or ledger unreachable), the messages
 stay and SQS delivers them again after its visibility timeout. A message that is not a notification
-at all is logged and deleted: it would never become one. If SQS cannot be reached or throttles, the intake
-waits (backing off up to `BACKOFF_MAX_S`) and tries again; a queue that does not exist or credentials SQS
-refuses end it with the reason, since waiting cannot mend them.
+at all is logged and deleted: it would never become one. Anything else that applying raises is a bug: it is
+logged with its traceback and ends the intake, the messages left on the queue. If SQS cannot be reached or
+throttles, the intake waits (backing off up to `BACKOFF_MAX_S`) and tries again; a queue that does not exist or
+credentials SQS refuses end it with the reason, since waiting cannot mend them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 from shared.errors import MmindexError, PermanentError, RetryableError
 from shared.notifications import MalformedEvent, ObjectEvent, parse
 from shared.runtime import Runtime, get_runtime
-from workers.intakes import event_filter
+from workers.intakes import EXPECTED, event_filter
 from workers.intakes.submission import Applied, apply
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,10 @@ def handle(sqs: Any, queue_url: str, messages: list[dict[str, Any]], runtime: Ru
             {"Id": str(number), "ReceiptHandle": message["ReceiptHandle"]}
             for number, message in enumerate(messages[start : start + BATCH])
         ]
-        answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+        try:
+            answer = sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+        except (ClientError, BotoCoreError) as error:
+            raise classify(queue_url, error) from error
         for failure in answer.get("Failed", []):  # delivered again later, and applying it again changes nothing
             log.warning("could not delete a message: %s", failure.get("Message", failure))
     return applied
@@ -143,10 +147,13 @@ def poll(queue_url: str, stop: threading.Event | None = None, runtime: Runtime |
             continue
         try:
             applied = handle(sqs, queue_url, messages, runtime)
-        except Exception as error:  # left on the queue: SQS delivers them again after its visibility timeout
+        except EXPECTED as error:  # left on the queue: SQS delivers them again after its visibility timeout
             log.warning("could not apply %d messages, they will come again: %s", len(messages), error)
             stop.wait(1.0)
             continue
+        except Exception:  # a bug: applying them again would meet it again, for ever
+            log.exception("applying %d messages failed on a bug; the intake stops, they stay queued", len(messages))
+            raise
         log.info(
             "%d messages: %d queued, %d removed, %d unchanged, %d ignored",
             len(messages),

@@ -5,7 +5,8 @@ the events were applied (their tasks queued): 200 with what was done; 400 for a 
 S3 event (or a malformed `Content-Length`); 401 without the token; 411 without a `Content-Length`; 413 for a
 body over `MMINDEX_EVENTS__WEBHOOK_MAX_BYTES`; 503 only when the broker or the ledger cannot be reached, so
 that the sender (MinIO queues and retries) delivers it again. Bad input never gets a 503: it would come again
-for ever.
+for ever. A bug (any other error while applying) gets a 500, is logged with its traceback, and ends the
+process at once (exit status 70, EX_SOFTWARE): a supervisor starts it again, and the sender sends again.
 
 The server is `http.server`'s, kept from being held open by clients that never finish a request: at most
 `MMINDEX_EVENTS__WEBHOOK_CONNECTIONS` connections are served at once (one thread each; a connection past the
@@ -19,6 +20,7 @@ import contextlib
 import hmac
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -27,12 +29,12 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NoReturn
 
 from shared.errors import PermanentError, one_line
 from shared.notifications import ObjectEvent, parse
 from shared.runtime import Runtime, get_runtime
-from workers.intakes import event_filter
+from workers.intakes import EXPECTED, event_filter
 from workers.intakes.submission import Applied, apply
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,14 @@ class WebhookServer(ThreadingHTTPServer):
         with self._lock:
             self._reading.pop(connection, None)
 
+    def end_on_bug(self, error: BaseException) -> NoReturn:
+        """Log a bug's traceback and end the process at once, whichever thread met it: a supervisor starts the
+        webhook again, and the events of the request it failed on come again from their sender."""
+        log.critical("a bug ended the webhook (a supervisor starts it again)", exc_info=error)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(os.EX_SOFTWARE)
+
     def service_actions(self) -> None:
         """Shut the connections whose request is late (run by `serve_forever` between polls)."""
         now = time.monotonic()
@@ -130,10 +140,14 @@ class Handler(BaseHTTPRequestHandler):
         except PermanentError as error:  # not an S3 event, or not one mmindex can take: sending it again is futile
             self._answer(HTTPStatus.BAD_REQUEST, {"error": one_line(error)})
             return
-        except Exception as error:  # broker, ledger or storage unreachable, or refusing: the sender tries again
+        except EXPECTED as error:  # broker, ledger or storage unreachable, or refusing
             log.warning("could not apply events: %s", one_line(error))
-            self._answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": one_line(error)})
+            self._answer(HTTPStatus.SERVICE_UNAVAILABLE, {"error": one_line(error)})  # the sender tries again
             return
+        except Exception as error:  # a bug: answering 503 would have the sender try again for ever
+            with contextlib.suppress(OSError):  # the sender may be gone; the process ends either way
+                self._answer(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "the webhook failed on a bug and restarts"})
+            self.server.end_on_bug(error)
         figures = {name: len(uris) for name, uris in vars(applied).items()}
         log.info("%s", figures)
         self._answer(HTTPStatus.OK, figures)
