@@ -15,7 +15,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.retry import Retry
 
 from shared.errors import StoreError
-from shared.ledger import FAILURES, FINAL, PENDING, Action, SourceRecord, State, decide, source_id, stale
+from shared.ledger.protocol import FAILURES, FINAL, PENDING, Action, SourceRecord, State, decide, source_id, stale
 from shared.storage import ObjectInfo
 
 _PREFIX = "mmindex:ledger"

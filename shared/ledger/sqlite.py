@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from threading import Lock
 
-from shared.ledger import FAILURES, FINAL, PENDING, Action, SourceRecord, State, decide, source_id, stale
+from shared.ledger.protocol import FAILURES, FINAL, PENDING, Action, SourceRecord, State, decide, source_id, stale
 from shared.storage import ObjectInfo
 
 _SCHEMA = """
