@@ -22,7 +22,7 @@ from pathlib import Path
 
 from shared.config import Settings
 from shared.errors import PermanentError, SourceNotFound, TooLarge
-from shared.storage.protocol import MediaUrl, ObjectInfo
+from shared.storage.protocol import MediaUrl, ObjectInfo, SentinelVersion
 
 _LINK_ERRORS = {errno.ELOOP, errno.EMLINK}  # what opening a link with O_NOFOLLOW gives (Linux, macOS; the BSDs)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -192,7 +192,9 @@ class LocalStorage:
         MMINDEX_INGEST__LINKS allows (the source is then named by the target's real path); a link elsewhere, a
         FIFO, a device or a file that cannot be read comes refused with its reason, and is never opened."""
         if hidden:
-            return ObjectInfo(uri=str(path), root="local", key=str(path), size=0, version="hidden", hidden=True)
+            return ObjectInfo(
+                uri=str(path), root="local", key=str(path), size=0, version=SentinelVersion.HIDDEN, hidden=True
+            )
         if path.is_symlink():
             # Not strict, and a loop of links not an error: whether an outside target exists is not ours to tell.
             target = Path(os.path.realpath(path))
@@ -217,7 +219,9 @@ class LocalStorage:
 
     @staticmethod
     def _refused(path: Path, reason: str) -> ObjectInfo:
-        return ObjectInfo(uri=str(path), root="local", key=str(path), size=0, version="refused", refused=reason)
+        return ObjectInfo(
+            uri=str(path), root="local", key=str(path), size=0, version=SentinelVersion.REFUSED, refused=reason
+        )
 
     def stat(self, uri: str) -> ObjectInfo:
         try:
