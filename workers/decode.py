@@ -27,6 +27,7 @@ from celery.exceptions import SoftTimeLimitExceeded, Terminated, TimeLimitExceed
 from shared.documents import Item
 from shared.errors import PermanentError, RetryableError, SourceNotFound, UnsupportedMedia, one_line
 from shared.ledger import SourceRecord, State
+from shared.lifecycle import fail_sources, settle
 from shared.media import MediaKind
 from shared.media.ffmpeg import Remote
 from shared.media.sniff import SNIFF_BYTES, kind_from_name, sniff, sniff_bytes
@@ -34,9 +35,11 @@ from shared.media.text_child import OutOfTime, read_by
 from shared.notifications import valid_etag
 from shared.runtime import Runtime, get_runtime
 from shared.storage import is_s3
-from workers.decoders import DECODERS, WHOLE, Decoded, Window, reads_in_place
+from workers.decoders import DECODERS, WHOLE, Decoded, reads_in_place
+from workers.embed import embed
+from workers.messages import DecodeMessage, EmbedMessage, Payload, Source, Window
 from workers.queues import Queue
-from workers.task import Payload, PipelineTask, fail_sources, payload_sources, pipeline_task
+from workers.task import PipelineTask, pipeline_task
 
 log = logging.getLogger("mmindex.decode")
 
@@ -211,7 +214,7 @@ class Batcher:
             del self._open[item.space]
             self._send(batch)
 
-    def drop(self, source: tuple[str, str]) -> None:
+    def drop(self, source: Source) -> None:
         """Forget the items of a source that failed and were not sent yet."""
         for space, batch in self._open.items():
             self._open[space] = [item for item in batch if (item.source_id, item.version) != source]
@@ -228,18 +231,16 @@ def decode(self: PipelineTask, payload: Payload) -> None:
     """Decode a group of sources, or one window of a long one; queue their items for embedding in batches.
 
     A document's items go on as they are made, in batches, and the ledger learns how many there were at its end.
+    Sources that met a transient fault are retried in a task of their own (`PipelineTask.retry_sources`). It stays
+    one function because every source's outcome is sorted in one place, against the task's one deadline.
     """
-    from workers.embed import embed
-    from workers.index import settle
-
     started = time.monotonic()
     runtime = get_runtime()
-    sources = payload_sources(payload)
-    window = Window.from_message(payload["window"]) if payload.get("window") else None
-    kind = MediaKind(payload["kind"]) if payload.get("kind") else None
-    versions = dict(sources)
-    retry: list[tuple[str, str]] = []
-    unread: list[tuple[str, str]] = []  # documents this task had no time left for
+    message = DecodeMessage.from_message(payload)
+    window, kind = message.window, message.kind
+    versions = dict(message.sources)
+    retry: list[Source] = []
+    unread: list[Source] = []  # documents this task had no time left for
     last_error: RetryableError | None = None
     records = [
         record
@@ -249,11 +250,10 @@ def decode(self: PipelineTask, payload: Payload) -> None:
     ]
 
     def send(batch: list[Item]) -> None:
-        batch_sources = sorted({(item.source_id, item.version) for item in batch})
-        embed.delay({"sources": batch_sources, "items": [item.to_message() for item in batch]})
+        embed.delay(EmbedMessage.of(batch).to_message())
 
     batcher = Batcher(runtime.settings.models.batch_size, send)
-    settled: set[tuple[str, str]] = set()
+    settled: set[Source] = set()
     part = window or WHOLE
     decoded = decode_all(records, runtime, window, kind)
     # Documents are read one after another, each for up to MMINDEX_INGEST__SOURCE_TIMEOUT_S: the first in full, the
@@ -305,7 +305,7 @@ def decode(self: PipelineTask, payload: Payload) -> None:
                 fail_sources([source], f"cannot decode: {reason(found)}")
             elif found.windows:  # a long one: a task per window
                 for planned in found.windows:
-                    decode.delay({"sources": [source], "window": planned.to_message(), "kind": found.kind})
+                    decode.delay(DecodeMessage([source], planned, found.kind).to_message())
             elif runtime.ledger.decoded(record.id, record.version, len(found.items), part.part, part.parts):
                 for item in found.items:  # only while this version is still the current one
                     batcher.add(item)
@@ -319,11 +319,6 @@ def decode(self: PipelineTask, payload: Payload) -> None:
         settle(runtime, settled)
     if unread:
         log.info("decode task ran short of time; %d document(s) queued again to be read by another", len(unread))
-        decode.delay({"sources": unread})
-    if retry and last_error is not None:
-        if self.request.retries >= self.max_retries:
-            fail_sources(retry, f"gave up after {self.request.retries} retries: {reason(last_error)}", dead=True)
-            return
-        # Retry only the sources that hit a transient fault; the rest went on.
-        again = {"sources": retry, **({"window": payload["window"], "kind": payload.get("kind")} if window else {})}
-        raise self.retry(args=(again,), exc=last_error, countdown=2 ** (self.request.retries + 1))
+        decode.delay(DecodeMessage(unread).to_message())
+    if retry and last_error is not None:  # only the sources that hit a transient fault; the rest went on
+        self.retry_sources(DecodeMessage(retry, window, kind), last_error, reason(last_error))

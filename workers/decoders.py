@@ -31,26 +31,7 @@ from shared.media.text import Chunk, chunks
 from shared.media.text_child import chunks_in_child, timeout_reason
 from shared.models.speech import SAMPLE_RATE, Segment
 from shared.runtime import Runtime
-
-
-@dataclass(frozen=True)
-class Window:
-    """One part of a long video or recording: [start_s, end_s), part `part` of `parts`."""
-
-    part: int
-    parts: int
-    start_s: float
-    end_s: float | None  # None: to the end of the file
-
-    def to_message(self) -> list[float | int | None]:
-        return [self.part, self.parts, self.start_s, self.end_s]
-
-    @classmethod
-    def from_message(cls, data: list[float | int | None]) -> Window:
-        part, parts, start_s, end_s = data
-        assert part is not None and parts is not None and start_s is not None
-        return cls(int(part), int(parts), float(start_s), None if end_s is None else float(end_s))
-
+from workers.messages import Window
 
 WHOLE = Window(0, 1, 0.0, None)
 SPEECH_CHUNK_S = 300.0

@@ -9,10 +9,13 @@ from PIL import Image
 
 from shared.documents import Item, Space
 from shared.errors import CorruptMedia, PermanentError, one_line
-from shared.models import Vectors, pack
+from shared.lifecycle import fail_sources
+from shared.models import Vectors
 from shared.runtime import Runtime, get_runtime
+from workers.index import index
+from workers.messages import EmbedMessage, IndexMessage, Payload, sources_in
 from workers.queues import Queue
-from workers.task import Payload, PipelineTask, fail_sources, pipeline_task
+from workers.task import PipelineTask, pipeline_task
 
 
 def load_input(item: Item, runtime: Runtime) -> Image.Image:
@@ -64,23 +67,14 @@ def embed_items(items: list[Item], runtime: Runtime) -> Embedded:
 @pipeline_task(Queue.EMBED)
 def embed(self: PipelineTask, payload: Payload) -> None:
     """Embed a batch and queue it for indexing. Vectors travel compactly (float32, base64)."""
-    from workers.index import index
-
     runtime = get_runtime()
-    items = [Item.from_message(data) for data in payload["items"]]
+    items = EmbedMessage.from_message(payload).items
     try:
         embedded = embed_items(items, runtime)
     except PermanentError as error:
-        fail_sources(sorted({(item.source_id, item.version) for item in items}), one_line(error))
+        fail_sources(sources_in(items), one_line(error))
         return
     for item, failure in embedded.failed:  # fails its own source, not the batch
         fail_sources([(item.source_id, item.version)], one_line(failure))
     if embedded.items:
-        index.delay(
-            {
-                "sources": sorted({(item.source_id, item.version) for item in embedded.items}),
-                "items": [item.to_message() for item in embedded.items],
-                "model": embedded.model,
-                "vectors": pack(embedded.vectors),
-            }
-        )
+        index.delay(IndexMessage.of(embedded.items, embedded.model, embedded.vectors).to_message())

@@ -31,6 +31,7 @@ from prometheus_client.registry import Collector
 from shared.errors import one_line
 from shared.ledger import State
 from shared.runtime import Runtime, get_runtime
+from workers.messages import MESSAGES, Payload
 from workers.queues import Queue
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,10 @@ UNACKED = "unacked"
 """kombu's Redis transport: the hash of messages delivered and not yet acknowledged."""
 
 
-def work_units(stage: Queue, payload: dict[str, Any]) -> int:
-    """How much work a task's payload is, in the stage's unit."""
-    if UNITS[stage] == "items":
-        return len(payload.get("items", []))
-    if UNITS[stage] == "sources":
-        return len(payload.get("sources", []))
-    return 1
+def work_units(stage: Queue, payload: Payload) -> int:
+    """How much work a task's message is, in the stage's unit (a query is one)."""
+    message = MESSAGES.get(stage)
+    return 1 if message is None else message.from_message(payload).units
 
 
 def record(stage: Queue, outcome: str, seconds: float, units: int, runtime: Runtime | None = None) -> None:

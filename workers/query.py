@@ -6,8 +6,9 @@ from typing import Any
 
 from shared.runtime import get_runtime
 from shared.search import Query, run_query
+from workers.messages import Payload
 from workers.queues import Queue
-from workers.task import Payload, PipelineTask, pipeline_task
+from workers.task import PipelineTask, pipeline_task
 
 
 @pipeline_task(Queue.QUERY, ignore_result=False)

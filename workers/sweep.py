@@ -39,6 +39,8 @@ from typing import Any
 from shared.errors import one_line
 from shared.ledger import SourceRecord, State
 from shared.runtime import Runtime, get_runtime
+from workers.intakes.submission import decode_groups
+from workers.messages import sources_of
 
 log = logging.getLogger("mmindex.sweep")
 
@@ -68,7 +70,7 @@ def _sources(message: Any) -> Iterable[str]:
         if message.get("properties", {}).get("body_encoding") == "base64":
             body = base64.b64decode(body)
         args = json.loads(body)[0]
-        return [str(id) for id, _version in args[0].get("sources", [])]
+        return [id for id, _version in sources_of(args[0])]
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
         return []  # not one of our tasks' messages
 
@@ -119,8 +121,6 @@ def stranded(runtime: Runtime | None = None) -> list[SourceRecord]:
 def requeue(runtime: Runtime | None = None) -> list[SourceRecord]:
     """Queue again from decode every source stranded now that the previous sweep found stranded too, its record
     unchanged since; the ones queued are returned. The others found now are left for the next sweep to confirm."""
-    from workers.intakes.submission import decode_groups
-
     runtime = runtime or get_runtime()
     confirmed = _confirmed(runtime.broker, stranded(runtime))
     queued = []

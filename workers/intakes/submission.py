@@ -10,22 +10,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from shared.errors import PermanentError, SourceNotFound, one_line
 from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State, source_id
+from shared.lifecycle import fail_sources, remove
+from shared.notifications import EventFilter, EventKind, ObjectEvent
 from shared.runtime import Runtime, get_runtime
 from shared.storage import ObjectInfo, SentinelVersion, locate
-
-if TYPE_CHECKING:
-    from shared.notifications import EventFilter, ObjectEvent
+from workers.decode import decode
+from workers.messages import DecodeMessage, Source
 
 
 @dataclass
 class Submission:
     """What `submit` did with each input."""
 
-    queued: list[tuple[str, str]] = field(default_factory=list)  # (source id, version)
+    queued: list[Source] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # ids of sources recorded as failed: gone, or refused
     skipped: list[str] = field(default_factory=list)  # uris: unchanged, or hidden (never read)
     unlisted: list[dict[str, str]] = field(default_factory=list)  # inputs that could not be listed
@@ -46,8 +46,6 @@ def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
     A path that does not exist is reported (`unlisted`) and recorded only if the ledger knew it: a source that
     was indexed and is gone fails and its documents go, a typo leaves no trace.
     """
-    from workers.task import fail_sources
-
     runtime = runtime or get_runtime()
     submission = Submission()
     with decode_groups(runtime) as queue:
@@ -83,8 +81,6 @@ def submit_listed(infos: Iterable[ObjectInfo], runtime: Runtime | None = None) -
 def record(info: ObjectInfo, submission: Submission, queue: Callable[[str, str], None], runtime: Runtime) -> None:
     """Queue one listed source if it is new or changed; a hidden one is skipped unread, a refused one fails with
     its reason at once."""
-    from workers.task import fail_sources
-
     if info.hidden:
         submission.skipped.append(info.uri)
         return
@@ -104,13 +100,11 @@ def decode_groups(runtime: Runtime) -> Iterator[Callable[[str, str], None]]:
     """A function that queues a source version for decoding: decode tasks go out as soon as a group of
     `MMINDEX_INGEST__SOURCES_PER_TASK` fills, and the last group when the block ends, however it ends, so no
     source recorded as queued is left with no task on its way."""
-    from workers.decode import decode
-
-    group: list[tuple[str, str]] = []
+    group: list[Source] = []
 
     def send() -> None:
         if group:
-            decode.delay({"sources": list(group)})
+            decode.delay(DecodeMessage(list(group)).to_message())
             group.clear()
 
     def queue(id: str, version: str) -> None:
@@ -147,10 +141,7 @@ def apply(events: Sequence[ObjectEvent], only: EventFilter, runtime: Runtime | N
     source out of the index. Duplicate and out-of-order events (by S3's sequencer) change nothing, so a
     burst of writes to one key settles on the latest. Raises only transient faults (broker, ledger,
     storage unreachable), in which case the caller must not acknowledge the events: applying them again
-    is harmless."""
-    from shared.notifications import EventKind
-    from workers.task import forget
-
+    is harmless. A removal goes through `shared.lifecycle.remove`, as the folder watch's do."""
     runtime = runtime or get_runtime()
     applied = Applied()
     pipeline = runtime.settings.pipeline_version
@@ -164,11 +155,9 @@ def apply(events: Sequence[ObjectEvent], only: EventFilter, runtime: Runtime | N
                     applied.unchanged.append(event.uri)
                     continue
                 gone = ObjectInfo(event.uri, event.bucket, event.key, 0, event.version_id or SentinelVersion.DELETED)
-                record = runtime.ledger.remove(gone, event.sequencer)
-                if record is None:
+                if remove(runtime, gone, event.sequencer) is None:
                     applied.unchanged.append(event.uri)
                 else:
-                    forget(runtime, record)
                     applied.removed.append(event.uri)
                 continue
             version = event.etag

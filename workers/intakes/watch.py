@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.lifecycle import remove
 from shared.runtime import Runtime, get_runtime
 from shared.storage import locate
 from shared.storage.local import LocalStorage, walk
 from workers.intakes.submission import submit_listed
-from workers.task import forget
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,7 @@ class Watcher:
         for path in removed:
             del self.seen[path]
             self.done.pop(path, None)
-            record = self.runtime.ledger.remove(locate(str(path)))
-            if record is not None:
-                forget(self.runtime, record)
+            remove(self.runtime, locate(str(path)))  # as `apply` removes a source whose removal event came
         if ready:
             # Listed here, against the watched folder, so that a link is followed only as MMINDEX_INGEST__LINKS
             # says: a link out of the folder, a FIFO or a device fails with its reason and is never read.
