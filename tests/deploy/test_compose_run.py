@@ -47,9 +47,11 @@ import pytest
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import BIN, Cli, free_port, near_copy, photo, stop, wait_for_port
 from tests.deploy.test_compose import Service, env_example, mmindex_services, option, pool_of, project
 from tests.deploy.test_compose import loader as loader  # noqa: PLC0414  (the fixture, for `compose` to request)
+from tests.support.cli import Cli
+from tests.support.media import near_copy, photo
+from tests.support.services import BIN, free_port, stop, wait_for_port
 
 PIPELINE = {"intake", "decode", "embed", "index", "query", "metrics"}
 """The default profile's long-running mmindex services this test starts."""

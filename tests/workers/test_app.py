@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import Workers, start_workers, stop
+from tests.support.services import stop
+from tests.support.workers import Workers, start_workers
 
 
 def wait_for(workers: Workers, pool: str, text: str, timeout: float = 90) -> str:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.conftest import Cli
+from tests.support.cli import Cli
 
 
 def test_bench_embed_reports_pipeline_and_baseline_from_one_run(cli: Cli) -> None:

@@ -13,7 +13,9 @@ import pytest
 import redis
 from PIL import Image
 
-from tests.conftest import Cli, free_port, near_copy, photo
+from tests.support.cli import Cli
+from tests.support.media import near_copy, photo
+from tests.support.services import free_port
 
 
 def test_a_folder_of_photos_is_searchable_by_a_near_copy(cli: Cli, tmp_path: Path) -> None:

@@ -12,9 +12,12 @@ from celery.signals import task_prerun
 
 from shared.ledger import State, source_id
 from shared.runtime import get_runtime, reset_runtime
-from tests.conftest import Cli, photo, start_workers, stop
 from tests.shared.media.ffmpeg.servers import CountingServer as _Counting
 from tests.shared.media.test_text_child import slow_pdf
+from tests.support.cli import Cli
+from tests.support.media import photo
+from tests.support.services import stop
+from tests.support.workers import start_workers
 from workers.intakes.submission import submit
 
 
@@ -33,7 +36,7 @@ def test_a_video_replaced_by_a_playlist_before_its_windows_run_fails_without_fet
 ) -> None:
     import boto3
 
-    from tests.conftest import slideshow
+    from tests.support.media import slideshow
 
     client = boto3.client("s3", endpoint_url=s3_endpoint)
     video = slideshow([photo(tmp_path / f"{n}.jpg", seed=n) for n in range(3)], 3.0, tmp_path / "v.mp4")

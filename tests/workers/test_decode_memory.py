@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from bench.decode import decode_peak_memory, loop_clip
-from tests.conftest import ffmpeg
+from tests.support.media import ffmpeg
 
 MB = 1024 * 1024
 GROWTH = 1.1

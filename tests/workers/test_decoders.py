@@ -16,7 +16,7 @@ from shared.media import MediaKind
 from shared.media.ffmpeg import ffmpeg_exe, probe
 from shared.models import speech
 from shared.runtime import Runtime
-from tests.conftest import SPEECH, ffmpeg
+from tests.support.media import SPEECH, ffmpeg
 from workers import decoders
 from workers.decoders import WHOLE, Window, decode_audio, decode_video, plan
 
@@ -190,7 +190,7 @@ def test_an_image_over_the_decoded_byte_budget_fails_alone_in_its_decode_group(
     decoded in the same group still give their thumbnails."""
     from PIL import Image
 
-    from tests.conftest import photo
+    from tests.support.media import photo
     from workers.decode import decode_all
 
     folder = tmp_path / "photos"

@@ -20,7 +20,10 @@ import redis
 
 from shared.ledger import State
 from shared.ledger.redis import RedisLedger
-from tests.conftest import Cli, Workers, near_copy, on_opensearch, photo, start_workers, stop
+from tests.support.cli import Cli
+from tests.support.media import near_copy, photo
+from tests.support.services import on_opensearch, stop
+from tests.support.workers import Workers, start_workers
 
 PHOTOS = 24
 LIMITS = {

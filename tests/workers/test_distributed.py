@@ -9,7 +9,9 @@ from pathlib import Path
 import boto3
 from PIL import Image
 
-from tests.conftest import Cli, Workers, near_copy, photo
+from tests.support.cli import Cli
+from tests.support.media import near_copy, photo
+from tests.support.workers import Workers
 
 
 def upload(endpoint: str, bucket: str, key: str, data: bytes) -> None:
@@ -100,7 +102,8 @@ def test_on_opensearch_a_deleted_object_leaves_and_nothing_is_written_twice(
     bucket: str,
     tmp_path: Path,
 ) -> None:
-    from tests.conftest import on_opensearch, start_workers, stop
+    from tests.support.services import on_opensearch, stop
+    from tests.support.workers import start_workers
 
     env, store = on_opensearch(mmindex_env, redis_url, opensearch_url, bucket)
     cli = Cli(env=env, cwd=tmp_path)
@@ -142,7 +145,9 @@ def test_on_opensearch_videos_recordings_and_documents_become_moments_and_chunks
     bucket: str,
     tmp_path: Path,
 ) -> None:
-    from tests.conftest import SPEECH, on_opensearch, recording, slideshow, start_workers, stop
+    from tests.support.media import SPEECH, recording, slideshow
+    from tests.support.services import on_opensearch, stop
+    from tests.support.workers import start_workers
 
     env, store = on_opensearch(mmindex_env, redis_url, opensearch_url, bucket)
     env["MMINDEX_MEDIA__WINDOW_S"] = "5"  # the 12 s video is decoded by three tasks

@@ -23,18 +23,10 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.conftest import (
-    BIN,
-    Cli,
-    Workers,
-    free_port,
-    near_copy,
-    on_opensearch,
-    photo,
-    start_workers,
-    stop,
-    wait_for_port,
-)
+from tests.support.cli import Cli
+from tests.support.media import near_copy, photo
+from tests.support.services import BIN, free_port, on_opensearch, stop, wait_for_port
+from tests.support.workers import Workers, start_workers
 
 WAIT_S = 120.0
 

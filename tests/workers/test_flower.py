@@ -11,7 +11,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import BIN, POOLS, Cli, Workers, free_port, stop, wait_for_port
+from tests.support.cli import Cli
+from tests.support.services import BIN, free_port, stop, wait_for_port
+from tests.support.workers import POOLS, Workers
 
 CREDENTIALS = "ops:correct-horse"
 

@@ -18,7 +18,7 @@ from shared.ledger import State
 from shared.runtime import Runtime, get_runtime, reset_runtime
 from shared.storage import ObjectInfo
 from shared.stores.opensearch import OpenSearchStore
-from tests.conftest import OpenSearchNode
+from tests.support.services import OpenSearchNode
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Cli, photo
+from tests.support.cli import Cli
+from tests.support.media import photo
 
 
 @pytest.mark.timeout(300)

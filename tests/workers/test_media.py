@@ -11,7 +11,8 @@ import random
 import struct
 from pathlib import Path
 
-from tests.conftest import SPEECH, Cli, ffmpeg, near_copy, photo, recording, slideshow
+from tests.support.cli import Cli
+from tests.support.media import SPEECH, ffmpeg, near_copy, photo, recording, slideshow
 
 SECONDS_EACH = 3.0
 

@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import BIN, POOLS, Cli, free_port, photo, start_workers, stop, wait_for_port
+from tests.support.cli import Cli
+from tests.support.media import photo
+from tests.support.services import BIN, free_port, stop, wait_for_port
+from tests.support.workers import POOLS, start_workers
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

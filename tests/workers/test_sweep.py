@@ -19,8 +19,11 @@ from shared.ledger import State
 from shared.ledger.redis import RedisLedger
 from shared.runtime import get_runtime, reset_runtime
 from shared.stores.embedded import EmbeddedStore
-from tests.conftest import Cli, photo, start_workers, stop
 from tests.shared.stores.test_contract import doc, unit
+from tests.support.cli import Cli
+from tests.support.media import photo
+from tests.support.services import stop
+from tests.support.workers import start_workers
 
 SWEEP = {"MMINDEX_TASKS__SWEEP_INTERVAL_S": "1", "MMINDEX_TASKS__STRANDED_AFTER_S": "2"}
 

@@ -11,7 +11,7 @@ import pytest
 
 from shared.ledger import State
 from shared.runtime import get_runtime, reset_runtime
-from tests.conftest import photo
+from tests.support.media import photo
 from workers.app import app
 from workers.intakes.submission import submit
 
@@ -109,7 +109,7 @@ def test_a_video_in_s3_is_read_in_place_window_by_window_and_a_window_run_twice_
     import boto3
 
     from shared.storage.s3 import S3Storage
-    from tests.conftest import slideshow
+    from tests.support.media import slideshow
 
     video = slideshow([photo(tmp_path / f"{n}.jpg", seed=n) for n in range(3)], 3.0, tmp_path / "v.mp4")
     boto3.client("s3", endpoint_url=s3_endpoint).put_object(Bucket=bucket, Key="v.mp4", Body=video.read_bytes())
@@ -145,7 +145,7 @@ def test_a_failure_handler_that_cannot_reach_the_ledger_does_not_end_the_worker(
 ) -> None:
     """The ledger's Redis is down while a task gives up: its sources are left to the sweeper, nothing is raised."""
     from shared.errors import StoreError
-    from tests.conftest import free_port
+    from tests.support.services import free_port
     from workers.embed import embed
 
     monkeypatch.setenv("MMINDEX_BROKER_URL", f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there

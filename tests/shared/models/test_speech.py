@@ -22,7 +22,7 @@ from shared.config import Settings
 from shared.errors import ModelUnavailable
 from shared.models import speech
 from shared.models.speech import SAMPLE_RATE, Segment, WhisperTranscriber, transcriber_for
-from tests.conftest import SPEECH
+from tests.support.media import SPEECH
 
 KEY_WORDS = {
     "harbour": [

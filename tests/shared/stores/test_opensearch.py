@@ -13,7 +13,7 @@ from shared.config import Settings, StoreKind
 from shared.documents import Document, Item, Space, document_id
 from shared.errors import PermanentError, StoreError
 from shared.stores.opensearch import OpenSearchStore, cosine, make_client
-from tests.conftest import OpenSearchNode
+from tests.support.services import OpenSearchNode
 
 
 def store_on(url: str, alias: str) -> OpenSearchStore:
@@ -157,7 +157,7 @@ def throttled_node(tmp_path_factory: pytest.TempPathFactory, opensearch_node: Op
     import shutil
     import tempfile
 
-    from tests.conftest import free_port
+    from tests.support.services import free_port
 
     data = Path(tempfile.mkdtemp(prefix="mmindex-opensearch-throttled-", dir="/tmp" if os.geteuid() == 0 else None))
     node = OpenSearchNode(
@@ -292,7 +292,7 @@ def test_a_native_engine_is_refused_before_writing_on_a_node_without_it(
 
 def test_an_unreachable_node_s_error_names_it_without_its_password() -> None:
     """The error is logged by Celery as it is, before any reason is recorded: it must hold no password itself."""
-    from tests.conftest import free_port
+    from tests.support.services import free_port
 
     options = {"url": f"http://admin:hunter2@127.0.0.1:{free_port()}", "timeout_s": 1, "max_retries": 0}
     store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch=options))

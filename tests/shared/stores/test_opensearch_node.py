@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from opensearchpy import OpenSearch, helpers
 
-from tests.conftest import OpenSearchNode
+from tests.support.services import OpenSearchNode
 
 # id: (vector, tag). f points the same way as [1, 1, 0, 0] but lies far from it, so l2 and cosine
 # similarity disagree on some queries. No two vectors are orthogonal: with one-hot vectors every cosine

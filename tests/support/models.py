@@ -1,11 +1,10 @@
-"""A CLIP with random weights, built offline.
+"""A CLIP with random weights, built offline, for the tests, the demo and the benchmarks.
 
-No model hub is reachable on air-gapped machines, and no CLIP weights ship in a
-package. This builds a real `transformers.CLIPModel` (any size: tiny for tests,
-ViT-B/32-sized for benchmarks, where cost depends on shape, not weights) with a
-byte-level tokenizer, saved so that sentence-transformers loads it from the path
-like any downloaded model. Its vectors carry no meaning beyond near-duplicate
-similarity; nothing here pretends otherwise.
+No model hub is reachable on air-gapped machines, and no CLIP weights ship in a package. This builds a real
+`transformers.CLIPModel` (any size: tiny for tests, ViT-B/32-sized for benchmarks, where cost depends on shape,
+not weights) with a byte-level tokenizer, saved so that sentence-transformers loads it from the path like any
+downloaded model. Its vectors carry no meaning beyond near-duplicate similarity; nothing here pretends otherwise.
+Test and demo code: nothing in shared/ or workers/ imports it.
 """
 
 from __future__ import annotations
