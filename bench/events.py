@@ -32,10 +32,7 @@ alias on the configured OpenSearch node, and removes it at the end with its buck
 
 from __future__ import annotations
 
-import io
-import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -44,25 +41,24 @@ import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import redis
-from botocore.config import Config
-from PIL import Image, ImageDraw
 from rich.console import Console
 
+from bench.aws import UPLOADERS, clients, create_bucket, create_queue, delete_bucket, notify
 from shared.config import Settings, StoreKind, get_settings
 from shared.errors import PermanentError
 from shared.ledger import FINAL, SourceRecord, State, source_id
 from shared.runtime import Runtime
+from tests.support.media import photo_bytes
+from tests.support.workers import Workers, running_workers
 
 IMAGE_PX = 64
 PREFIX = "photos/"
-UPLOADERS = 16
 WARMUP = 8
 """Objects through the pipeline before anything is timed."""
 POOLS = ("decode", "embed", "index")
@@ -74,24 +70,6 @@ STOP_S = 30.0
 """How long a child may take to stop after SIGTERM (the intake finishes its long poll of up to 20 s)."""
 MMINDEX = [sys.executable, "-c", "from workers.cli import main; main()"]
 """The `mmindex` command, run with this interpreter."""
-
-
-def make_images(count: int, seed: int = 0) -> list[bytes]:
-    """`count` different small JPEGs: a background colour and a few shapes each."""
-    rng = random.Random(seed)
-    images = []
-    for _ in range(count):
-        image = Image.new("RGB", (IMAGE_PX, IMAGE_PX), tuple(rng.randrange(256) for _ in range(3)))
-        draw = ImageDraw.Draw(image)
-        for _ in range(3):
-            x0, x1 = sorted(rng.randrange(IMAGE_PX) for _ in range(2))
-            y0, y1 = sorted(rng.randrange(IMAGE_PX) for _ in range(2))
-            shape = draw.ellipse if rng.random() < 0.5 else draw.rectangle
-            shape((x0, y0, x1 + 1, y1 + 1), fill=tuple(rng.randrange(256) for _ in range(3)))
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=90)
-        images.append(buffer.getvalue())
-    return images
 
 
 def human(size: int) -> str:
@@ -141,24 +119,14 @@ def start(name: str, args: Sequence[str], env: dict[str, str], logs: Path, clean
     return child
 
 
-def start_workers(env: dict[str, str], logs: Path, token: str, cleanup: ExitStack) -> list[Child]:
-    """One worker per ingestion pool, once each answers a ping."""
+def start_pools(env: dict[str, str], logs: Path, token: str) -> AbstractContextManager[Workers]:
+    """One worker per ingestion pool, with its default options, once each answers a ping; stopped on exit."""
     from workers.app import app
 
-    names = {pool: f"{pool}-{token}@bench" for pool in POOLS}
-    children = [
-        start(f"worker {pool}", ["worker", pool, "--hostname", names[pool]], env, logs, cleanup) for pool in POOLS
-    ]
-    waiting = set(names.values())
-    deadline = time.monotonic() + READY_S
-    while waiting:
-        for child in children:
-            child.check()
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"workers not ready after {READY_S:.0f} s: {', '.join(sorted(waiting))}")
-        for reply in app.control.ping(destination=sorted(waiting), timeout=1.0):
-            waiting -= set(reply)
-    return children
+    hostname = f"{{pool}}-{token}@bench"
+    return running_workers(
+        env, logs, POOLS, hostname=hostname, options={}, command=MMINDEX, ping_with=app, ready_s=READY_S, stop_s=STOP_S
+    )
 
 
 def start_intake(queue_url: str, env: dict[str, str], logs: Path, cleanup: ExitStack) -> Child:
@@ -173,45 +141,7 @@ def start_intake(queue_url: str, env: dict[str, str], logs: Path, cleanup: ExitS
     return intake
 
 
-# ---------------------------------------------------------------- buckets, queue, store
-
-
-def create_bucket(s3: Any, name: str) -> None:
-    region = s3.meta.region_name
-    where = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region not in (None, "us-east-1") else {}
-    s3.create_bucket(Bucket=name, **where)
-
-
-def delete_bucket(s3: Any, name: str) -> None:
-    """The bucket and everything in it (the sources and the pipeline's artifacts)."""
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
-        keys = [{"Key": entry["Key"]} for entry in page.get("Contents", [])]
-        if keys:
-            s3.delete_objects(Bucket=name, Delete={"Objects": keys, "Quiet": True})
-    s3.delete_bucket(Bucket=name)
-
-
-def create_queue(sqs: Any, name: str) -> str:
-    url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
-    return url
-
-
-def notify(s3: Any, sqs: Any, bucket: str, queue_url: str) -> None:
-    """Let S3 write to the queue, and tell it of every object created in `bucket`."""
-    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    statement = {
-        "Effect": "Allow",
-        "Principal": {"Service": "s3.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": arn,
-        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:::{bucket}"}},
-    }
-    policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": policy})
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={"QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]},
-    )
+# ---------------------------------------------------------------- the store
 
 
 def own_store(base: Settings, scratch: Path, token: str) -> tuple[Settings, dict[str, str]]:
@@ -309,7 +239,7 @@ class Pipeline:
     s3: Any
     broker: Any
     env: dict[str, str]
-    children: list[Child]
+    children: list[Workers | Child]
 
     def wait_done(self, ids: list[str], timeout: float | None = None) -> list[SourceRecord]:
         """The records of `ids` once every one is done or failed; raise if a child dies or time runs out."""
@@ -357,21 +287,6 @@ class Pipeline:
         return {**path_figures(records, started, upload_s, memory), "ingest_s": round(ingest_s, 3)}
 
 
-def clients(base: Settings) -> tuple[Any, Any]:
-    """S3 and SQS clients for the configured endpoints."""
-    from botocore.exceptions import NoRegionError
-
-    config = Config(max_pool_connections=UPLOADERS)
-    try:
-        s3 = boto3.client("s3", endpoint_url=base.s3.endpoint_url, region_name=base.s3.region, config=config)
-        sqs = boto3.client("sqs", endpoint_url=base.events.sqs_endpoint_url, region_name=base.s3.region)
-    except NoRegionError:
-        raise PermanentError(
-            "SQS needs a region: set MMINDEX_S3__REGION or AWS_DEFAULT_REGION (any region, for an emulator)"
-        ) from None
-    return s3, sqs
-
-
 def connect(base: Settings) -> Any:
     """The broker's Redis, once it answers and no other worker consumes it."""
     from workers.app import app
@@ -404,7 +319,7 @@ def bench_events(*, objects: int = 2000, log: Console) -> dict[str, Any]:
     names = f"mmindex-bench-{token}"
     with connect(base) as broker, ExitStack() as cleanup:
         s3, sqs = clients(base)
-        images = make_images(objects + WARMUP)
+        images = [photo_bytes(seed, (IMAGE_PX, IMAGE_PX)) for seed in range(objects + WARMUP)]
         photos = {f"{PREFIX}{index:05d}.jpg": data for index, data in enumerate(images[:objects])}
         warm = {f"warmup/{index:02d}.jpg": data for index, data in enumerate(images[objects:])}
         scratch = Path(cleanup.enter_context(tempfile.TemporaryDirectory(prefix="mmindex-bench-events-")))
@@ -420,9 +335,9 @@ def bench_events(*, objects: int = 2000, log: Console) -> dict[str, Any]:
         notify(s3, sqs, f"{names}-sqs", queue_url)
 
         log.print(f"bench: starting workers ({', '.join(POOLS)}) and `mmindex events sqs`", highlight=False)
-        children = start_workers(env, scratch, token, cleanup)
+        workers = cleanup.enter_context(start_pools(env, scratch, token))
         intake = start_intake(queue_url, env, scratch, cleanup)
-        pipeline = Pipeline(runtime, s3, broker, env, [*children, intake])
+        pipeline = Pipeline(runtime, s3, broker, env, [workers, intake])
         log.print(f"bench: warming up with {len(warm)} objects", highlight=False)
         upload(s3, f"{names}-ingest", warm)
         warmed = pipeline.wait_done(submit([f"s3://{names}-ingest/warmup/"], runtime).ids, timeout=READY_S)
