@@ -81,6 +81,15 @@ def test_bench_decode_reports_frames_speech_and_memory_against_plain_ffmpeg(cli:
     assert memory["ratio"] == pytest.approx(
         memory["long"]["worker_peak_mb"] / memory["short"]["worker_peak_mb"], rel=0.01
     )
+    # Sampled densely, so that frames held in memory would show: every sampled frame made and written once,
+    # in windows of the decode tasks, and a flatness verdict reported for both peaks.
+    assert memory["sampling_fps"] == 10
+    assert memory["short"]["frames"] == 60  # 10 a second for 6 s
+    for clip in ("short", "long"):
+        assert memory[clip]["thumbnails"] == memory[clip]["frames"], memory[clip]
+        assert memory[clip]["windows"] >= 1 and memory[clip]["decode_s"] > 0
+        assert memory[clip]["worker_peak_mb"] > 0 and memory[clip]["ffmpeg_peak_mb"] > 0, memory[clip]
+    assert isinstance(memory["flat"], bool) and memory["flat_bound"]
 
 
 def test_bench_events_reports_both_paths_without_duplicates_and_leaves_nothing_behind(
