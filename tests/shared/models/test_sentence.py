@@ -128,9 +128,21 @@ def test_encoder_for_a_missing_model_names_the_space_setting(tmp_path: Path) -> 
         encoder_for(Space.VISION, settings)
 
 
-def test_cpu_is_always_available() -> None:
+@pytest.mark.parametrize("cuda", [False, True], ids=["no-cuda", "cuda"])
+def test_cpu_is_always_available_and_auto_is_cuda_only_where_torch_sees_it(
+    cuda: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)  # a GPU is what cannot be had here
+
     assert resolve_device("cpu") == "cpu"
-    assert resolve_device("auto") in {"cpu", "cuda"}
+    assert resolve_device("auto") == ("cuda" if cuda else "cpu")
+    if cuda:
+        assert resolve_device("cuda:1") == "cuda:1"
+    else:
+        with pytest.raises(ModelUnavailable, match="MMINDEX_MODELS__DEVICE=cuda:1 but torch sees no CUDA device"):
+            resolve_device("cuda:1")
 
 
 def test_a_text_longer_than_the_text_tower_takes_is_truncated(clip: SentenceTransformerEncoder) -> None:
