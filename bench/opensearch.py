@@ -27,7 +27,7 @@ import numpy as np
 from rich.console import Console
 
 from shared.config import get_settings
-from shared.documents import Document, Item, Space, document_id
+from shared.documents import Document, Item, Modality, Space, document_id
 from shared.errors import PermanentError, StoreError
 from shared.ledger import source_id
 
@@ -95,7 +95,7 @@ def image_documents(
             source=uri,
             version=image_version(index),
             uri=uri,
-            modality="image",
+            modality=Modality.IMAGE,
             item=0,
             space=Space.VISION,
             thumbnail=f"s3://bench/_mmindex/thumbnails/{index:07d}.jpg",
