@@ -6,15 +6,21 @@ import base64
 import io
 import logging
 import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
+from shared.config import Settings, get_settings
 from shared.documents import Hit, Space
-from shared.errors import HubUnreachable, ModelUnavailable, PermanentError
+from shared.errors import HubUnreachable, MmindexError, ModelUnavailable, PermanentError, SourceNotFound, one_line
+from shared.media import ffmpeg
+from shared.media.image import open_rgb, thumbnail_jpeg
 from shared.models import model_setting
+from shared.models.speech import SAMPLE_RATE
 from shared.runtime import Runtime
 from shared.stores import MAX_K, SearchFilter
 
@@ -30,7 +36,7 @@ from the best down to the median candidate of that space: a moment ends where th
 OTHER_SPACE_STRENGTH = 0.5
 """A neighbour found in another space joins if it stands at least this far from its space's median to its top."""
 QUERY_AUDIO_S = 30.0
-"""A spoken query is cut to this length by the caller (it travels in the message, compressed)."""
+"""A spoken query is cut to this length before it is sent (it travels in the message, compressed)."""
 CANDIDATES_PER_HIT = 4
 """Each space is asked for this many hits per hit wanted, since merging into moments leaves fewer."""
 MODALITIES = ("image", "video", "audio", "text")
@@ -54,6 +60,45 @@ class Query:
     @classmethod
     def from_message(cls, data: dict[str, Any]) -> Query:
         return cls(**data)
+
+
+def image_query(path: Path, *, k: int = 10, modalities: Sequence[str] = (), settings: Settings | None = None) -> Query:
+    """A search by an example image: the file read within MMINDEX_IMAGE__MAX_PIXELS and shrunk to the JPEG
+    thumbnail the vision space is searched with. An error in reading it names the file."""
+    image_settings = (settings or get_settings()).image
+    _must_exist(path)
+    with _naming(path):
+        image = open_rgb(path, max_pixels=image_settings.max_pixels, min_side=image_settings.thumbnail_px)
+    jpeg = thumbnail_jpeg(image, image_settings.thumbnail_px)
+    return Query(image_jpeg=base64.b64encode(jpeg).decode("ascii"), k=k, modalities=list(modalities))
+
+
+def audio_query(path: Path, *, k: int = 10, modalities: Sequence[str] = (), settings: Settings | None = None) -> Query:
+    """A search by the words spoken in a recording: its first QUERY_AUDIO_S, as 16 kHz mono Opus (what the query
+    pool transcribes). An error in reading it names the file; a recording without sound is refused."""
+    _must_exist(path)
+    timeout_s = (settings or get_settings()).media.ffmpeg_timeout_s
+    with _naming(path):
+        samples = ffmpeg.pcm(path, end_s=QUERY_AUDIO_S, timeout_s=timeout_s)
+    if samples.size == 0:
+        raise PermanentError(f"{path}: the recording holds no sound")
+    with _naming(path):
+        audio = ffmpeg.write_audio(samples, SAMPLE_RATE, timeout_s=timeout_s)
+    return Query(audio_ogg=base64.b64encode(audio).decode("ascii"), k=k, modalities=list(modalities))
+
+
+def _must_exist(path: Path) -> None:
+    if not path.is_file():
+        raise SourceNotFound(f"{path}: no such file")
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """An error raised inside is raised again, of the same kind, with the query file's path before its message."""
+    try:
+        yield
+    except MmindexError as error:
+        raise type(error)(f"{path}: {one_line(error)}") from error
 
 
 Key = tuple[str, float | None, float | None]
@@ -180,8 +225,6 @@ def fuse(rankings: list[list[Hit]], k: int, gap_s: float = MOMENT_GAP_S) -> list
 
 def heard(audio_ogg: str, runtime: Runtime) -> str:
     """The words spoken in a query recording."""
-    from shared.media import ffmpeg
-
     transcriber = runtime.transcriber()
     if transcriber is None:
         raise PermanentError("speech-to-text is off (MMINDEX_MODELS__ASR=none): search with words instead")

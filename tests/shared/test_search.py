@@ -165,3 +165,81 @@ def test_a_space_whose_model_no_hub_serves_for_now_is_skipped_and_the_others_ans
     monkeypatch.setattr(runtime, "encoder", vision_unreachable)
     hits = run_query(Query(text="when does the boat sail"), runtime)
     assert hits[0].uri == "/notes/1.md"  # the text space answers; the vision space is skipped, not retried
+
+
+def test_an_image_query_is_the_file_shrunk_to_the_thumbnail_the_vision_space_is_searched_with(tmp_path: Path) -> None:
+    import base64
+    import io
+
+    from PIL import Image
+
+    from shared.search import image_query
+
+    path = tmp_path / "harbour.png"
+    Image.new("RGB", (900, 600), (20, 90, 160)).save(path)
+    settings = Settings(home=tmp_path / "home", image={"thumbnail_px": 128})
+
+    query = image_query(path, k=5, modalities=["image", "video"], settings=settings)
+
+    with Image.open(io.BytesIO(base64.b64decode(query.image_jpeg or ""))) as thumbnail:
+        assert (thumbnail.format, thumbnail.size) == ("JPEG", (192, 128))
+    assert (query.text, query.audio_ogg, query.k, query.modalities) == (None, None, 5, ["image", "video"])
+    assert Query.from_message(query.to_message()) == query
+
+
+def tone(path: Path, seconds: float, rate: int = 44_100) -> Path:
+    """A stereo 16-bit WAV of a 440 Hz tone."""
+    import wave
+
+    import numpy as np
+
+    wave_form = (np.sin(2 * np.pi * 440 * np.arange(int(seconds * rate)) / rate) * 8000).astype("<i2")
+    with wave.open(str(path), "wb") as file:
+        file.setnchannels(2)
+        file.setsampwidth(2)
+        file.setframerate(rate)
+        file.writeframes(np.repeat(wave_form, 2).tobytes())
+    return path
+
+
+def test_an_audio_query_is_the_recording_s_first_30_s_at_16_khz_mono(tmp_path: Path) -> None:
+    import base64
+
+    from shared.media import ffmpeg
+    from shared.search import QUERY_AUDIO_S, audio_query
+
+    query = audio_query(tone(tmp_path / "long.wav", 40.0), k=3, settings=Settings(home=tmp_path / "home"))
+
+    sent = tmp_path / "sent"
+    sent.write_bytes(base64.b64decode(query.audio_ogg or ""))
+    assert ffmpeg.probe(sent, timeout_s=30).audio in {"opus", "flac"}  # Opus, or FLAC without libopus
+    samples = ffmpeg.pcm(sent, timeout_s=30)  # the whole of what travels: cut, and read back at 16 kHz
+    assert abs(samples.size / 16_000 - QUERY_AUDIO_S) < 0.1
+    assert (query.text, query.image_jpeg, query.k, query.modalities) == (None, None, 3, [])
+
+
+def test_a_query_file_that_is_missing_unreadable_or_silent_is_refused_naming_it(tmp_path: Path) -> None:
+    import re
+    import wave
+
+    from shared.errors import SourceNotFound
+    from shared.search import audio_query, image_query
+
+    settings = Settings(home=tmp_path / "home")
+    missing, damaged, silent = tmp_path / "missing.jpg", tmp_path / "damaged.jpg", tmp_path / "silent.wav"
+    damaged.write_bytes(b"not a photo at all")
+    with wave.open(str(silent), "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(16_000)
+
+    with pytest.raises(SourceNotFound, match=rf"^{re.escape(str(missing))}: no such file$"):
+        image_query(missing, settings=settings)
+    with pytest.raises(SourceNotFound, match=rf"^{re.escape(str(missing))}: no such file$"):
+        audio_query(missing, settings=settings)
+    with pytest.raises(PermanentError, match=rf"^{re.escape(str(damaged))}: not a readable image"):
+        image_query(damaged, settings=settings)
+    with pytest.raises(PermanentError, match=rf"^{re.escape(str(damaged))}: "):
+        audio_query(damaged, settings=settings)
+    with pytest.raises(PermanentError, match=rf"^{re.escape(str(silent))}: the recording holds no sound$"):
+        audio_query(silent, settings=settings)
