@@ -21,8 +21,8 @@ from tornado.options import options as flower_options
 
 from shared.config import Settings
 from workers.app import app as celery_app
-from workers.cli import _POOLS
 from workers.cli import app as cli
+from workers.queues import POOLS as _POOLS
 
 
 def check_command(argv: Sequence[str]) -> Any:

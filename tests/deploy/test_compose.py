@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.deploy.contract import check_command, check_settings
-from workers.cli import _POOLS
+from workers.queues import POOLS as _POOLS
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"

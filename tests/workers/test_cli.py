@@ -328,7 +328,7 @@ def test_an_opensearch_password_stays_out_of_failure_reasons_and_status(cli: Cli
 
 
 def test_search_shows_each_hit_s_words_and_its_whole_path_on_one_line() -> None:
-    from workers.cli import hits_text
+    from workers.cli.search import hits_text
 
     path = "/srv/media/archive/2024/recordings/harbour-interviews/morning-radio-episode-0042.ogg"
     hits = [

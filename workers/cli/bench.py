@@ -1,0 +1,74 @@
+"""`bench`: measure a stage against a plain baseline, with the benchmarks of the project's checkout."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from workers.cli.common import err, fail, out
+
+
+def _benchmarks() -> dict[str, Any]:
+    """The checkout's `bench` package: importable when the project runs from its source tree (an editable install)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "__init__.py").is_file():
+        raise fail("mmindex bench runs from a checkout of the project: the benchmarks are not installed with it")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bench import BENCHMARKS
+
+    return BENCHMARKS
+
+
+def bench(
+    name: Annotated[str, typer.Argument(help="embed, opensearch, decode or events")],
+    *,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos (default 200)")] = None,
+    docs: Annotated[
+        int | None,
+        typer.Option("--docs", min=1, help="opensearch: documents to search over (default 100000)"),
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="opensearch: clustered (like embeddings; default) or uniform")
+    ] = None,
+    seconds: Annotated[
+        int | None, typer.Option("--seconds", min=3, help="decode: length of the clip in seconds (default 60)")
+    ] = None,
+    objects: Annotated[
+        int | None, typer.Option("--objects", min=1, help="events: objects uploaded per path (default 2000)")
+    ] = None,
+) -> None:
+    """Measure a stage against a plain baseline, in one run (from a checkout of the project: the benchmarks and the
+    fixtures they read are not part of the installed package)."""
+    benchmarks = _benchmarks()
+
+    if name not in benchmarks:
+        raise fail(f"unknown benchmark {name!r}; available: {', '.join(benchmarks)}")
+    benchmark = benchmarks[name]
+    # Each benchmark takes the options its signature names, with its own defaults; a given one must apply.
+    given = {
+        option: value
+        for option, value in {
+            "images": images,
+            "docs": docs,
+            "data": data,
+            "seconds": seconds,
+            "objects": objects,
+        }.items()
+        if value is not None
+    }
+    for option in given:
+        if option not in inspect.signature(benchmark).parameters:
+            raise fail(f"--{option} does not apply to the {name} benchmark")
+    figures = benchmark(log=err, **given)
+    if as_json:
+        print(json.dumps(figures, indent=2))
+    else:
+        for key, value in figures.items():
+            out.print(f"{key}: {value}")

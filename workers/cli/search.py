@@ -1,0 +1,84 @@
+"""`search`: a text, image or spoken query sent to the query pool, and its hits shown best first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from shared.config import get_settings
+from shared.errors import MmindexError, one_line
+from workers.cli.common import fail, out, reach_index
+
+WORDS_SHOWN = 240
+"""Characters of a hit's words that `search` shows."""
+HITS_NOTE = "ranked by relevance fused across the spaces searched; similarity is each hit's own cosine similarity"
+
+
+def search(
+    text: Annotated[str | None, typer.Argument(help="What to look for, in words")] = None,
+    *,
+    image: Annotated[Path | None, typer.Option("--image", help="Find images and video moments like this one")] = None,
+    audio: Annotated[
+        Path | None, typer.Option("--audio", help="Search with the words spoken in this recording (first 30 s)")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, max=1000, help="How many hits")] = 10,
+    modality: Annotated[
+        list[str] | None, typer.Option("--modality", help="image, video, audio or text; repeatable")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits, best first")] = False,
+) -> None:
+    """Search the index by text, an example image, or a spoken query."""
+    if sum(bool(given) for given in (text, image, audio)) != 1:
+        raise fail("give one of TEXT to search for, --image FILE or --audio FILE")
+    from shared.search import MODALITIES, Query, audio_query, image_query
+
+    unknown = sorted(set(modality or []) - set(MODALITIES))
+    if unknown:
+        raise fail(f"unknown --modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
+    reach_index(create=False)
+    from celery.exceptions import TimeoutError as CeleryTimeoutError
+
+    from workers.query import search as search_task
+
+    try:  # a query file's errors name it, in one line
+        if image:
+            query = image_query(image, k=k, modalities=modality or [])
+        elif audio:
+            query = audio_query(audio, k=k, modalities=modality or [])
+        else:
+            query = Query(text=text, k=k, modalities=modality or [])
+    except MmindexError as error:
+        raise fail(str(error)) from None
+    settings = get_settings()
+    try:
+        result = search_task.apply_async(args=[query.to_message()])
+        hits: list[dict[str, Any]] = result.get(timeout=settings.tasks.query_timeout_s, propagate=True)
+    except MmindexError as error:
+        raise fail(one_line(error)) from None
+    except CeleryTimeoutError:
+        raise fail(
+            f"no answer from the query pool in {settings.tasks.query_timeout_s:.0f} s;"
+            " is `mmindex worker query` running?"
+        ) from None
+    if as_json:
+        print(json.dumps(hits, indent=2))
+        return
+    out.print(hits_text(hits) if hits else "no hits", highlight=False, markup=False)
+
+
+def hits_text(hits: list[dict[str, Any]]) -> str:
+    """Hits in their order, best first: a line each with its whole path (never folded, so it can be copied), and
+    under it the words said or written there."""
+    lines = [f"{'#':>3}  {'similarity':<10}  {'modality':<8}  {'time':<15}  uri"]
+    for rank, hit in enumerate(hits, start=1):
+        span = f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else ""
+        lines.append(f"{rank:>3}  {hit['score']:<10.3f}  {hit['modality']:<8}  {span:<15}  {hit['uri']}")
+        words = " ".join((hit.get("text") or "").split())
+        if words:
+            cut = words if len(words) <= WORDS_SHOWN else words[: WORDS_SHOWN - 1].rstrip() + "…"
+            lines.append(f"{'':>3}  “{cut}”")
+    lines.append(HITS_NOTE)
+    return "\n".join(lines)
