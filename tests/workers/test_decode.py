@@ -86,7 +86,7 @@ def test_a_window_task_sniffs_what_it_reads_and_refuses_another_kind(
     (record,) = runtime.ledger.get([id])
     from shared.errors import UnsupportedMedia
     from shared.media import MediaKind
-    from workers.decoders import Window
+    from workers.messages import Window
 
     with pytest.raises(UnsupportedMedia, match=r"^content is now text, not the video whose windows were planned"):
         decode_source(record, runtime, Window(1, 3, 4.0, 8.0), MediaKind.VIDEO)
@@ -203,14 +203,16 @@ def test_the_task_time_limit_met_while_a_document_is_read_stops_the_task_and_fai
     from celery.exceptions import SoftTimeLimitExceeded
 
     from shared.media import MediaKind
-    from workers.decoders import DECODERS, Decoded
+    from workers.decoders import DECODERS, Decoded, MediaDecoder
 
     def out_of_time() -> Iterator[Any]:
         raise SoftTimeLimitExceeded()
         yield
 
     # Celery raises it wherever the task's thread is when the soft limit passes: here, reading a document.
-    monkeypatch.setitem(DECODERS, MediaKind.TEXT, lambda *_: Decoded(stream=out_of_time()))
+    monkeypatch.setitem(
+        DECODERS, MediaKind.TEXT, MediaDecoder(MediaKind.TEXT, lambda *_: Decoded(stream=out_of_time()))
+    )
     folder = tmp_path / "group"
     (folder / "notes").mkdir(parents=True)
     (folder / "notes" / "a.txt").write_text("Prune the roses in early spring.")

@@ -82,6 +82,6 @@ def test_a_source_with_a_refused_document_is_failed_not_done(
 def test_settling_a_source_the_ledger_lost_keeps_its_documents_and_ends_nothing(runtime: Runtime) -> None:
     """After a Redis restart without persistence an index task writes documents of a source the ledger no longer
     knows: the task finishes (the documents stay, the sweeper's log tells to ingest again), it does not crash."""
-    from workers.index import settle
+    from shared.lifecycle import settle
 
     settle(runtime, {("a-source-the-ledger-never-heard-of", "v1")})
