@@ -25,7 +25,7 @@ from workers.queues import Queue
 
 log = logging.getLogger(__name__)
 
-app = Celery("mmindex", include=["workers.decode", "workers.embed", "workers.index", "workers.query"])
+app = Celery("mmindex", include=["workers.decode", "workers.embed", "workers.index", "workers.query", "workers.sweep"])
 
 _configured = threading.Event()
 """Set once `configure` has pointed the app at some settings: the app's start-up leaves them as they are."""
@@ -133,17 +133,3 @@ def _preload_models(sender: Any = None, **_: object) -> None:
     forked = isinstance(sender.pool, Prefork)  # the children would each load their own
     if queues & {Queue.EMBED.value, Queue.QUERY.value} and not forked:
         threading.Thread(target=preload, name="preload", daemon=True).start()
-
-
-@worker_ready.connect  # type: ignore[untyped-decorator]
-def _start_sweeper(sender: Any = None, **_: object) -> None:
-    """Every worker looks for stranded sources, and for a ledger that lost its state, in the background
-    (workers/sweep.py). A prefork pool's main process does not open the store (its children are forked from it
-    and must start without its connections): it counts the store's documents in a short-lived process instead."""
-    from celery.concurrency.prefork import TaskPool as Prefork
-
-    from workers.sweep import Sweeper
-
-    if sender is None or not get_settings().distributed:
-        return
-    Sweeper(open_store=not isinstance(sender.pool, Prefork)).start()

@@ -36,6 +36,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from celery.signals import worker_ready
+
+from shared.config import get_settings
 from shared.errors import one_line
 from shared.ledger import SourceRecord, State
 from shared.runtime import Runtime, get_runtime
@@ -228,3 +231,16 @@ class Sweeper(threading.Thread):
         interval = runtime.settings.tasks.sweep_interval_s
         if runtime.broker.set(LOCK, self.owner, nx=True, px=max(1, int(interval * 1000))):
             requeue(runtime)
+
+
+@worker_ready.connect  # type: ignore[untyped-decorator]
+def _start_sweeper(sender: Any = None, **_: object) -> None:
+    """Every worker looks for stranded sources, and for a ledger that lost its state, in the background (Celery
+    imports this module in every worker: it is in the app's `include`, workers/app.py). A prefork pool's main process
+    does not open the store (its children are forked from it and must start without its connections): it counts the
+    store's documents in a short-lived process instead."""
+    from celery.concurrency.prefork import TaskPool as Prefork  # imports billiard's pool: only in a worker
+
+    if sender is None or not get_settings().distributed:
+        return
+    Sweeper(open_store=not isinstance(sender.pool, Prefork)).start()
