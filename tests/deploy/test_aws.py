@@ -47,7 +47,7 @@ CALLS = {
     "receive_message": "sqs:ReceiveMessage",
     "delete_message_batch": "sqs:DeleteMessage",
 }
-CODE = [ROOT / "shared" / "storage" / "s3.py", ROOT / "workers" / "events" / "sqs.py"]
+CODE = [ROOT / "shared" / "storage" / "s3.py", ROOT / "workers" / "intakes" / "sqs.py"]
 ES_ACTIONS = {f"es:ESHttp{verb}" for verb in ("Get", "Head", "Post", "Put")}  # no DELETE: see WorkerSearchPolicy
 S3_READS = {"s3:GetObject", "s3:ListBucket"}
 """S3 actions a worker may use on the whole bucket; any other may touch only the derived prefix."""
