@@ -71,10 +71,17 @@ class ObjectEvent:
     """Hex string that orders events on one key; see `newer`."""
     time: str | None
     """When S3 says it happened, as given."""
+    path: str | None = None
+    """For a file of a local folder (the folder watch's events): its absolute path, which is then its URI."""
 
     @property
     def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return self.path if self.path is not None else f"s3://{self.bucket}/{self.key}"
+
+    @classmethod
+    def file_removed(cls, path: str) -> ObjectEvent:
+        """A local file that left its folder, recorded as `shared.storage.locate` records a local source."""
+        return cls(EventKind.REMOVED, "local", path, None, None, None, None, None, path=path)
 
 
 # Event names without "s3:", by what comes before the first ":": what happened to the object.

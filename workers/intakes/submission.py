@@ -141,7 +141,7 @@ def apply(events: Sequence[ObjectEvent], only: EventFilter, runtime: Runtime | N
     source out of the index. Duplicate and out-of-order events (by S3's sequencer) change nothing, so a
     burst of writes to one key settles on the latest. Raises only transient faults (broker, ledger,
     storage unreachable), in which case the caller must not acknowledge the events: applying them again
-    is harmless. A removal goes through `shared.lifecycle.remove`, as the folder watch's do."""
+    is harmless. The folder watch's removals come this way too (`ObjectEvent.file_removed`)."""
     runtime = runtime or get_runtime()
     applied = Applied()
     pipeline = runtime.settings.pipeline_version

@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.lifecycle import remove
+from shared.notifications import EventFilter, ObjectEvent
 from shared.runtime import Runtime, get_runtime
 from shared.storage import locate
 from shared.storage.local import LocalStorage, walk
-from workers.intakes.submission import submit_listed
+from workers.intakes.submission import apply, submit_listed
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,9 @@ class Watcher:
         for path in removed:
             del self.seen[path]
             self.done.pop(path, None)
-            remove(self.runtime, locate(str(path)))  # as `apply` removes a source whose removal event came
+        if removed:  # through `apply`, as every intake's removals: a file written again since stays indexed
+            gone = [ObjectEvent.file_removed(locate(str(path)).key) for path in removed]
+            apply(gone, EventFilter(ignore_prefix=""), self.runtime)
         if ready:
             # Listed here, against the watched folder, so that a link is followed only as MMINDEX_INGEST__LINKS
             # says: a link out of the folder, a FIFO or a device fails with its reason and is never read.

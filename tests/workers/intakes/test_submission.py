@@ -1,16 +1,24 @@
 """workers/intakes/submission.py: what `mmindex ingest` records and reports for links, non-regular files, hidden
-files and paths that do not exist (embedded mode, the real command)."""
+files and paths that do not exist (embedded mode, the real command), and how `apply` takes a local file's removal
+(the folder watch's)."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from shared.documents import Space
+from shared.ledger import State
+from shared.notifications import EventFilter, ObjectEvent
+from shared.runtime import Runtime, get_runtime, reset_runtime
+from tests.shared.test_lifecycle import version_of, versions_held
 from tests.support.cli import Cli
 from tests.support.media import photo
+from workers.intakes.submission import apply
 
 
 @pytest.mark.timeout(300)
@@ -66,3 +74,30 @@ def test_a_typo_is_reported_and_leaves_no_failed_source(cli: Cli, tmp_path: Path
     status = cli.json("status")
     assert status["counts"]["failed"] == 0 and status["failed"] == []
     assert status["counts"]["done"] == 1
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Runtime]:
+    for name in [name for name in os.environ if name.startswith("MMINDEX_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MMINDEX_HOME", str(tmp_path / "home"))
+    reset_runtime()
+    runtime = get_runtime()
+    runtime.store.ensure({Space.TEXT: 3})
+    yield runtime
+    reset_runtime()
+
+
+def test_a_removed_local_file_leaves_the_index_and_one_written_again_stays(runtime: Runtime, tmp_path: Path) -> None:
+    gone, back = tmp_path / "gone.txt", tmp_path / "back.txt"
+    back.write_text("written again after its removal was seen\n")
+    gone_id = version_of(runtime, gone, "v1")
+    back_id = version_of(runtime, back, "v2")
+
+    events = [ObjectEvent.file_removed(str(path)) for path in (gone, back)]
+    applied = apply(events, EventFilter(ignore_prefix=""), runtime)
+
+    assert applied.removed == [str(gone)] and applied.unchanged == [str(back)]
+    states = {record.id: record.state for record in runtime.ledger.get([gone_id, back_id])}
+    assert states == {gone_id: State.DELETED, back_id: State.DONE}
+    assert versions_held(runtime) == ["words of v2"]
