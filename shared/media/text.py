@@ -44,9 +44,6 @@ from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 from shared.errors import CorruptMedia, UnsupportedMedia
 from shared.media.sniff import PDF_MAGIC
 
-# pypdf reports damage it works around as log warnings, one or more per odd file; a PDF it cannot read raises.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
-
 _READ_BYTES = 1 << 14  # longest line read at once; a longer one arrives in pieces
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE, whose mark it starts with
@@ -325,6 +322,9 @@ def _pdf_chunks(handle: BinaryIO, packer: _Packer) -> Iterator[Chunk]:
 
 def _pdf_pages(handle: BinaryIO) -> Iterator[tuple[int, str]]:
     """(page number from 1, its text) for each page of the PDF open as `handle`."""
+    # pypdf reports damage it works around as log warnings, one or more per odd file; a PDF it cannot read raises.
+    # Set here, where PDFs are read, so that importing this module changes no logger.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     with _pdf_faults():
         reader = PdfReader(handle)
         if reader.is_encrypted:
