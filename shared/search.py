@@ -15,7 +15,7 @@ from typing import Any
 from PIL import Image
 
 from shared.config import Settings, get_settings
-from shared.documents import Hit, Space
+from shared.documents import Hit, Modality, Space
 from shared.errors import HubUnreachable, MmindexError, ModelUnavailable, PermanentError, SourceNotFound, one_line
 from shared.media import ffmpeg
 from shared.media.image import open_rgb, thumbnail_jpeg
@@ -39,7 +39,7 @@ QUERY_AUDIO_S = 30.0
 """A spoken query is cut to this length before it is sent (it travels in the message, compressed)."""
 CANDIDATES_PER_HIT = 4
 """Each space is asked for this many hits per hit wanted, since merging into moments leaves fewer."""
-MODALITIES = ("image", "video", "audio", "text")
+MODALITIES = tuple(modality.value for modality in Modality)
 """What a search may be narrowed to."""
 
 

@@ -27,7 +27,7 @@ from celery.exceptions import SoftTimeLimitExceeded, Terminated, TimeLimitExceed
 from shared.documents import Item
 from shared.errors import PermanentError, RetryableError, SourceNotFound, UnsupportedMedia, one_line
 from shared.ledger import SourceRecord, State
-from shared.lifecycle import fail_sources, settle
+from shared.lifecycle import Source, fail_sources, settle
 from shared.media import MediaKind
 from shared.media.ffmpeg import Remote
 from shared.media.sniff import SNIFF_BYTES, kind_from_name, sniff, sniff_bytes
@@ -37,7 +37,7 @@ from shared.runtime import Runtime, get_runtime
 from shared.storage import is_s3
 from workers.decoders import DECODERS, WHOLE, Decoded, reads_in_place
 from workers.embed import embed
-from workers.messages import DecodeMessage, EmbedMessage, Payload, Source, Window
+from workers.messages import DecodeMessage, EmbedMessage, Payload, Window
 from workers.queues import Queue
 from workers.task import PipelineTask, pipeline_task
 

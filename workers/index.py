@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from shared.documents import Document
-from shared.lifecycle import fail_sources, settle
+from shared.lifecycle import Source, fail_sources, settle
 from shared.runtime import get_runtime
-from workers.messages import IndexMessage, Payload, Source
+from workers.messages import IndexMessage, Payload
 from workers.queues import Queue
 from workers.task import PipelineTask, pipeline_task
 

@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.documents import Item
+from shared.lifecycle import Source
 from shared.media import MediaKind
 from shared.models import Vectors, pack, unpack
 from workers.queues import Queue
 
 Payload = dict[str, Any]
 """A task's one argument, as it travels: a JSON dict."""
-
-Source = tuple[str, str]
-"""A source version: (source id, version)."""
 
 
 def sources_of(payload: Payload) -> list[Source]:

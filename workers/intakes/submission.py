@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from shared.errors import PermanentError, SourceNotFound, one_line
 from shared.ledger import FAILURES, FINAL, Action, SourceRecord, State, source_id
-from shared.lifecycle import fail_sources, remove
+from shared.lifecycle import Source, fail_sources, remove
 from shared.notifications import EventFilter, EventKind, ObjectEvent
 from shared.runtime import Runtime, get_runtime
 from shared.storage import ObjectInfo, SentinelVersion, locate
 from workers.decode import decode
-from workers.messages import DecodeMessage, Source
+from workers.messages import DecodeMessage
 
 
 @dataclass
