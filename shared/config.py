@@ -167,6 +167,16 @@ class IngestSettings(Group):
     )
 
 
+def _name_list(value: Any) -> Any:
+    """`a,b` or `["a", "b"]` from the environment; a list as it is."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [name.strip() for name in text.split(",") if name.strip()]
+    return value
+
+
 class EventSettings(Group):
     """The event intakes: `mmindex events sqs|webhook|watch`."""
 
@@ -191,19 +201,35 @@ class EventSettings(Group):
         16 * 1024**2, gt=0, description="Largest request body the webhook accepts (413 above, 411 without a length)"
     )
 
-    @field_validator("buckets", mode="before")
-    @classmethod
-    def _bucket_list(cls, value: Any) -> Any:
-        """`a,b` or `["a", "b"]` from the environment; a list as it is."""
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                return json.loads(text)
-            return [name.strip() for name in text.split(",") if name.strip()]
-        return value
+    _buckets = field_validator("buckets", mode="before")(_name_list)
 
     watch_interval_s: float = Field(1.0, gt=0, description="How often `events watch` scans its folder")
     settle_s: float = Field(2.0, ge=0, description="A watched file unchanged this long has finished being written")
+
+
+class ApiSettings(Group):
+    """The HTTP API and search page: `mmindex serve`."""
+
+    search_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Bearer keys that may search and fetch files (comma-separated)"
+    )
+    admin_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="Bearer keys that may do everything (comma-separated)"
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins whose pages may call the API (comma-separated); none by default"
+    )
+    max_body_bytes: int = Field(8 * 1024**2, gt=0, description="Largest JSON request body (413 above)")
+    max_upload_bytes: int = Field(32 * 1024**2, gt=0, description="Largest multipart upload (413 above)")
+    search_threads: int = Field(4, gt=0, description="Searches answered at once in embedded mode")
+    link_ttl_s: int = Field(900, gt=0, description="How long a file link in a search answer stays valid")
+
+    _lists = field_validator("search_keys", "admin_keys", "cors_origins", mode="before")(_name_list)
+
+    @property
+    def keyed(self) -> bool:
+        """True when the server requires a key."""
+        return bool(self.search_keys or self.admin_keys)
 
 
 class TaskSettings(Group):
@@ -259,6 +285,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     pipeline_version: str = Field("1", description="Bump to re-index unchanged sources after a pipeline change")
     worker_processes: int = Field(
         1, gt=0, description="Processes in this worker's pool; set by `mmindex worker` to share CPU threads"

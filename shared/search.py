@@ -62,27 +62,32 @@ class Query:
         return cls(**data)
 
 
-def image_query(path: Path, *, k: int = 10, modalities: Sequence[str] = (), settings: Settings | None = None) -> Query:
+def image_query(
+    path: Path, *, k: int = 10, modalities: Sequence[str] = (), settings: Settings | None = None, name: str = ""
+) -> Query:
     """A search by an example image: the file read within MMINDEX_IMAGE__MAX_PIXELS and shrunk to the JPEG
-    thumbnail the vision space is searched with. An error in reading it names the file."""
+    thumbnail the vision space is searched with. An error in reading it names the file (or `name`, e.g. an
+    upload's file name)."""
     image_settings = (settings or get_settings()).image
     _must_exist(path)
-    with _naming(path):
+    with _naming(name or path):
         image = open_rgb(path, max_pixels=image_settings.max_pixels, min_side=image_settings.thumbnail_px)
     jpeg = thumbnail_jpeg(image, image_settings.thumbnail_px)
     return Query(image_jpeg=base64.b64encode(jpeg).decode("ascii"), k=k, modalities=list(modalities))
 
 
-def audio_query(path: Path, *, k: int = 10, modalities: Sequence[str] = (), settings: Settings | None = None) -> Query:
+def audio_query(
+    path: Path, *, k: int = 10, modalities: Sequence[str] = (), settings: Settings | None = None, name: str = ""
+) -> Query:
     """A search by the words spoken in a recording: its first QUERY_AUDIO_S, as 16 kHz mono Opus (what the query
-    pool transcribes). An error in reading it names the file; a recording without sound is refused."""
+    pool transcribes). An error in reading it names the file (or `name`); a recording without sound is refused."""
     _must_exist(path)
     timeout_s = (settings or get_settings()).media.ffmpeg_timeout_s
-    with _naming(path):
+    with _naming(name or path):
         samples = ffmpeg.pcm(path, end_s=QUERY_AUDIO_S, timeout_s=timeout_s)
     if samples.size == 0:
-        raise PermanentError(f"{path}: the recording holds no sound")
-    with _naming(path):
+        raise PermanentError(f"{name or path}: the recording holds no sound")
+    with _naming(name or path):
         audio = ffmpeg.write_audio(samples, SAMPLE_RATE, timeout_s=timeout_s)
     return Query(audio_ogg=base64.b64encode(audio).decode("ascii"), k=k, modalities=list(modalities))
 
@@ -93,7 +98,7 @@ def _must_exist(path: Path) -> None:
 
 
 @contextmanager
-def _naming(path: Path) -> Iterator[None]:
+def _naming(path: Path | str) -> Iterator[None]:
     """An error raised inside is raised again, of the same kind, with the query file's path before its message."""
     try:
         yield

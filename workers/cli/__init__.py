@@ -1,9 +1,9 @@
 """The `mmindex` command line: the commands and options the README documents are a contract.
 
-Each group of commands has a module (`ingest`, `search`, `pools`, `bench`, `events`); this one registers them, in the
-order `--help` lists them, and runs the command so that what goes wrong is told in one line. Heavy libraries
-(torch, sentence-transformers, LanceDB, Celery's workers) are imported by the commands that use them, so that
-`status` or `--help` start in a fraction of a second.
+Each group of commands has a module (`ingest`, `search`, `serve`, `pools`, `bench`, `events`); this one registers
+them, in the order `--help` lists them, and runs the command so that what goes wrong is told in one line.
+Heavy libraries (torch, sentence-transformers, LanceDB, Celery's workers) are imported by the commands that use them,
+so that `status` or `--help` start in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from shared.errors import MmindexError, mask, one_line
-from workers.cli import bench, events, ingest, pools, search
+from workers.cli import bench, events, ingest, pools, search, serve
 from workers.cli.common import err, unreachable
 
 app = typer.Typer(
@@ -31,6 +31,7 @@ app.command()(ingest.ingest)
 app.command()(ingest.retry)
 app.command()(search.search)
 app.command()(ingest.status)
+app.command()(serve.serve)
 app.command(context_settings=PASSED_ON)(pools.worker)
 app.command()(pools.ping)
 app.command(context_settings=PASSED_ON)(pools.flower)

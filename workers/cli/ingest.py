@@ -5,23 +5,18 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.config import get_settings
-from shared.errors import MmindexError, mask, one_line
-from shared.ledger import FAILURES, FINAL, PENDING
+from shared.errors import MmindexError, one_line
+from shared.ledger import FAILURES, FINAL
 from workers.cli.common import err, fail, get_runtime, out, reach_index
 
 if TYPE_CHECKING:
     from workers.intakes.submission import Submission
-
-RETRY_LIMIT = 100_000
-"""`retry` replays at most this many of the most recent failures at once."""
-RATE_WINDOW_S = 120.0
-"""`status` measures throughput over this many seconds for its ETA."""
 
 
 def ingest(
@@ -49,18 +44,14 @@ def retry(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object, as `ingest` does")] = False,
 ) -> None:
     """Queue failed and dead-lettered sources again (their current version in storage). Exits 1 if any failed."""
-    from workers.intakes.submission import Submission, submit
-    from workers.sweep import stranded
+    from workers.reports import retry as retry_failed
 
     reach_index(create=False)
-    failures = get_runtime().ledger.failures(limit=RETRY_LIMIT) + stranded()  # and sources an outage stranded
-    if not failures:
-        _report(Submission(), wait=False, as_json=as_json)
     try:
-        submission = submit([record.uri for record in failures])
+        submission = retry_failed(get_runtime())  # and the sources an outage stranded
     except MmindexError as error:
         raise fail(one_line(error)) from None
-    _report(submission, wait=wait, as_json=as_json)
+    _report(submission, wait=wait and bool(submission.ids), as_json=as_json)
 
 
 def _wait(ids: list[str], timeout: float, show: bool) -> None:
@@ -89,18 +80,14 @@ def _wait(ids: list[str], timeout: float, show: bool) -> None:
 def _report(submission: Submission, *, wait: bool, as_json: bool) -> None:
     """What became of submitted sources (after waiting for them, if asked), as `ingest` prints it; exit 1 if any
     failed."""
-    from workers.intakes.submission import outcome
+    from workers.reports import submission_report
 
     settings = get_settings()
     waited = settings.distributed and wait
     if waited:
         _wait(submission.ids, settings.ingest.wait_timeout_s, show=sys.stderr.isatty() or not as_json)
-    records = get_runtime().ledger.get(submission.ids)
-    indexed, failed, pending = outcome(records)
-    failed = submission.unlisted + failed
-    result: dict[str, Any] = {"indexed": indexed, "failed": failed, "skipped": submission.skipped}
-    if pending:
-        result["queued"] = pending
+    result = submission_report(submission, get_runtime())
+    indexed, failed, pending = result["indexed"], result["failed"], result.get("queued", [])
     if as_json:
         print(json.dumps(result, indent=2))
     else:
@@ -117,27 +104,21 @@ def _report(submission: Submission, *, wait: bool, as_json: bool) -> None:
 
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False) -> None:
     """Sources per state, throughput and an ETA, and the failed ones with their reasons."""
+    from workers.reports import status_report
+
     reach_index(create=False)
-    ledger = get_runtime().ledger
-    counts = ledger.counts()
-    pending = sum(counts[state] for state in PENDING)
-    per_minute = ledger.finished_since(time.time() - RATE_WINDOW_S) * 60 / RATE_WINDOW_S
-    eta_s = None if pending and not per_minute else round(pending / per_minute * 60, 1) if pending else 0.0
-    failed = [
-        {"uri": record.uri, "error": mask(record.error or "failed"), "state": record.state.value}
-        for record in ledger.failures()
-    ]
+    figures = status_report(get_runtime())
     if as_json:
-        figures = {
-            "counts": {state.value: n for state, n in counts.items()},
-            "pending": pending,
-            "finished_per_minute": round(per_minute, 1),
-            "eta_s": eta_s,
-            "failed": failed,
-        }
         print(json.dumps(figures, indent=2))
         return
-    out.print("  ".join(f"{state.value} {n}" for state, n in counts.items()))
+    counts, pending, per_minute, eta_s, failed = (
+        figures["counts"],
+        figures["pending"],
+        figures["finished_per_minute"],
+        figures["eta_s"],
+        figures["failed"],
+    )
+    out.print("  ".join(f"{state} {n}" for state, n in counts.items()))
     if pending:
         eta = "unknown (nothing finished lately)" if eta_s is None else f"{eta_s:.0f} s"
         out.print(f"{pending} on their way, {per_minute:.1f} finished a minute, done in {eta}")

@@ -20,6 +20,13 @@ from shared.storage import ObjectInfo, SentinelVersion, locate
 from workers.decode import decode
 from workers.messages import DecodeMessage
 
+Send = Callable[[DecodeMessage], None]
+"""How a group of sources is sent to decode: by default queued (or, without a broker, decoded right away)."""
+
+
+def queue_decode(message: DecodeMessage) -> None:
+    decode.delay(message.to_message())
+
 
 @dataclass
 class Submission:
@@ -36,7 +43,7 @@ class Submission:
         return [id for id, _ in self.queued] + self.missing
 
 
-def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
+def submit(uris: Sequence[str], runtime: Runtime | None = None, send: Send | None = None) -> Submission:
     """Queue every new or changed source under `uris` (paths or s3:// URIs). Unchanged ones are skipped.
 
     Decode tasks go out as soon as a group fills, and whatever was recorded is sent even if listing
@@ -44,11 +51,12 @@ def submit(uris: Sequence[str], runtime: Runtime | None = None) -> Submission:
     right here, so the sources are finished when this returns.
 
     A path that does not exist is reported (`unlisted`) and recorded only if the ledger knew it: a source that
-    was indexed and is gone fails and its documents go, a typo leaves no trace.
+    was indexed and is gone fails and its documents go, a typo leaves no trace. `send` replaces how the decode
+    groups go out (the HTTP server's embedded mode hands them to its background worker).
     """
     runtime = runtime or get_runtime()
     submission = Submission()
-    with decode_groups(runtime) as queue:
+    with decode_groups(runtime, send) as queue:
         for uri in uris:
             try:
                 for info in runtime.storage(uri).list(uri):
@@ -96,26 +104,27 @@ def record(info: ObjectInfo, submission: Submission, queue: Callable[[str, str],
 
 
 @contextmanager
-def decode_groups(runtime: Runtime) -> Iterator[Callable[[str, str], None]]:
+def decode_groups(runtime: Runtime, send: Send | None = None) -> Iterator[Callable[[str, str], None]]:
     """A function that queues a source version for decoding: decode tasks go out as soon as a group of
     `MMINDEX_INGEST__SOURCES_PER_TASK` fills, and the last group when the block ends, however it ends, so no
     source recorded as queued is left with no task on its way."""
     group: list[Source] = []
+    dispatch = send or queue_decode
 
-    def send() -> None:
+    def flush() -> None:
         if group:
-            decode.delay(DecodeMessage(list(group)).to_message())
+            dispatch(DecodeMessage(list(group)))
             group.clear()
 
     def queue(id: str, version: str) -> None:
         group.append((id, version))
         if len(group) >= runtime.settings.ingest.sources_per_task:
-            send()
+            flush()
 
     try:
         yield queue
     finally:
-        send()
+        flush()
 
 
 def exists(runtime: Runtime, uri: str) -> bool:

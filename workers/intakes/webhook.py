@@ -110,6 +110,24 @@ class WebhookServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)  # its thread's read ends at once, and the thread with it
 
 
+def apply_in_lanes(events: Sequence[ObjectEvent], runtime: Runtime) -> Applied:
+    """Apply the events; a large notification in lanes by key, each lane in order (the ledger's round trips,
+    one per event, are what takes the time)."""
+    only = event_filter(runtime.settings)
+    if len(events) <= runtime.settings.ingest.sources_per_task or not runtime.settings.distributed:
+        return apply(events, only, runtime)
+    lanes: list[list[ObjectEvent]] = [[] for _ in range(LANES)]
+    for event in events:
+        lanes[zlib.crc32(event.uri.encode()) % LANES].append(event)
+    with ThreadPoolExecutor(LANES, thread_name_prefix="webhook-apply") as pool:
+        results = list(pool.map(lambda lane: apply(lane, only, runtime), [lane for lane in lanes if lane]))
+    total = Applied()
+    for result in results:
+        for name, uris in vars(result).items():
+            getattr(total, name).extend(uris)
+    return total
+
+
 class Handler(BaseHTTPRequestHandler):
     runtime: Runtime
     token: str
@@ -136,7 +154,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         try:
             events = parse(body)
-            applied = self._apply(events)
+            applied = apply_in_lanes(events, self.runtime)
         except PermanentError as error:  # not an S3 event, or not one mmindex can take: sending it again is futile
             self._answer(HTTPStatus.BAD_REQUEST, {"error": one_line(error)})
             return
@@ -176,23 +194,6 @@ class Handler(BaseHTTPRequestHandler):
             self._answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": error})
             return None
         return length
-
-    def _apply(self, events: Sequence[ObjectEvent]) -> Applied:
-        """Apply the events; a large notification in lanes by key, each lane in order (the ledger's round trips,
-        one per event, are what takes the time)."""
-        only = event_filter(self.runtime.settings)
-        if len(events) <= self.runtime.settings.ingest.sources_per_task or not self.runtime.settings.distributed:
-            return apply(events, only, self.runtime)
-        lanes: list[list[ObjectEvent]] = [[] for _ in range(LANES)]
-        for event in events:
-            lanes[zlib.crc32(event.uri.encode()) % LANES].append(event)
-        with ThreadPoolExecutor(LANES, thread_name_prefix="webhook-apply") as pool:
-            results = list(pool.map(lambda lane: apply(lane, only, self.runtime), [lane for lane in lanes if lane]))
-        total = Applied()
-        for result in results:
-            for name, uris in vars(result).items():
-                getattr(total, name).extend(uris)
-        return total
 
     def _answer(self, status: HTTPStatus, body: dict[str, Any]) -> None:
         self.server.done_reading(self.request)
