@@ -68,6 +68,7 @@ class PoolSearcher:
         timeout_s = self.runtime.settings.tasks.query_timeout_s
 
         def ask() -> list[dict[str, Any]]:
+            self.runtime.broker.ping()  # a broker that is down is a 503 now, not a publish retried for long
             result = search_task.apply_async(args=[query.to_message()])
             try:
                 hits: list[dict[str, Any]] = result.get(timeout=timeout_s, propagate=True)

@@ -27,8 +27,10 @@ def serve(
         check_bind(host, runtime.settings.api)
     except MmindexError as error:
         raise fail(one_line(error)) from None
-    reach_index(create=True)
-    runtime.ledger, runtime.store  # noqa: B018 - opened here, once, before threads share them
+    if not runtime.settings.distributed:
+        reach_index(create=True)
+        runtime.ledger, runtime.store  # noqa: B018 - opened here, once, before threads share them
+    # In distributed mode the server starts whatever is down: /readyz says what is, and requests answer 503.
     app = create_app(runtime)
     shown = f"[{host}]" if ":" in host else host
     err.print(f"serving the API and the search page on http://{shown}:{port}/ (API docs: /docs)", highlight=False)
