@@ -165,7 +165,9 @@ def main() -> None:
         'search "how do I look after rose bushes":',
         run(["search", "how do I look after rose bushes", "--k", "2"], env)[1],
     )
-    print("\nnext: `mmindex status`, `mmindex search --help`, and README.md for the distributed mode")
+    print("\nnext: `mmindex serve` (from this folder, with .venv/bin on your PATH) and open http://127.0.0.1:8000/")
+    print("  to search the demo's photos, recordings and documents in a browser (the API's docs are at /docs);")
+    print("  `mmindex status`, `mmindex search --help`, and README.md for the distributed mode")
 
 
 if __name__ == "__main__":
