@@ -1,6 +1,6 @@
 """The search page (workers/api/static) in a real headless Chromium, driven by Playwright, against the real
 `mmindex serve` on the test library: a typed query, an image chosen, dropped and found again by "more like this",
-a video opened at the moment it was found, and the operator panel's failures.
+a video opened at the moment it was found, and the operator panel's failures and retry.
 
 Chromium is Debian's (/usr/bin/chromium), which .ci/run installs. With MMINDEX_SCREENSHOT set, the page with the
 results of an image search is saved as deploy/search-page.png (the README's picture of it).
@@ -55,8 +55,12 @@ SEEKED = """() => {
 error, so that a file the browser cannot play fails at once with why."""
 
 
-def uris(page: Page) -> list[str]:
+def card_uris(page: Page) -> list[str]:
     return [card.get_attribute("data-uri") or "" for card in page.locator("#results > li.hit").all()]
+
+
+def failure_uris(page: Page) -> list[str]:
+    return [item.get_attribute("data-uri") or "" for item in page.locator("#failures > li.failure").all()]
 
 
 def search(page: Page, action: Callable[[], None]) -> list[dict[str, Any]]:
@@ -68,7 +72,7 @@ def search(page: Page, action: Callable[[], None]) -> list[dict[str, Any]]:
     assert answer.ok, f"{answer.status} {answer.text()}"
     hits: list[dict[str, Any]] = answer.json()["hits"]
     expect(page.locator("#results")).to_have_attribute("aria-busy", "false", timeout=WAIT_MS)
-    assert uris(page) == [hit["uri"] for hit in hits], "the cards are not the hits, in their order"
+    assert card_uris(page) == [hit["uri"] for hit in hits], "the cards are not the hits, in their order"
     return hits
 
 
@@ -84,16 +88,18 @@ def span(start: float, end: float | None) -> str:
     return f"{start_text}\u2013{end_text}" if end_text and end_text != start_text else start_text
 
 
-@pytest.mark.timeout(600)
-def test_the_search_page_in_a_browser(api: Server, library: Library, tmp_path: Path) -> None:
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium, checked before the library is built: missing, the test fails at once and says why."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for this test", pytrace=False)
-    note, photos, video, broken = (
-        str(library.note),
-        [str(path) for path in library.photos],
-        library.video,
-        library.broken,
-    )
+    return CHROMIUM
+
+
+@pytest.mark.timeout(600)
+def test_the_search_page_in_a_browser(chromium: Path, api: Server, library: Library, tmp_path: Path) -> None:
+    note, broken, video = str(library.note), str(library.broken), library.video
+    photos = [str(path) for path in library.photos]
     by_image = near_copy(library.photos[1], tmp_path / "like-photo-2.jpg")
     dropped = near_copy(library.photos[2], tmp_path / "like-photo-3.jpg")
     # The slideshow shows frame seed 8 from 4 s to 8 s: its moment starts after 0, so the player has to seek.
@@ -108,10 +114,10 @@ def test_the_search_page_in_a_browser(api: Server, library: Library, tmp_path: P
         assert status.status_code == 200, status.text
         reasons = {failure["uri"]: failure["error"] for failure in status.json()["failed"]}
     assert moment_hit["uri"] == str(video) and 4.0 <= moment_hit["start_s"] < 8.0, moment_hit
-    assert reasons.get(str(broken)), reasons
+    assert reasons.get(broken), reasons
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             errors: list[str] = []
@@ -189,12 +195,21 @@ def test_the_search_page_in_a_browser(api: Server, library: Library, tmp_path: P
             expect(page.locator("#operator-details")).to_have_attribute("open", "")
             failure = page.locator(f'#failures > li.failure[data-uri="{broken}"]')
             expect(failure).to_be_visible(timeout=WAIT_MS)
-            expect(failure.locator(".failure-uri")).to_have_text(str(broken))
+            expect(failure.locator(".failure-uri")).to_have_text(broken)
             reason = failure.locator(".failure-error")
-            expect(reason).to_have_text(" ".join(reasons[str(broken)].split()))
+            expect(reason).to_have_text(" ".join(reasons[broken].split()))
             assert reason.inner_text().strip() and "\n" not in reason.inner_text()
+            expect(page.locator("#failures > li.failure")).to_have_count(len(reasons))
+            assert sorted(failure_uris(page)) == sorted(reasons), reasons
             expect(page.locator("#failures-empty")).to_be_hidden()
             expect(page.locator('#counts .count[data-state="failed"]')).to_have_class(re.compile(r"\balert\b"))
+
+            # Retry failed: the failed sources are queued again, and the panel says what became of them.
+            page.locator("#retry").click()
+            retried = f"retried: 0 indexed, 0 failed again, 0 skipped, {len(reasons)} queued"
+            expect(page.locator("#operator-message")).to_have_text(retried, timeout=WAIT_MS)
+            expect(page.locator("#retry")).to_be_enabled()
+            expect(reason).to_have_text(" ".join(reasons[broken].split()), timeout=WAIT_MS)  # failed again
 
             assert errors == [], errors
         finally:
