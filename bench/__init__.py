@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bench.api import bench_api
 from bench.decode import bench_decode
 from bench.embed import bench_embed
 from bench.events import bench_events
@@ -17,5 +18,6 @@ BENCHMARKS: dict[str, Benchmark] = {
     "opensearch": bench_opensearch,
     "decode": bench_decode,
     "events": bench_events,
+    "api": bench_api,
 }
 """Benchmarks by name, as `mmindex bench NAME` finds them; each takes `log` and the options it names."""

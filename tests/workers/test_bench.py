@@ -1,4 +1,4 @@
-"""`mmindex bench embed` runs end to end and reports its figures against a baseline from the same run."""
+"""`mmindex bench` runs end to end and reports its figures against a baseline from the same run."""
 
 from __future__ import annotations
 
@@ -124,3 +124,19 @@ def test_bench_events_reports_both_paths_without_duplicates_and_leaves_nothing_b
         assert probe.control.ping(timeout=1.0) == []
     finally:
         probe.close()
+
+
+@pytest.mark.timeout(600)
+def test_bench_api_reports_the_server_against_in_process_search(cli: Cli) -> None:
+    figures = cli.json("bench", "api", "--docs", "300", "--rounds", "1")
+
+    assert figures["docs"] == 300 and figures["dimension"] == 384
+    assert [run["clients"] for run in figures["in_process"]] == [1, 8]
+    assert [run["clients"] for run in figures["api"]] == [1, 8]
+    for run in figures["in_process"] + figures["api"]:
+        assert run["searches"] == run["clients"] * 8 and run["per_s"] > 0 and run["p99_ms"] >= run["p50_ms"] > 0
+    eight = figures["api"][1]["per_s"] / figures["in_process"][1]["per_s"]
+    assert abs(figures["ratio_at_8"] - eight) < 0.01
+    assert figures["met"] == (figures["ratio_at_8"] >= 0.8)
+    assert figures["command_s"] > 0
+    assert not (cli.cwd / ".mmindex").exists()  # its index was its own, and is gone

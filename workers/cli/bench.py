@@ -26,13 +26,13 @@ def _benchmarks() -> dict[str, Any]:
 
 
 def bench(
-    name: Annotated[str, typer.Argument(help="embed, opensearch, decode or events")],
+    name: Annotated[str, typer.Argument(help="embed, opensearch, decode, events or api")],
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos (default 200)")] = None,
     docs: Annotated[
         int | None,
-        typer.Option("--docs", min=1, help="opensearch: documents to search over (default 100000)"),
+        typer.Option("--docs", min=1, help="opensearch, api: documents to search over (default 100000, 10000)"),
     ] = None,
     data: Annotated[
         str | None, typer.Option("--data", help="opensearch: clustered (like embeddings; default) or uniform")
@@ -42,6 +42,9 @@ def bench(
     ] = None,
     objects: Annotated[
         int | None, typer.Option("--objects", min=1, help="events: objects uploaded per path (default 2000)")
+    ] = None,
+    rounds: Annotated[
+        int | None, typer.Option("--rounds", min=1, help="api: times each client runs every query (default 5)")
     ] = None,
 ) -> None:
     """Measure a stage against a plain baseline, in one run (from a checkout of the project: the benchmarks and the
@@ -60,6 +63,7 @@ def bench(
             "data": data,
             "seconds": seconds,
             "objects": objects,
+            "rounds": rounds,
         }.items()
         if value is not None
     }
