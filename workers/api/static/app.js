@@ -357,11 +357,24 @@
     runSearch({ kind: "text", text });
   }
 
+  // A search by a picture or a recording is not a search by the words in the box: empty it, and the address's ?q=.
+  function clearTextQuery() {
+    $("q").value = "";
+    try {
+      const url = new URL(window.location.href);
+      url.searchParams.delete("q");
+      window.history.replaceState(null, "", url);
+    } catch {
+      /* the address bar keeps its old query */
+    }
+  }
+
   function searchWithImage(file, label) {
     if (!isImageFile(file)) {
       setStatus("that is not an image: choose a picture file (PNG, JPEG, WebP\u2026)", true);
       return;
     }
+    clearTextQuery();
     setPreview(file);
     const filename = file.name || `image.${extensionFor(file.type)}`;
     runSearch({ kind: "image", file, filename, describe: `pictures like ${label || filename}` });
@@ -372,6 +385,7 @@
       setStatus("that is not a recording: choose an audio or video file", true);
       return;
     }
+    clearTextQuery();
     setPreview(null);
     const filename = file.name || "recording";
     runSearch({ kind: "audio", file, filename, describe: `what is said in ${filename}` });
@@ -391,6 +405,7 @@
       setStatus(`could not fetch the picture of ${name}`, true);
       return;
     }
+    clearTextQuery();
     setPreview(blob);
     const stem = name.replace(/\.[^.]*$/, "") || "thumbnail";
     runSearch({
