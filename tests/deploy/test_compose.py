@@ -3,8 +3,9 @@
 The file is loaded by compose-go (tests/deploy/compose, a small Go program around the library that
 `docker compose config` uses): the Compose spec's schema, variable interpolation with `.env.example`, profiles.
 What it loads is then checked: a service consumes every pool, the long-running services are watched and
-restarted, the secrets come from the env file, MinIO's events reach the intake, every mmindex command parses
-and every MMINDEX_ variable is a setting. No Docker engine is needed, and none runs anything here.
+restarted, the secrets come from the env file, MinIO's events reach the intake, the api serves with the keys from
+the env file, every mmindex command parses and every MMINDEX_ variable is a setting. No Docker engine is needed,
+and none runs anything here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.deploy.contract import check_command, check_settings
+from workers.api.access import check_bind
+from workers.api.health import router as health_routes
 from workers.queues import POOLS as _POOLS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +34,15 @@ LOADER = Path(__file__).resolve().parent / "compose"
 PROFILES: dict[str, tuple[str, ...]] = {"default": (), "gpu": ("gpu",), "dashboards": ("dashboards",)}
 INFRASTRUCTURE = {"redis", "opensearch", "minio", "minio-setup"}
 ONE_SHOT = {"minio-setup"}
-SECRETS = {"REDIS_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "MMINDEX_EVENTS__TOKEN", "FLOWER_BASIC_AUTH"}
+SECRETS = {
+    "REDIS_PASSWORD",
+    "MINIO_ROOT_USER",
+    "MINIO_ROOT_PASSWORD",
+    "MMINDEX_EVENTS__TOKEN",
+    "FLOWER_BASIC_AUTH",
+    "MMINDEX_API__ADMIN_KEYS",
+    "MMINDEX_API__SEARCH_KEYS",
+}
 
 Service = dict[str, Any]
 
@@ -156,7 +167,7 @@ def test_every_pool_has_a_service_consuming_it(services: dict[str, Service]) -> 
 def test_the_whole_system_is_there(services: dict[str, Service]) -> None:
     commands = {name: (service.get("command") or [None])[0] for name, service in mmindex_services(services)}
     assert set(services) >= INFRASTRUCTURE, f"missing {sorted(INFRASTRUCTURE - set(services))}"
-    for name, command in {"intake": "events", "flower": "flower", "metrics": "metrics"}.items():
+    for name, command in {"intake": "events", "api": "serve", "flower": "flower", "metrics": "metrics"}.items():
         assert commands.get(name) == command, f"service {name} should run `mmindex {command}`"
 
 
@@ -174,7 +185,9 @@ def test_every_mmindex_command_and_health_check_parses(services: dict[str, Servi
             checked += 1
         else:
             assert not any("mmindex " in word for word in test), f"{name}: run mmindex health checks in CMD form"
-    assert checked >= 2 * len(_POOLS) + 3, "fewer mmindex commands than pools, their pings, intake, flower, metrics"
+    assert checked >= 2 * len(_POOLS) + 4, (
+        "fewer mmindex commands than pools, their pings, intake, api, flower, metrics"
+    )
 
 
 def test_every_mmindex_variable_is_a_setting(services: dict[str, Service]) -> None:
@@ -214,7 +227,7 @@ def test_each_worker_pings_its_own_pool_and_finishes_its_task_on_stop(services: 
 
 def test_workers_wait_for_what_they_use(services: dict[str, Service]) -> None:
     for name, service in mmindex_services(services):
-        if service["command"][0] == "worker":
+        if service["command"][0] in {"worker", "serve"}:  # the api presigns links to the bucket's objects
             needs = {"redis", "opensearch", "minio"}
         elif service["command"][0] == "events":
             needs = {"redis", "opensearch"}  # MinIO waits for it instead (below)
@@ -257,6 +270,39 @@ def test_flower_logs_in_with_the_env_file_secret(default: dict[str, Service]) ->
     assert "${FLOWER_BASIC_AUTH:?" in COMPOSE.read_text(), "Flower must refuse to start without a login"
     port = int(option(flower["command"], "--port"))
     assert any(published["target"] == port for published in flower.get("ports", [])), "Flower's port is unpublished"
+
+
+def test_the_api_serves_the_page_on_8000_with_the_keys_from_the_env_file(default: dict[str, Service]) -> None:
+    api, listed = default["api"], env_example()
+    command = api["command"]
+    assert command[0] == "serve"
+    assert option(command, "--host") == "0.0.0.0", "the api must listen beyond its own container"
+    port = int(option(command, "--port"))
+    assert port == 8000
+    published = [(p["target"], int(p["published"]), p.get("host_ip")) for p in api.get("ports", [])]
+    assert published == [(port, 8000, listed["BIND_ADDRESS"])], f"the api is published as {published}"
+    # the health check: /healthz (it answers while the broker is down; /readyz says what is) on the api's port
+    test = api["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"], f"api: health check {test}"
+    compile(test[3], "healthcheck", "exec")
+    assert f"'http://127.0.0.1:{port}/healthz'" in test[3]
+    assert "/healthz" in {getattr(route, "path", None) for route in health_routes.routes}
+    # the keys come from .env, and compose refuses to start without them
+    text = COMPOSE.read_text()
+    for name in ("MMINDEX_API__ADMIN_KEYS", "MMINDEX_API__SEARCH_KEYS"):
+        assert f"${{{name}:?" in text, f"the api must refuse to start without {name}"
+        assert api["environment"][name] == listed[name], f"the api does not get {name} from .env"
+    settings = check_settings(api["environment"])
+    admin = {key.get_secret_value() for key in settings.api.admin_keys}
+    search = {key.get_secret_value() for key in settings.api.search_keys}
+    assert admin == {listed["MMINDEX_API__ADMIN_KEYS"]} and search == {listed["MMINDEX_API__SEARCH_KEYS"]}
+    assert not admin & search, "a search key that is also an admin key may do everything"
+    check_bind(option(command, "--host"), settings.api)  # without keys, `serve --host 0.0.0.0` exits 2
+    # POST /v1/events takes MinIO's notifications with the intake's token (404 without one)
+    token = settings.events.token
+    assert token is not None and token.get_secret_value() == default["intake"]["environment"]["MMINDEX_EVENTS__TOKEN"]
+    # stopping lets a search waiting for the query pool finish
+    assert seconds(api["stop_grace_period"]) > settings.tasks.query_timeout_s
 
 
 def test_minio_events_reach_the_intake_with_its_token(default: dict[str, Service]) -> None:

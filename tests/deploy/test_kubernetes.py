@@ -33,6 +33,8 @@ from tornado.options import options as flower_options
 
 from shared.config import Settings
 from tests.deploy.contract import check_command, check_settings
+from workers.api.access import check_bind
+from workers.api.health import router as health_routes
 from workers.queues import Queue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +50,9 @@ recent one."""
 
 POOLS = [queue.value for queue in Queue]
 WORKER_ACCOUNT = "mmindex-worker"
-AWS_PODS = {*POOLS, "intake"}
-"""Pods that reach AWS (S3, SQS, the OpenSearch domain) and so run as the IRSA service account."""
+AWS_PODS = {*POOLS, "intake", "api"}
+"""Pods that reach AWS (S3, SQS, the OpenSearch domain) and so run as the IRSA service account: the api reads the
+domain (/readyz) and presigns links to the objects of hits."""
 KEDA_KINDS = {"ScaledObject", "TriggerAuthentication"}
 BUILTIN_KINDS = {"Namespace", "ServiceAccount", "ConfigMap", "Secret", "Deployment", "Service"}
 CLUSTER_SCOPED = {"Namespace"}
@@ -454,7 +457,7 @@ def test_every_container_runs_a_real_mmindex_command(resources: list[Resource], 
             for command in exec_probes(container):
                 check_command(command)  # exec probes bypass the entrypoint: they name `mmindex` themselves
             checked += 1
-    assert checked == len(POOLS) + 3
+    assert checked == len(POOLS) + 4  # the pools, intake, api, flower, metrics
 
 
 def test_every_mmindex_variable_is_a_setting_and_they_validate(
@@ -598,7 +601,7 @@ def test_worker_probes_ping_their_own_pool(resources: list[Resource]) -> None:
 def test_services_select_their_pods_and_ports_match(resources: list[Resource]) -> None:
     deployments = named(resources, "Deployment")
     services = named(resources, "Service")
-    assert set(services) == {"flower", "metrics"}
+    assert set(services) == {"api", "flower", "metrics"}
     for name, service in services.items():
         selector = service["spec"]["selector"]
         selected = [
@@ -635,6 +638,50 @@ def test_flower_and_metrics_listen_where_their_services_point(resources: list[Re
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/path"] == "/metrics"
     assert int(annotations["prometheus.io/port"]) == metrics["ports"][0]["containerPort"]
+
+
+def test_the_api_serves_behind_its_service_with_probes_on_its_port(
+    resources: list[Resource], sources: dict[Any, Resource]
+) -> None:
+    deployment, service = named(resources, "Deployment")["api"], named(resources, "Service")["api"]
+    container = only_container(deployment)
+    args = container["args"]
+    assert args[0] == "serve"
+    assert args[args.index("--host") + 1] == "0.0.0.0", "the api must listen beyond its own pod"
+    [port] = container["ports"]
+    assert int(args[args.index("--port") + 1]) == port["containerPort"] == 8000
+    # readiness: /readyz (503 while the broker, the ledger or the store is down); liveness: /healthz
+    paths = {getattr(route, "path", None) for route in health_routes.routes}
+    for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
+        get = container[probe]["httpGet"]
+        assert get["path"] == path and path in paths, f"api: {probe} asks for {get['path']}"
+        assert get["port"] in {port["name"], port["containerPort"]}, f"api: {probe} asks another port"
+    # the Service: port 8000 onto the container's port, selecting the api's pods and no others
+    [service_port] = service["spec"]["ports"]
+    assert service_port["port"] == 8000
+    assert service_port.get("targetPort", service_port["port"]) in {port["name"], port["containerPort"]}
+    selector = service["spec"]["selector"]
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    assert deployment["spec"]["selector"]["matchLabels"].items() <= selector.items()
+    others = [name for name, d in named(resources, "Deployment").items() if name != "api"]
+    for name in others:
+        labels = named(resources, "Deployment")[name]["spec"]["template"]["metadata"]["labels"]
+        assert not selector.items() <= labels.items(), f"Service api also selects the pods of {name}"
+    # more than one replica, which no ScaledObject resets (searches and submissions go through the broker)
+    assert deployment["spec"].get("replicas", 1) >= 2
+    scaled = {so["spec"]["scaleTargetRef"]["name"] for so in named(resources, "ScaledObject").values()}
+    assert "api" not in scaled
+    # the keys come from the Secret, and with them `serve --host 0.0.0.0` listens (without, it exits 2)
+    for name in ("MMINDEX_API__ADMIN_KEYS", "MMINDEX_API__SEARCH_KEYS"):
+        [variable] = [variable for variable in container["env"] if variable["name"] == name]
+        assert "secretKeyRef" in variable.get("valueFrom", {}), f"api: {name} is not read from the Secret"
+    settings = check_settings(container_env(container, sources))
+    assert settings.distributed, "the api's replicas share work through the broker only in distributed mode"
+    assert settings.api.admin_keys and settings.api.search_keys
+    check_bind(args[args.index("--host") + 1], settings.api)
+    # stopping lets a search waiting for the query pool finish
+    grace = deployment["spec"]["template"]["spec"].get("terminationGracePeriodSeconds", 30)
+    assert grace > settings.tasks.query_timeout_s
 
 
 def test_service_links_cannot_become_settings(resources: list[Resource]) -> None:
