@@ -78,6 +78,9 @@ class OpenSearchSettings(Group):
 
 class S3Settings(Group):
     endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, emulator); AWS when unset")
+    public_endpoint_url: str | None = Field(
+        None, description="The endpoint browsers reach, for the links the API hands out; endpoint_url when unset"
+    )
     region: str | None = Field(None, description="Region for the S3 client; boto3's default when unset")
     derived_prefix: str = Field(
         "_mmindex/", description="Prefix in each bucket for thumbnails and frames; intake ignores it"

@@ -255,6 +255,9 @@ class LocalStorage:
     def media_url(self, uri: str, expires_s: float, version: str | None = None) -> MediaUrl | None:
         return None  # the file is read where it is
 
+    def browser_link(self, uri: str, expires_s: float) -> str | None:
+        return None  # the API serves the file itself
+
     def put(self, uri: str, data: bytes, content_type: str) -> None:
         path = Path(uri)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,11 @@ class ObjectStorage(Protocol):
         is local anyway."""
         ...
 
+    def browser_link(self, uri: str, expires_s: float) -> str | None:
+        """A URL valid for `expires_s` from which a browser fetches the object (a presigned link, through the
+        endpoint browsers reach); None where the server sends the file itself."""
+        ...
+
     def artifact_uri(self, source: ObjectInfo, name: str) -> str:
         """Where an artifact of `source` called `name` is kept."""
         ...

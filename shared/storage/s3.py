@@ -66,19 +66,34 @@ class S3Storage:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings.s3
         self._client: S3Client | None = None
+        self._public: S3Client | None = None
         self._client_lock = Lock()
+
+    def _new_client(self, endpoint_url: str | None) -> S3Client:
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=self._settings.region,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}),
+        )
 
     @property
     def client(self) -> S3Client:
         with self._client_lock:
             if self._client is None:
-                self._client = boto3.client(
-                    "s3",
-                    endpoint_url=self._settings.endpoint_url,
-                    region_name=self._settings.region,
-                    config=Config(retries={"max_attempts": 3, "mode": "standard"}),
-                )
+                self._client = self._new_client(self._settings.endpoint_url)
             return self._client
+
+    @property
+    def public_client(self) -> S3Client:
+        """The client whose presigned links browsers follow: through MMINDEX_S3__PUBLIC_ENDPOINT_URL when it is set
+        (inside compose or a cluster, the endpoint the workers use is not one a browser can reach)."""
+        if self._settings.public_endpoint_url is None:
+            return self.client
+        with self._client_lock:
+            if self._public is None:
+                self._public = self._new_client(self._settings.public_endpoint_url)
+            return self._public
 
     def _derived(self, key: str) -> bool:
         return key.startswith(self._settings.derived_prefix)
@@ -166,6 +181,16 @@ class S3Storage:
         # The header goes with every request the reader makes (signed too where the signature covers headers).
         headers = (("If-Match", params["IfMatch"]),) if version is not None else ()
         return MediaUrl(url, headers)
+
+    def browser_link(self, uri: str, expires_s: float) -> str | None:
+        bucket, key = split_uri(uri)
+        try:
+            url: str = self.public_client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=int(expires_s)
+            )
+        except (ClientError, BotoCoreError) as error:
+            raise classify(uri, error) from error
+        return url
 
     def put(self, uri: str, data: bytes, content_type: str) -> None:
         bucket, key = split_uri(uri)

@@ -53,11 +53,11 @@ from tests.support.cli import Cli
 from tests.support.media import near_copy, photo
 from tests.support.services import BIN, free_port, stop, wait_for_port
 
-PIPELINE = {"intake", "decode", "embed", "index", "query", "metrics"}
+PIPELINE = {"intake", "decode", "embed", "index", "query", "metrics", "api"}
 """The default profile's long-running mmindex services this test starts."""
 LEFT_OUT = {"flower"}
 """The default profile's other mmindex services: Flower, a browser UI."""
-LISTENERS = {"intake": ("events", "webhook"), "metrics": ("metrics",)}
+LISTENERS = {"intake": ("events", "webhook"), "metrics": ("metrics",), "api": ("serve",)}
 """Services serving HTTP on a port of their container, by the command that serves it."""
 SUBSTITUTED = {
     "MMINDEX_BROKER_URL",

@@ -5,7 +5,7 @@ indexed (`done`) under exactly the URI asked for, and a thumbnail only when its 
 gives that source's record (the ledger's id, a version digest and an item number, all checked for their shape).
 Any other path or key is 404, however it is spelt (`..`, links, encodings). A local file is served with HTTP
 Range support (a browser seeks in a video), and only if no part of its path is a symbolic link now; an object in
-S3 is a redirect to a presigned URL valid for MMINDEX_API__LINK_TTL_S.
+S3 is a redirect to a presigned URL valid for MMINDEX_API__LINK_TTL_S, through MMINDEX_S3__PUBLIC_ENDPOINT_URL when set.
 """
 
 from __future__ import annotations
@@ -75,10 +75,10 @@ async def files(request: Request, uri: str, exp: str | None = None, sig: str | N
         raise HTTPException(404, f"{uri}: {NOT_SERVED}")
     if is_s3(target):
         storage = runtime.storage(target)
-        link = await run_in_threadpool(storage.media_url, target, runtime.settings.api.link_ttl_s)
+        link = await run_in_threadpool(storage.browser_link, target, runtime.settings.api.link_ttl_s)
         if link is None:
             raise HTTPException(404, f"{uri}: {NOT_SERVED}")
-        return RedirectResponse(link.url, status_code=307)
+        return RedirectResponse(link, status_code=307)
     path = await run_in_threadpool(_local, Path(target))
     if path is None:
         raise HTTPException(404, f"{uri}: {NOT_SERVED}")

@@ -3,6 +3,7 @@ that runs past it while it streams (chunked, or lying about its length)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,6 +14,9 @@ from shared.config import Settings
 DRAIN_BYTES = 64 * 1024**2
 """A body refused for its size is read and dropped up to this much before the 413 is sent, so that the client,
 still sending, reads the answer instead of a reset connection (closing a socket with unread data resets it)."""
+DRAIN_WAIT_S = 1.0
+"""...but never waiting longer than this for the next part: a client that declares a large body and sends none
+gets its 413 at once."""
 
 
 class BodyTooLarge(Exception):
@@ -73,7 +77,10 @@ class BodyLimit:
     async def _drain(receive: Receive) -> None:
         drained = 0
         while drained <= DRAIN_BYTES:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), DRAIN_WAIT_S)
+            except TimeoutError:
+                return
             if message["type"] != "http.request":
                 return
             drained += len(message.get("body", b""))

@@ -239,3 +239,19 @@ def test_reads_pinned_to_a_version_refuse_an_object_replaced_since(
     with pytest.raises(SourceChanged, match="was replaced after it was queued"), storage.fetch(uri, version=version):
         pass
     assert storage.head(uri, 7) == b"#EXTM3U"  # unpinned, as listing and intake read
+
+
+def test_a_browser_link_goes_through_the_public_endpoint_and_fetches_the_object(
+    s3_endpoint: str, client: Any, bucket: str
+) -> None:
+    import urllib.request
+
+    put(client, bucket, "photos/a.jpg", body=b"the object's bytes")
+    uri = f"s3://{bucket}/photos/a.jpg"
+    public = s3_endpoint.replace("127.0.0.1", "localhost")  # the same server under the name a browser would use
+    for endpoint, expected in ((None, s3_endpoint), (public, public)):
+        storage = S3Storage(Settings(s3={"endpoint_url": s3_endpoint, "public_endpoint_url": endpoint}))
+        link = storage.browser_link(uri, 60)
+        assert link is not None and link.startswith(f"{expected}/{bucket}/photos/a.jpg?")
+        with urllib.request.urlopen(link, timeout=30) as answer:
+            assert answer.read() == b"the object's bytes"
