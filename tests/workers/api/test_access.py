@@ -14,11 +14,26 @@ from tests.workers.api.conftest import Library
 
 @pytest.mark.timeout(600)
 def test_keys_decide_who_may_do_what(mmindex_env: dict[str, str], library: Library, tmp_path: Path) -> None:
-    env = {**mmindex_env, "MMINDEX_API__SEARCH_KEYS": "finder-1,finder-2", "MMINDEX_API__ADMIN_KEYS": "boss"}
+    env = {
+        **mmindex_env,
+        "MMINDEX_API__SEARCH_KEYS": "finder-1,finder-2",
+        "MMINDEX_API__ADMIN_KEYS": "boss",
+        "MMINDEX_API__CORS_ORIGINS": "https://app.example",
+    }
     with running_api(env, tmp_path / "api.log") as server:
         with server.client() as anyone:
             assert anyone.get("/healthz").status_code == 200
             assert anyone.get("/v1/info").json()["auth"] is True
+            paths = anyone.get("/openapi.json").json()["paths"]
+            assert {"/v1/search", "/v1/files", "/v1/sources", "/v1/status", "/v1/retry", "/v1/events"} <= paths.keys()
+            assert anyone.get("/docs").status_code == 200
+            for origin, allowed in (("https://app.example", "https://app.example"), ("https://evil.example", None)):
+                preflight = anyone.options(
+                    "/v1/search",
+                    headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                             "Access-Control-Request-Headers": "authorization"},
+                )  # fmt: skip
+                assert preflight.headers.get("access-control-allow-origin") == allowed
             assert anyone.get("/v1/search", params={"q": "ferry"}).status_code == 401
             assert anyone.get("/v1/status").status_code == 401
         with server.client("finder-3") as wrong:
