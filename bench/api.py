@@ -11,7 +11,8 @@ documents are written straight to the store, not ingested), loads the configured
 - **command**: one `mmindex search QUERY --json` against the same index, start to exit (it loads the model).
 
 Each client runs `rounds × len(QUERIES)` searches after a warm-up; the figures are searches/s over the whole
-run and p50/p99 of each search's latency. The target: the API keeps ≥ 0.8 of the in-process throughput at 8
+run and p50/p99 of each search's latency, the best of two tries, in-process and api alternately (a slow spell of
+the machine then hits both alike). The target: the API keeps ≥ 0.8 of the in-process throughput at 8
 clients (what HTTP, JSON and the server's thread pool cost).
 """
 
@@ -50,6 +51,7 @@ QUERIES = (
     "the invoice number for the new boiler",
 )
 CLIENTS = (1, 8)
+REPEATS = 2
 WARMUP = 8
 K = 10
 BATCH = 2_000
@@ -134,12 +136,8 @@ def bench_api(log: Console, docs: int = 10_000, rounds: int = 5) -> dict[str, An
             def in_process(text: str) -> object:
                 return run_query(Query(text=text, k=K), runtime)
 
-            local = {}
-            for clients in CLIENTS:
-                local[clients] = _measure(in_process, clients, rounds)
-                log.print(f"bench: in-process, {clients} clients: {local[clients]['per_s']} searches/s")
-
-            served = {}
+            local: dict[int, dict[str, Any]] = {}
+            served: dict[int, dict[str, Any]] = {}
             with running_api(env, Path(folder) / "api.log") as server:
                 connections = threading.local()
 
@@ -150,9 +148,15 @@ def bench_api(log: Console, docs: int = 10_000, rounds: int = 5) -> dict[str, An
                     answer.raise_for_status()
                     return answer.json()
 
+                # Alternately, best of REPEATS each: a slow spell of the machine hits both paths alike.
                 for clients in CLIENTS:
-                    served[clients] = _measure(over_http, clients, rounds)
-                    log.print(f"bench: api, {clients} clients: {served[clients]['per_s']} searches/s")
+                    for repeat in range(REPEATS):
+                        for path, search, best in (("in-process", in_process, local), ("api", over_http, served)):
+                            figures = _measure(search, clients, rounds)
+                            rate = figures["per_s"]
+                            log.print(f"bench: {path}, {clients} clients, try {repeat + 1}: {rate} searches/s")
+                            if clients not in best or figures["per_s"] > best[clients]["per_s"]:
+                                best[clients] = figures
 
             started = time.perf_counter()
             command = subprocess.run(
