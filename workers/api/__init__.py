@@ -21,8 +21,8 @@ from workers.api.access import Access
 from workers.api.limits import BodyLimit
 
 
-def create_app(runtime: Runtime, *, only_events: bool = False) -> FastAPI:
-    """The app for `runtime`; with `only_events`, the storage notification route alone (and the health checks)."""
+def create_app(runtime: Runtime) -> FastAPI:
+    """The app for `runtime` (the process's: its ledger and store opened, its models loaded on a thread)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +43,7 @@ def create_app(runtime: Runtime, *, only_events: bool = False) -> FastAPI:
     app.state.access = Access(runtime.settings.api)
     app.state.searcher = search.searcher_for(runtime)
     app.state.background = sources.Background(runtime)
-    app.state.models = health.Models(runtime, needed=not only_events)
+    app.state.models = health.Models(runtime)
     errors.install(app)
     app.add_middleware(BodyLimit, settings=runtime.settings)
     if runtime.settings.api.cors_origins:
@@ -53,10 +53,7 @@ def create_app(runtime: Runtime, *, only_events: bool = False) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Range"],
         )
-    app.include_router(events.router)
-    app.include_router(health.router)
-    if not only_events:
-        for router in (search.router, sources.router, files.router, health.page_router):
-            app.include_router(router)
-        app.mount("/static", StaticFiles(directory=health.STATIC), name="static")
+    for router in (search.router, sources.router, files.router, events.router, health.router, health.page_router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=health.STATIC), name="static")
     return app

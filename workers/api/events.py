@@ -5,7 +5,8 @@ the route is off (404). The answer comes once the events are applied (their task
 400 for a body that is not an S3 event; 401 without the token; 411 without a Content-Length; 413 over
 MMINDEX_EVENTS__WEBHOOK_MAX_BYTES; 503 only when the broker or the ledger cannot be reached, so that the sender
 delivers it again. A bug gets a 500, is logged with its traceback, and ends the process (exit status 70) once
-the answer is sent: a supervisor starts it again, and the sender sends again.
+the answer is sent: a supervisor starts it again, and the sender sends again. Where the senders cannot be trusted,
+`mmindex events webhook` takes the same posts with a deadline for reading each request and a cap on connections.
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ class Models:
     """Embedded mode: the models of the index's spaces, loaded on a thread when the server starts, so that the
     first search does not wait for them and `/readyz` can say when they are in."""
 
-    def __init__(self, runtime: Runtime, *, needed: bool = True) -> None:
+    def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.state = "loading" if needed and not runtime.settings.distributed else "not needed"
+        self.state = "not needed" if runtime.settings.distributed else "loading"
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:

@@ -2,7 +2,9 @@
 
 Answers have the shapes of `ingest --json` (without `--wait`), `status --json` and `retry --json`. Ingestion never
 runs in the request: in distributed mode the decode tasks go to the broker; in embedded mode to the server's
-background worker, one thread that runs them (decode, embed, index) one group after another.
+background worker, one thread that runs them (decode, embed, index) one group after another. A server stopped
+with groups still waiting there finishes the group it is on; the others stay `queued` in the ledger, and
+`mmindex retry` queues them again once they count as stranded (MMINDEX_TASKS__STRANDED_AFTER_S).
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ that the sender (MinIO queues and retries) delivers it again. Bad input never ge
 for ever. A bug (any other error while applying) gets a 500, is logged with its traceback, and ends the
 process at once (exit status 70, EX_SOFTWARE): a supervisor starts it again, and the sender sends again.
 
+It takes a POST on any path, so a MinIO target can name `/` or `/v1/events`, the same route `mmindex serve` answers
+with the same answers (workers/api/events.py). This server stays the one storage posts to where clients cannot be
+trusted: uvicorn has no deadline for reading a request and answers a malformed one in plain text, where this one
+answers every bad request with a JSON 4xx at once.
+
 The server is `http.server`'s, kept from being held open by clients that never finish a request: at most
 `MMINDEX_EVENTS__WEBHOOK_CONNECTIONS` connections are served at once (one thread each; a connection past the
 limit is closed at once, never queued), and a client must send its headers and body within
