@@ -17,6 +17,8 @@ from typing import Any
 
 import lancedb
 import pyarrow as pa
+from lancedb.index import FTS
+from lancedb.query import BooleanQuery, MatchQuery, Occur, PhraseQuery
 
 from shared.documents import Document, Hit, Modality, Space
 from shared.errors import PermanentError, StoreError
@@ -24,6 +26,10 @@ from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult
 
 COMPACT_EVERY = 64
 """Compact a table after this many versions (writes and deletes)."""
+TEXT_INDEX = FTS(with_position=True)
+"""The full-text index on `text`: words lower-cased, accents folded, English stems, stop words dropped, and their
+positions kept for phrase queries. Rows written after it was built are searched too (unindexed rows are scanned
+until the next compaction folds them in)."""
 
 _FIELDS: list[pa.Field] = [
     pa.field("id", pa.string(), nullable=False),
@@ -58,6 +64,23 @@ def _where(filters: SearchFilter | None) -> str | None:
     return " AND ".join(clauses) or None
 
 
+_HIT_COLUMNS = ["id", "uri", "modality", "start_s", "end_s", "text", "thumbnail"]
+
+
+def _hit(row: dict[str, Any], space: str, score: float) -> Hit:
+    return Hit(
+        uri=row["uri"],
+        modality=Modality(row["modality"]),
+        score=score,
+        start_s=row["start_s"],
+        end_s=row["end_s"],
+        text=row["text"],
+        thumbnail=row["thumbnail"],
+        id=row["id"],
+        space=Space(space),
+    )
+
+
 class EmbeddedStore:
     """LanceDB in a directory: table `items_<space>` per space."""
 
@@ -66,6 +89,7 @@ class EmbeddedStore:
         self._directory.mkdir(parents=True, exist_ok=True)
         self._db = lancedb.connect(str(directory))
         self._lock = Lock()
+        self._text_indexed: set[str] = set()  # spaces whose table this process saw with its full-text index
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -113,7 +137,16 @@ class EmbeddedStore:
                     )
                 continue
             schema = pa.schema([*_FIELDS, pa.field("vector", pa.list_(pa.float32(), dim))])
-            self._db.create_table(self._table_name(space), schema=schema, exist_ok=True)
+            table = self._db.create_table(self._table_name(space), schema=schema, exist_ok=True)
+            self._index_text(table, space)
+
+    def _index_text(self, table: Any, space: str) -> None:
+        """Give a table its full-text index, once (tables made before lexical search have none); under the lock."""
+        if space in self._text_indexed:
+            return
+        if not any(index.index_type == "FTS" and index.columns == ["text"] for index in table.list_indices()):
+            table.create_index("text", config=TEXT_INDEX)
+        self._text_indexed.add(space)
 
     def upsert(self, documents: Sequence[Document]) -> UpsertResult:
         result = UpsertResult()
@@ -128,6 +161,7 @@ class EmbeddedStore:
                 table = self._table(space)
                 if table is None:
                     raise StoreError(f"the embedded store's table {self._table_name(space)} cannot be opened")
+                self._index_text(table, space)
                 dim = table.schema.field("vector").type.list_size
                 rows = []
                 for document in group:
@@ -175,20 +209,29 @@ class EmbeddedStore:
         if where:
             query = query.where(where, prefilter=True)
         rows = query.limit(max(1, min(k, MAX_K))).to_list()
-        return [
-            Hit(
-                uri=row["uri"],
-                modality=Modality(row["modality"]),
-                score=1.0 - float(row["_distance"]),
-                start_s=row["start_s"],
-                end_s=row["end_s"],
-                text=row["text"],
-                thumbnail=row["thumbnail"],
-                id=row["id"],
-                space=Space(space),
-            )
-            for row in rows
-        ]
+        return [_hit(row, space, 1.0 - float(row["_distance"])) for row in rows]
+
+    def search_text(self, text: str, k: int, filters: SearchFilter | None = None) -> list[Hit]:
+        if not text.strip():
+            return []
+        k = max(1, min(k, MAX_K))
+        where = _where(filters)
+        hits: list[Hit] = []
+        for space in self.dimensions():
+            table = self._table(space)
+            if table is None:
+                continue
+            words = BooleanQuery([(Occur.SHOULD, MatchQuery(text, "text")), (Occur.SHOULD, PhraseQuery(text, "text"))])
+            query = table.search(words, query_type="fts")
+            if where:
+                query = query.where(where, prefilter=True)
+            try:
+                rows = query.select([*_HIT_COLUMNS, "_score"]).limit(k).to_list()
+            except ValueError:  # a table no write has given its full-text index yet: nothing to find in it
+                continue
+            hits += [_hit(row, space, float(row["_score"])) for row in rows]
+        hits.sort(key=lambda hit: -hit.score)
+        return hits[:k]
 
     def count(self, space: str | None = None, source: str | None = None) -> int:
         spaces = [space] if space else list(self.dimensions())

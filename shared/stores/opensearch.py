@@ -41,12 +41,27 @@ def base_mappings() -> dict[str, Any]:
     properties: dict[str, Any] = {name: {"type": "keyword"} for name in _KEYWORDS}
     properties.update(
         item={"type": "integer"},
-        text={"type": "text"},
+        # the words as written (standard analyzer), and with English stems for lexical search
+        text={"type": "text", "fields": {"english": {"type": "text", "analyzer": "english"}}},
         thumbnail={"type": "keyword", "index": False},
         start_s={"type": "float"},
         end_s={"type": "float"},
     )
     return {"dynamic": "strict", "properties": properties}
+
+
+def _hit(doc: dict[str, Any], score: float, space: str) -> Hit:
+    return Hit(
+        uri=doc["uri"],
+        modality=Modality(doc["modality"]),
+        score=score,
+        start_s=doc.get("start_s"),
+        end_s=doc.get("end_s"),
+        text=doc.get("text"),
+        thumbnail=doc.get("thumbnail"),
+        id=doc["id"],
+        space=Space(space),
+    )
 
 
 def cosine(score: float, space_type: str) -> float:
@@ -352,23 +367,35 @@ class OpenSearchStore:
             answer = self._call("a k-NN search", self._client.search, index=self._alias, body=body)
         except NotFoundError:
             return []
-        hits = []
-        for hit in answer["hits"]["hits"]:
-            doc = hit["_source"]
-            hits.append(
-                Hit(
-                    uri=doc["uri"],
-                    modality=Modality(doc["modality"]),
-                    score=cosine(float(hit["_score"]), self._settings.space_type),
-                    start_s=doc.get("start_s"),
-                    end_s=doc.get("end_s"),
-                    text=doc.get("text"),
-                    thumbnail=doc.get("thumbnail"),
-                    id=doc["id"],
-                    space=Space(space),
-                )
-            )
-        return hits
+        return [
+            _hit(hit["_source"], cosine(float(hit["_score"]), self._settings.space_type), space)
+            for hit in answer["hits"]["hits"]
+        ]
+
+    def search_text(self, text: str, k: int, filters: SearchFilter | None = None) -> list[Hit]:
+        if not text.strip():
+            return []
+        words: dict[str, Any] = {
+            "bool": {
+                "should": [
+                    {"multi_match": {"query": text, "fields": ["text", "text.english"], "type": "most_fields"}},
+                    {"match_phrase": {"text": {"query": text, "boost": 2}}},  # the exact code or name first
+                ],
+                "minimum_should_match": 1,
+            }
+        }
+        restrict = self._filter(filters)
+        if restrict is not None:
+            words["bool"]["filter"] = restrict["bool"]["filter"]
+        body = {"size": max(1, min(k, MAX_K)), "_source": {"excludes": [f"{VECTOR_PREFIX}*"]}, "query": words}
+        try:
+            answer = self._call("a lexical search", self._client.search, index=self._alias, body=body)
+        except NotFoundError:
+            return []
+        return [
+            _hit(hit["_source"], float(hit["_score"]), hit["_source"].get("space", Space.TEXT))
+            for hit in answer["hits"]["hits"]
+        ]
 
     def count(self, space: str | None = None, source: str | None = None) -> int:
         clauses: list[dict[str, Any]] = []

@@ -51,6 +51,12 @@ class VectorStore(Protocol):
         """The k nearest documents in one space, best first, scored by cosine similarity."""
         ...
 
+    def search_text(self, text: str, k: int, filters: SearchFilter | None = None) -> list[Hit]:
+        """The k documents whose words best match `text` (BM25 over the `text` field, English stemming; the words
+        as a phrase count extra, so an exact code or name comes first), across spaces, best first. A score is
+        the store's BM25 score: unbounded, comparable only within one answer."""
+        ...
+
     def count(self, space: str | None = None, source: str | None = None) -> int:
         """How many documents, in one space or all, of one source or all."""
         ...

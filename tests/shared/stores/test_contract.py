@@ -278,6 +278,65 @@ def test_filters_do_not_cut_k_short(store: VectorStore) -> None:
     assert len(hits) == 3
 
 
+# ---------------------------------------------------------------- lexical search
+
+
+def words(key: str, text: str, *, version: str = "v1", item: int = 0, modality: str = "text") -> Document:
+    """A text-space document of `key` whose words are `text`."""
+    return doc(key, [1.0, 0.0, 0.0], item=item, version=version, space=Space.TEXT, modality=modality, text=text)
+
+
+def test_an_exact_code_is_found_first_by_its_words(store: VectorStore) -> None:
+    store.upsert(
+        [
+            words("near.txt", "invoice INV-2024-0918 of 2024, paid on 0917; inv inv inv"),
+            words("exact.txt", "the boiler was paid with invoice INV-2024-0917 in March"),
+            words("other.txt", "minutes of the harbour committee about the ferry timetable"),
+            doc("photo.jpg", unit(0)),  # no words: never a lexical hit
+        ]
+    )
+    hits = store.search_text("INV-2024-0917", k=5)
+    assert uris(hits)[0] == "s3://photos/exact.txt"
+    assert "s3://photos/other.txt" not in uris(hits) and "s3://photos/photo.jpg" not in uris(hits)
+    assert hits[0].text == "the boiler was paid with invoice INV-2024-0917 in March"
+    assert hits[0].space is Space.TEXT and hits[0].score > hits[-1].score > 0
+    assert uris(store.search_text("ferry timetables", k=5)) == ["s3://photos/other.txt"]  # stems match
+    assert store.search_text("zanzibar", k=5) == []
+    assert store.search_text("   ", k=5) == []
+
+
+def test_a_replaced_or_deleted_document_s_words_are_gone(store: VectorStore) -> None:
+    store.upsert([words("notes.txt", "the giraffe escaped on friday"), words("keep.txt", "a giraffe at the zoo")])
+    store.upsert([words("notes.txt", "the zebra escaped on monday")])  # the same document, rewritten
+    assert uris(store.search_text("friday", k=5)) == []
+    assert uris(store.search_text("zebra", k=5)) == ["s3://photos/notes.txt"]
+    assert uris(store.search_text("giraffe", k=5)) == ["s3://photos/keep.txt"]
+
+    store.upsert([words("notes.txt", "the okapi escaped on sunday", version="v2")])  # a new version settles
+    store.delete_source("s3://photos/notes.txt", keep_version="v2")
+    assert uris(store.search_text("zebra", k=5)) == []
+    assert uris(store.search_text("okapi", k=5)) == ["s3://photos/notes.txt"]
+
+    store.delete_source("s3://photos/notes.txt")  # the source left storage
+    assert uris(store.search_text("okapi", k=5)) == []
+    assert uris(store.search_text("escaped", k=5)) == []
+
+
+def test_lexical_search_takes_the_same_filters(store: VectorStore) -> None:
+    store.upsert(
+        [
+            words("talks/harbour.ogg", "the ferry leaves the harbour at seven", modality="audio"),
+            words("docs/harbour.txt", "the ferry timetable of the harbour", modality="text"),
+            words("clips/harbour.mp4", "the ferry in the harbour at dawn", modality="video"),
+        ]
+    )
+    audio = store.search_text("ferry harbour", k=5, filters=SearchFilter(modalities=("audio",)))
+    assert uris(audio) == ["s3://photos/talks/harbour.ogg"]
+    docs = store.search_text("ferry", k=5, filters=SearchFilter(source_prefix="s3://photos/docs/"))
+    assert uris(docs) == ["s3://photos/docs/harbour.txt"]
+    assert len(store.search_text("ferry", k=2)) == 2
+
+
 # ---------------------------------------------------------------- deleting and counting
 
 
