@@ -233,6 +233,19 @@ class EmbeddedStore:
         hits.sort(key=lambda hit: -hit.score)
         return hits[:k]
 
+    def scan(self, space: str, page: int = 1000) -> Iterator[tuple[Hit, list[float]]]:
+        table = self._table(space)
+        if table is None:
+            return
+        offset = 0
+        while True:
+            rows = table.search().select([*_HIT_COLUMNS, "vector"]).offset(offset).limit(page).to_list()
+            for row in rows:
+                yield _hit(row, space, 0.0), [float(value) for value in row["vector"]]
+            if len(rows) < page:
+                return
+            offset += page
+
     def count(self, space: str | None = None, source: str | None = None) -> int:
         spaces = [space] if space else list(self.dimensions())
         condition = f"source = {_quote(source)}" if source else None

@@ -397,6 +397,33 @@ class OpenSearchStore:
             for hit in answer["hits"]["hits"]
         ]
 
+    def scan(self, space: str, page: int = 1000) -> Iterator[tuple[Hit, list[float]]]:
+        field = vector_field(space)
+        if space not in self._dimensions([space]):
+            return
+        self._refresh()
+        body: dict[str, Any] = {
+            "size": page,
+            "query": {"bool": {"filter": [{"exists": {"field": field}}]}},
+            "_source": {"includes": [field, "id", "uri", "modality", "start_s", "end_s", "text", "thumbnail"]},
+            "sort": [{"id": "asc"}],  # ids are unique: search_after pages through them all, once each
+        }
+        after: list[Any] | None = None
+        while True:
+            if after is not None:
+                body["search_after"] = after
+            try:
+                answer = self._call("reading the index", self._client.search, index=self._alias, body=body)
+            except NotFoundError:
+                return
+            hits = answer["hits"]["hits"]
+            for hit in hits:
+                doc = hit["_source"]
+                yield _hit(doc, 0.0, space), [float(value) for value in doc[field]]
+            if len(hits) < page:
+                return
+            after = hits[-1]["sort"]
+
     def count(self, space: str | None = None, source: str | None = None) -> int:
         clauses: list[dict[str, Any]] = []
         if space:

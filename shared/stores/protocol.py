@@ -6,7 +6,7 @@ deterministic, so writing the same documents twice changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,6 +55,11 @@ class VectorStore(Protocol):
         """The k documents whose words best match `text` (BM25 over the `text` field, English stemming; the words
         as a phrase count extra, so an exact code or name comes first), across spaces, best first. A score is
         the store's BM25 score: unbounded, comparable only within one answer."""
+        ...
+
+    def scan(self, space: str, page: int = 1000) -> Iterator[tuple[Hit, list[float]]]:
+        """Every document of one space with its vector (hits scored 0), read `page` at a time; for reports over the
+        whole index, such as near-duplicates. Writes made meanwhile may or may not be seen."""
         ...
 
     def count(self, space: str | None = None, source: str | None = None) -> int:

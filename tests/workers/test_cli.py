@@ -342,3 +342,21 @@ def test_search_shows_each_hit_s_words_and_its_whole_path_on_one_line() -> None:
     # Rows keep the order given (fused relevance); the note says the number is each hit's own similarity.
     assert lines[0].split()[:2] == ["#", "similarity"]
     assert lines[-1].startswith("ranked by relevance")
+
+
+def test_duplicates_groups_a_photo_with_its_copy_and_nothing_else(cli: Cli, tmp_path: Path) -> None:
+    album = tmp_path / "album"
+    photos = [photo(album / f"photo-{seed}.jpg", seed=seed) for seed in (1, 2, 3)]
+    copy = near_copy(photos[1], album / "copy-of-2.jpg")
+    assert cli("ingest", str(album)).returncode == 0
+
+    # With the random-weight CLIP distinct photos reach a similarity of 0.986 (photo-1 and photo-3); a copy is 1.0.
+    report = cli.json("duplicates", "--threshold", "0.995")
+
+    assert report["threshold"] == 0.995
+    (group,) = report["groups"]
+    assert sorted(member["uri"] for member in group["members"]) == sorted([str(copy), str(photos[1])])
+    assert group["similarity"] >= 0.995 and all(member["modality"] == "image" for member in group["members"])
+    assert cli.json("duplicates", "--threshold", "1.0")["groups"] == []
+    text = cli("duplicates", "--threshold", "0.995").stdout
+    assert text.startswith("1. 2 alike") and str(copy) in text

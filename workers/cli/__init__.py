@@ -30,6 +30,7 @@ PASSED_ON = {"allow_extra_args": True, "ignore_unknown_options": True}
 app.command()(ingest.ingest)
 app.command()(ingest.retry)
 app.command()(search.search)
+app.command()(search.duplicates)
 app.command()(ingest.status)
 app.command()(serve.serve)
 app.command(context_settings=PASSED_ON)(pools.worker)

@@ -1,4 +1,5 @@
-"""`search`: a text, image or spoken query sent to the query pool, and its hits shown best first."""
+"""`search` and `duplicates`: a text, image or spoken query sent to the query pool, and its hits shown best first;
+near-identical images and frames found in the index."""
 
 from __future__ import annotations
 
@@ -82,3 +83,31 @@ def hits_text(hits: list[dict[str, Any]]) -> str:
             lines.append(f"{'':>3}  “{cut}”")
     lines.append(HITS_NOTE)
     return "\n".join(lines)
+
+
+def duplicates(
+    threshold: Annotated[
+        float, typer.Option("--threshold", min=0.0, max=1.0, help="Cosine similarity at which two items match")
+    ] = 0.95,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Groups of near-identical images and video frames, by the vision space's vectors (nothing is encoded again)."""
+    from shared.duplicates import near_duplicates
+    from workers.cli.common import get_runtime
+
+    reach_index(create=False)
+    try:
+        groups = near_duplicates(get_runtime().store, threshold)
+    except MmindexError as error:
+        raise fail(one_line(error)) from None
+    if as_json:
+        print(json.dumps({"threshold": threshold, "groups": [group.public() for group in groups]}, indent=2))
+        return
+    if not groups:
+        out.print(f"no near-duplicates at similarity {threshold}", highlight=False)
+        return
+    for number, group in enumerate(groups, start=1):
+        out.print(f"{number}. {len(group.members)} alike (similarity ≥ {group.similarity:.3f})", highlight=False)
+        for hit in group.members:
+            at = f"  at {hit.start_s:.1f} s" if hit.start_s is not None else ""
+            out.print(f"   {hit.uri}{at}", highlight=False, markup=False)

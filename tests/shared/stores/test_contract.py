@@ -337,6 +337,15 @@ def test_lexical_search_takes_the_same_filters(store: VectorStore) -> None:
     assert len(store.search_text("ferry", k=2)) == 2
 
 
+def test_scan_reads_every_document_of_a_space_with_its_vector_page_by_page(store: VectorStore) -> None:
+    store.upsert([doc(f"p{n}.jpg", unit(n % VISION_DIM)) for n in range(5)] + [words("t.txt", "a note")])
+    seen = {hit.uri: vector for hit, vector in store.scan(Space.VISION, page=2)}
+    assert sorted(seen) == [f"s3://photos/p{n}.jpg" for n in range(5)]
+    assert seen["s3://photos/p3.jpg"] == pytest.approx(unit(3))
+    assert [hit.uri for hit, _ in store.scan(Space.TEXT)] == ["s3://photos/t.txt"]
+    assert list(store.scan("audio")) == []
+
+
 # ---------------------------------------------------------------- deleting and counting
 
 
