@@ -360,3 +360,34 @@ def test_duplicates_groups_a_photo_with_its_copy_and_nothing_else(cli: Cli, tmp_
     assert cli.json("duplicates", "--threshold", "1.0")["groups"] == []
     text = cli("duplicates", "--threshold", "0.995").stdout
     assert text.startswith("1. 2 alike") and str(copy) in text
+
+
+def test_eval_measures_search_on_known_answers_and_names_a_bad_line(cli: Cli, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    photos = [photo(library / f"photo-{seed}.jpg", seed=seed) for seed in (1, 2)]
+    note = library / "harbour.txt"
+    note.write_text("Minutes of the harbour committee: the ferry leaves at seven every morning from May.\n")
+    assert cli("ingest", str(library)).returncode == 0
+    (tmp_path / "set").mkdir()
+    near_copy(photos[1], tmp_path / "set" / "like-2.jpg")
+    queries = tmp_path / "set" / "queries.jsonl"
+    lines = [
+        {"query": "when does the ferry leave the harbour", "relevant": [str(note)]},
+        {"image": "like-2.jpg", "relevant": [str(photos[1])]},
+        {"query": "when does the ferry leave the harbour", "relevant": [str(photos[0])]},  # not what it finds first
+    ]
+    queries.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+
+    report = cli.json("eval", str(queries))
+
+    dense = report["modes"]["dense"]
+    assert dense["queries"] == 3
+    assert dense["recall@1"] == pytest.approx(2 / 3, abs=1e-4)  # the third query's answer is not first
+    assert dense["mrr@10"] < 1.0 and dense["recall@10"] == 1.0  # ...but it is in the ten (three sources in all)
+    table = cli("eval", str(queries)).stdout
+    assert table.splitlines()[0].split() == ["mode", "recall@1", "recall@10", "mrr@10", "ndcg@10", "queries"]
+
+    queries.write_text(queries.read_text() + '{"query": "no answers given"}\n')
+    bad = cli("eval", str(queries))
+    assert bad.returncode == 1
+    assert f"{queries}, line 4: " in bad.stderr and '"relevant" must be a non-empty list' in bad.stderr

@@ -111,3 +111,41 @@ def duplicates(
         for hit in group.members:
             at = f"  at {hit.start_s:.1f} s" if hit.start_s is not None else ""
             out.print(f"   {hit.uri}{at}", highlight=False, markup=False)
+
+
+def evaluate(
+    queries: Annotated[Path, typer.Argument(help="JSON Lines: {query|image, relevant: [uri or moment, ...]} a line")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Measure search on queries whose answers are known: recall@1, recall@10, mrr@10 and ndcg@10 per mode.
+    Exits 1 on a malformed line, naming it."""
+    from shared.evaluation import DEPTH, Judged, read_queries
+    from shared.evaluation import evaluate as measure
+    from shared.search import Query, image_query, run_query
+    from workers.cli.common import get_runtime
+
+    try:
+        judged = read_queries(queries)
+    except MmindexError as error:
+        raise fail(one_line(error), code=1) from None
+    reach_index(create=False)
+    runtime = get_runtime()
+
+    def dense(query: Judged) -> list[Any]:
+        asked = Query(text=query.text, k=DEPTH) if query.image is None else image_query(query.image, k=DEPTH)
+        return run_query(asked, runtime)
+
+    try:
+        report = {"modes": {"dense": measure(judged, dense)}}
+    except MmindexError as error:
+        raise fail(one_line(error)) from None
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    out.print(f"{'mode':<8}  recall@1  recall@10  mrr@10  ndcg@10  queries", highlight=False)
+    for mode, figures in report["modes"].items():
+        out.print(
+            f"{mode:<8}  {figures['recall@1']:<8.3f}  {figures['recall@10']:<9.3f}  {figures['mrr@10']:<6.3f}"
+            f"  {figures['ndcg@10']:<7.3f}  {figures['queries']}",
+            highlight=False,
+        )
