@@ -10,6 +10,7 @@ from shared.errors import mask
 from shared.ledger import PENDING, SourceRecord
 from shared.runtime import Runtime
 from workers.intakes.submission import Send, Submission, outcome, submit
+from workers.sweep import stranded
 
 RETRY_LIMIT = 100_000
 """`retry` replays at most this many of the most recent failures at once."""
@@ -29,8 +30,6 @@ def submission_report(submission: Submission, runtime: Runtime) -> dict[str, Any
 def retry(runtime: Runtime, send: Send | None = None) -> Submission:
     """Queue again the current version in storage of every failed and dead-lettered source, and of every source an
     outage stranded (`mmindex retry`)."""
-    from workers.sweep import stranded  # the sweeper imports the task modules, which import the submission
-
     failures = runtime.ledger.failures(limit=RETRY_LIMIT) + stranded(runtime)
     if not failures:
         return Submission()

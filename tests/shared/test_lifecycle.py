@@ -5,57 +5,22 @@ Embedded mode, on the real SQLite ledger and LanceDB store under a fresh MMINDEX
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from shared.documents import Document, Item, Modality, Space, document_id
 from shared.ledger import State
 from shared.lifecycle import fail_sources, remove, settle
-from shared.runtime import Runtime, get_runtime, reset_runtime
+from shared.runtime import Runtime
 from shared.storage import ObjectInfo
-
-DIM = 3
+from tests.support.index import embedded_runtime, version_of, versions_held
 
 
 @pytest.fixture
 def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Runtime]:
-    for name in [name for name in os.environ if name.startswith("MMINDEX_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("MMINDEX_HOME", str(tmp_path / "home"))
-    reset_runtime()
-    runtime = get_runtime()
-    runtime.store.ensure({Space.TEXT: DIM})
-    yield runtime
-    reset_runtime()
-
-
-def version_of(runtime: Runtime, path: Path, version: str, done: bool = True) -> str:
-    """Record `version` of the source at `path` in the ledger and write its one document; the source's id."""
-    info = ObjectInfo(uri=str(path), root="local", key=str(path), size=1, version=version)
-    id, _ = runtime.ledger.submit(info, runtime.settings.pipeline_version)
-    item = Item(
-        id=document_id("local", str(path), version, 0, Space.TEXT),
-        source_id=id,
-        source=str(path),
-        version=version,
-        uri=str(path),
-        modality=Modality.TEXT,
-        item=0,
-        space=Space.TEXT,
-        text=f"words of {version}",
-    )
-    runtime.store.upsert([Document(item, [1.0, 0.0, 0.0], "model", runtime.settings.pipeline_version)])
-    if done:
-        runtime.ledger.decoded(id, version, 1)
-        runtime.ledger.indexed(id, version, [item.id])
-    return id
-
-
-def versions_held(runtime: Runtime) -> list[str]:
-    return sorted(hit.text or "" for hit in runtime.store.search(Space.TEXT, [1.0, 0.0, 0.0], 10))
+    with embedded_runtime(monkeypatch, tmp_path) as runtime:
+        yield runtime
 
 
 def test_a_failed_new_version_leaves_the_last_good_one_searchable(runtime: Runtime, tmp_path: Path) -> None:

@@ -49,6 +49,18 @@ def running_api(env: dict[str, str], log: Path, *args: str, ready: bool = True) 
         stop(process)
 
 
+def until_finished(client: httpx.Client, uri: str, timeout: float = 240.0) -> dict[str, Any]:
+    """`GET /v1/sources?uri=` until the source is done, failed or dead; its record then."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = client.get("/v1/sources", params={"uri": uri})
+        record: dict[str, Any] = answer.json() if answer.status_code == 200 else {}
+        if record.get("state") in ("done", "failed", "dead"):
+            return record
+        assert time.monotonic() < deadline, f"{uri} not finished after {timeout:.0f} s: {answer.text}"
+        time.sleep(0.3)
+
+
 def _wait(server: Server, path: str) -> None:
     deadline = time.monotonic() + READY_S
     last = ""

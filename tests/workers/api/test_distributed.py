@@ -5,31 +5,18 @@ redirect; a query pool that does not answer is a 504, a broker that is down a 50
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import boto3
 import httpx
 import pytest
 
-from tests.support.api import running_api
+from tests.support.api import running_api, until_finished
 from tests.support.media import near_copy, photo
 from tests.support.services import free_port, on_opensearch
 from tests.support.workers import running_workers
 from tests.workers.intakes.events import record
-
-
-def until_done(client: httpx.Client, uri: str, timeout: float = 240.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        answer = client.get("/v1/sources", params={"uri": uri})
-        state: dict[str, Any] = answer.json() if answer.status_code == 200 else {}
-        if state.get("state") in ("done", "failed", "dead"):
-            return state
-        assert time.monotonic() < deadline, f"{uri} not finished after {timeout:.0f} s: {answer.text}"
-        time.sleep(0.5)
 
 
 @pytest.mark.timeout(900)
@@ -67,8 +54,8 @@ def test_the_api_drives_the_pools(
         assert heard.status_code == 200 and heard.json()["queued"] == 1, heard.text
 
         s3_uri = f"s3://{bucket}/in/upload.jpg"
-        assert until_done(client, str(local))["state"] == "done"
-        assert until_done(client, s3_uri)["state"] == "done"
+        assert until_finished(client, str(local))["state"] == "done"
+        assert until_finished(client, s3_uri)["state"] == "done"
 
         for source, uri in ((local, str(local)), (uploaded, s3_uri)):
             query = near_copy(source, tmp_path / "q.jpg").read_bytes()

@@ -4,25 +4,13 @@ as `ingest`, `status` and `retry` do."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.support.api import Server
+from tests.support.api import Server, until_finished
 from tests.support.media import near_copy, photo
 from tests.workers.api.conftest import Library
-
-
-def until_done(client: httpx.Client, uri: str, timeout: float = 180.0) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    while True:
-        record: dict[str, object] = client.get("/v1/sources", params={"uri": uri}).json()
-        if record.get("state") in ("done", "failed", "dead"):
-            return record
-        assert time.monotonic() < deadline, f"{uri} not finished after {timeout:.0f} s: {record}"
-        time.sleep(0.3)
 
 
 @pytest.mark.timeout(600)
@@ -40,8 +28,8 @@ def test_sources_submitted_over_http_are_indexed_in_the_background(
         assert sorted(report.get("queued", []) + report["indexed"]) == sorted([str(new), str(torn)])
         assert report["failed"][0]["uri"] == str(tmp_path / "typo") and "no such file" in report["failed"][0]["error"]
 
-        assert until_done(client, str(new))["state"] == "done"
-        failed = until_done(client, str(torn))
+        assert until_finished(client, str(new))["state"] == "done"
+        failed = until_finished(client, str(torn))
         assert failed["state"] == "failed" and "\n" not in str(failed["error"]) and failed["error"]
         assert {"version", "created_at", "updated_at"} <= failed.keys()
         hits = client.post(
@@ -51,7 +39,7 @@ def test_sources_submitted_over_http_are_indexed_in_the_background(
 
         again = client.post("/v1/sources", json={"uris": [str(inbox)]}).json()
         assert again["skipped"] == [str(new)]  # unchanged: nothing to do; the failed one is tried again
-        assert until_done(client, str(torn))["state"] == "failed"
+        assert until_finished(client, str(torn))["state"] == "failed"
 
         status = client.get("/v1/status").json()
         assert status["counts"]["done"] == 6 and status["pending"] == 0
@@ -65,7 +53,7 @@ def test_sources_submitted_over_http_are_indexed_in_the_background(
         retried = client.post("/v1/retry")
         assert retried.status_code == 200, retried.text
         assert str(torn) in retried.json().get("queued", []) + retried.json()["indexed"]
-        assert until_done(client, str(torn))["state"] == "done"
+        assert until_finished(client, str(torn))["state"] == "done"
 
         unknown = client.get("/v1/sources", params={"uri": str(tmp_path / "never.jpg")})
         assert unknown.status_code == 404 and "not a source of this index" in unknown.json()["error"]

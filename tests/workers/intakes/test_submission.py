@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.documents import Space
 from shared.ledger import State
 from shared.notifications import EventFilter, ObjectEvent
-from shared.runtime import Runtime, get_runtime, reset_runtime
-from tests.shared.test_lifecycle import version_of, versions_held
+from shared.runtime import Runtime
 from tests.support.cli import Cli
+from tests.support.index import embedded_runtime, version_of, versions_held
 from tests.support.media import photo
 from workers.intakes.submission import apply
 
@@ -78,14 +77,8 @@ def test_a_typo_is_reported_and_leaves_no_failed_source(cli: Cli, tmp_path: Path
 
 @pytest.fixture
 def runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Runtime]:
-    for name in [name for name in os.environ if name.startswith("MMINDEX_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("MMINDEX_HOME", str(tmp_path / "home"))
-    reset_runtime()
-    runtime = get_runtime()
-    runtime.store.ensure({Space.TEXT: 3})
-    yield runtime
-    reset_runtime()
+    with embedded_runtime(monkeypatch, tmp_path) as runtime:
+        yield runtime
 
 
 def test_a_removed_local_file_leaves_the_index_and_one_written_again_stays(runtime: Runtime, tmp_path: Path) -> None:
