@@ -65,7 +65,21 @@ def choose_models() -> dict[str, str | None]:
             print(f"  using a tiny CLIP with RANDOM weights instead ({target}): it finds near-duplicate photos,")
             print(f"  but its text search means nothing; point {setting} at real CLIP weights for that")
     chosen.update(choose_speech_model(settings))
+    chosen.update(choose_reranker(settings))
     return chosen
+
+
+def choose_reranker(settings: object) -> dict[str, str | None]:
+    """Keep the configured cross-encoder if it loads, else search without reranking (no reranker ships in a
+    package: a random-weight one would only shuffle the hits)."""
+    from shared.config import Settings
+    from shared.models.rerank import reranker_for
+
+    assert isinstance(settings, Settings)
+    if settings.models.rerank == "none" or reranker_for(settings) is not None:
+        return {"MMINDEX_MODELS__RERANK": None}
+    print("  the demo searches without reranking (MMINDEX_MODELS__RERANK=none)")
+    return {"MMINDEX_MODELS__RERANK": "none"}
 
 
 def choose_speech_model(settings: object) -> dict[str, str | None]:
@@ -119,7 +133,9 @@ def show(title: str, hits: object) -> None:
     for rank, hit in enumerate(hits, start=1):
         span = f"  {hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else ""
         words = f'  "{" ".join(hit["text"].split())[:70]}"' if hit["text"] else ""
-        print(f"  {rank}. {hit['score']:.3f}  {Path(hit['uri']).name}{span}{words}")
+        print(f"  {rank}. {hit['relevance']:.2f}  {Path(hit['uri']).name}{span}{words}")
+    if not hits:
+        print("  (no hits: nothing matches well enough)")
 
 
 def main() -> None:

@@ -97,6 +97,10 @@ class ModelSettings(Group):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="torch CPU threads per process; 0 = cores / worker processes")
     batch_size: int = Field(32, gt=0, description="Items per model call")
+    rerank: str = Field(
+        "cross-encoder/ms-marco-MiniLM-L6-v2",
+        description="Cross-encoder rescoring a search's best text-bearing hits (name or local path), or `none`",
+    )
     preload: bool = Field(
         True, description="embed and query workers load (and download) their models at start, not on the first task"
     )
@@ -235,6 +239,52 @@ class ApiSettings(Group):
         return bool(self.search_keys or self.admin_keys)
 
 
+class SearchMode(StrEnum):
+    DENSE = "dense"  # vector search in each space
+    LEXICAL = "lexical"  # BM25 over the words of speech segments and document chunks
+    HYBRID = "hybrid"  # both, fused
+
+
+class FusionMethod(StrEnum):
+    WEIGHTED = "weighted"  # normalised scores, weighted by how far each ranking can be trusted for this query
+    RRF = "rrf"  # reciprocal rank fusion: the rank counts, not the score
+
+
+class Normalization(StrEnum):
+    MIN_MAX = "min_max"  # a ranking's scores from its worst candidate (0) to its best (1)
+    Z_SCORE = "z_score"  # from its candidates' mean (0) to its best (1)
+
+
+class SearchSettings(Group):
+    """How a search ranks: `mmindex search`, the query pool, the HTTP API and `mmindex eval`."""
+
+    mode: SearchMode = Field(SearchMode.HYBRID, description="dense, lexical or hybrid (dense and lexical fused)")
+    fusion: FusionMethod = Field(FusionMethod.WEIGHTED, description="weighted (normalised scores) or rrf")
+    normalization: Normalization = Field(Normalization.MIN_MAX, description="min_max or z_score, per ranking")
+    text_weight: float = Field(1.0, ge=0, le=1, description="Weight of the text space's vector ranking")
+    vision_weight: float = Field(1.0, ge=0, le=1, description="Weight of the vision space's vector ranking")
+    lexical_weight: float = Field(0.9, ge=0, le=1, description="Weight of the lexical (BM25) ranking")
+    min_relevance: float = Field(
+        0.3, ge=0, le=1, description="Hits less relevant than this (0-1) are dropped: a query can find nothing"
+    )
+    similarity: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {"text": (0.2, 0.55), "vision": (0.2, 0.3), "image": (0.5, 0.9)},
+        description="Per space (`image`: the vision space asked with an image), the cosine similarity at which a"
+        " match starts to count and the one of a clear match, as JSON: relevance is read on this scale",
+    )
+    rerank_candidates: int = Field(
+        20, ge=1, le=200, description="How many of the best text-bearing hits the cross-encoder rescores"
+    )
+
+    @field_validator("similarity")
+    @classmethod
+    def _ordered(cls, scale: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for name, (floor, top) in scale.items():
+            if not -1 <= floor < top <= 1:
+                raise ValueError(f"search.similarity[{name}]: the floor must be below the top, both within -1..1")
+        return scale
+
+
 class TaskSettings(Group):
     soft_time_limit_s: int = Field(300, gt=0, description="A task is asked to stop after this long")
     time_limit_s: int = Field(360, gt=0, description="A task is killed after this long")
@@ -289,6 +339,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     pipeline_version: str = Field("1", description="Bump to re-index unchanged sources after a pipeline change")
     worker_processes: int = Field(
         1, gt=0, description="Processes in this worker's pool; set by `mmindex worker` to share CPU threads"

@@ -101,17 +101,22 @@ class Document:
 
 @dataclass
 class Hit:
-    """One search result, in the shape `search --json` prints (`public`: `modality` as its string)."""
+    """One search result, in the shape `search --json` prints (`public`: `modality` as its string).
+
+    `score` is a store's score: cosine similarity from a vector search, BM25 from a lexical one. A search's final
+    hits keep the cosine similarity (None for a hit only its words found) and add `relevance`, 0-1, which ranks.
+    """
 
     uri: str
     modality: Modality
-    score: float
+    score: float | None
     start_s: float | None = None
     end_s: float | None = None
     text: str | None = None
     thumbnail: str | None = None
     id: str = field(default="", repr=False)
     space: Space | None = field(default=None, repr=False)  # the space that found it (None: made outside a search)
+    relevance: float | None = None  # set by a search's fusion
 
     def __post_init__(self) -> None:
         self.modality = Modality(self.modality)
@@ -121,7 +126,8 @@ class Hit:
         return {
             "uri": self.uri,
             "modality": self.modality.value,
-            "score": round(self.score, 6),
+            "score": None if self.score is None else round(self.score, 6),
+            "relevance": None if self.relevance is None else round(self.relevance, 4),
             "start_s": self.start_s,
             "end_s": self.end_s,
             "text": self.text,

@@ -2,14 +2,18 @@
 hits a search gives them.
 
 A line of the file (JSON Lines) is `{"query": "words"}` or `{"image": "path"}`, with `"relevant"`: a list of URIs,
-or of `{"uri", "start_s", "end_s"}` moments. A hit matches a relevant entry with its URI and, for a moment, a
-time span that overlaps it; each relevant entry is matched once, by the first hit that matches it. Paths (the
-query image's, and relevant URIs that are not `s3://` or absolute) are read relative to the file's folder.
+or of `{"uri", "start_s", "end_s"}` moments, and optionally a `"tag"` (e.g. `exact`, `paraphrase`) to report on
+separately. An empty `"relevant"` marks a query about something the index does not hold: it should find nothing.
+A hit matches a relevant entry with its URI and, for a moment, a time span that overlaps it; each relevant entry is
+matched once, by the first hit that matches it. Paths (the query image's, and relevant URIs that are not `s3://` or
+absolute) are read relative to the file's folder.
 
 Per query, over the first ten hits: `recall@k` is the share of the relevant entries matched in the first k hits,
 out of at most k (so `recall@1` says whether the first hit is relevant); `mrr@10` is 1 / the rank of the first
 relevant hit (0 when none is in the ten); `ndcg@10` is the discounted gain of the relevant hits (1 / log2(rank + 1)
-each) over the best possible. The report is the mean of each over the queries.
+each) over the best possible. The report is the mean of each over the queries that have answers, judged on the hits
+at least as relevant as the minimum relevance (what a user is shown), with `recall@10` without that minimum beside
+them (what the minimum costs), the same per tag, and the share of the queries without answers that found nothing.
 """
 
 from __future__ import annotations
@@ -51,7 +55,8 @@ class Judged:
     line: int
     text: str | None
     image: Path | None
-    relevant: tuple[Relevant, ...]
+    relevant: tuple[Relevant, ...]  # empty: nothing in the index answers it
+    tag: str | None = None
 
 
 def _located(value: str, folder: Path) -> str:
@@ -80,9 +85,11 @@ def read_queries(path: Path) -> list[Judged]:
         asked = text if "query" in entry else image
         if not isinstance(asked, str) or not asked.strip():
             raise PermanentError(f"{where}: the query is empty or not a string")
-        relevant = entry.get("relevant")
-        if not isinstance(relevant, list) or not relevant:
-            raise PermanentError(f'{where}: "relevant" must be a non-empty list of URIs or moments')
+        relevant, tag = entry.get("relevant"), entry.get("tag")
+        if not isinstance(relevant, list):
+            raise PermanentError(f'{where}: "relevant" must be a list of URIs or moments (empty: nothing answers it)')
+        if tag is not None and (not isinstance(tag, str) or not tag.strip()):
+            raise PermanentError(f'{where}: "tag" is a word, e.g. "exact" or "paraphrase"')
         wanted: list[Relevant] = []
         for item in relevant:
             if isinstance(item, str) and item:
@@ -94,7 +101,8 @@ def read_queries(path: Path) -> list[Judged]:
                 wanted.append(Relevant(_located(item["uri"], folder), start, end))
             else:
                 raise PermanentError(f'{where}: each of "relevant" is a URI or {{"uri", "start_s", "end_s"}}')
-        judged.append(Judged(number, text, Path(_located(image, folder)) if image else None, tuple(wanted)))
+        query_image = Path(_located(image, folder)) if image else None
+        judged.append(Judged(number, text, query_image, tuple(wanted), tag))
     if not judged:
         raise PermanentError(f"{path}: no queries")
     return judged
@@ -124,12 +132,40 @@ def judge(hits: Sequence[Hit], relevant: Sequence[Relevant]) -> dict[str, float]
     }
 
 
-def evaluate(queries: Sequence[Judged], search: Callable[[Judged], Sequence[Hit]]) -> dict[str, Any]:
-    """The mean of each metric over the queries, and how many there were."""
+def _means(figures: Sequence[dict[str, float]]) -> dict[str, Any]:
     totals: dict[str, float] = {}
-    for query in queries:
-        for name, value in judge(search(query), query.relevant).items():
+    for one in figures:
+        for name, value in one.items():
             totals[name] = totals.get(name, 0.0) + value
-    report: dict[str, Any] = {name: round(total / len(queries), 4) for name, total in totals.items()}
-    report["queries"] = len(queries)
+    report: dict[str, Any] = {name: round(total / len(figures), 4) for name, total in totals.items()}
+    report["queries"] = len(figures)
+    return report
+
+
+def evaluate(
+    queries: Sequence[Judged], search: Callable[[Judged], Sequence[Hit]], min_relevance: float = 0.0
+) -> dict[str, Any]:
+    """The mean of each metric over the queries with answers (hits below `min_relevance` left out, and
+    `recall@10 unfiltered` with them), per tag too, and for the queries without answers (`absent`) the share that
+    found nothing. `search` should return the hits without a minimum relevance."""
+    judged: list[dict[str, float]] = []
+    by_tag: dict[str, list[dict[str, float]]] = {}
+    empty = absent = 0
+    for query in queries:
+        hits = list(search(query))
+        shown = [hit for hit in hits if hit.relevance is None or hit.relevance >= min_relevance]
+        if not query.relevant:
+            absent += 1
+            empty += not shown
+            continue
+        figures = judge(shown, query.relevant)
+        figures["recall@10 unfiltered"] = judge(hits, query.relevant)["recall@10"]
+        judged.append(figures)
+        if query.tag:
+            by_tag.setdefault(query.tag, []).append(figures)
+    report: dict[str, Any] = _means(judged) if judged else {"queries": 0}
+    if by_tag:
+        report["tags"] = {tag: _means(figures) for tag, figures in sorted(by_tag.items())}
+    if absent:
+        report["absent"] = {"queries": absent, "found nothing": round(empty / absent, 4)}
     return report

@@ -20,6 +20,7 @@ from shared.storage import ObjectStorage, is_s3, storage_for
 from shared.stores import VectorStore, open_store
 
 if TYPE_CHECKING:
+    from shared.models.rerank import Reranker
     from shared.models.speech import Transcriber
 
 
@@ -64,6 +65,13 @@ class Runtime:
         from shared.models.speech import transcriber_for  # faster-whisper is an extra: imported on first use
 
         return transcriber_for(self.settings)
+
+    def reranker(self) -> Reranker | None:
+        """The cross-encoder that rescores a search's best text-bearing hits, or None when it is off or cannot load
+        (reported once)."""
+        from shared.models.rerank import reranker_for
+
+        return reranker_for(self.settings)
 
 
 _runtime: Runtime | None = None

@@ -1,4 +1,4 @@
-"""Answering a query: encode it once per space, search each space, fuse the rankings."""
+"""Answering a query: encode it once per space and search each space, search its words, fuse the rankings."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ import logging
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from shared.config import Settings, get_settings
+from shared.config import SearchMode, Settings, get_settings
 from shared.documents import Hit, Modality, Space
 from shared.errors import HubUnreachable, MmindexError, ModelUnavailable, PermanentError, SourceNotFound, one_line
+from shared.fusion import Kind, Ranking, fuse
 from shared.media import ffmpeg
 from shared.media.image import open_rgb, thumbnail_jpeg
 from shared.models import model_setting
@@ -26,19 +27,10 @@ from shared.stores import MAX_K, SearchFilter
 
 log = logging.getLogger(__name__)
 
-RRF_K = 60
-"""Reciprocal rank fusion constant: a hit ranked r in a space adds 1 / (RRF_K + r)."""
-MOMENT_GAP_S = 1.0
-"""Hits of one video or recording this close (end to start) or overlapping may form one moment."""
-MOMENT_DROP = 0.25
-"""A neighbour joins a moment if its similarity is below the best member's by at most this share of the way
-from the best down to the median candidate of that space: a moment ends where the match fades."""
-OTHER_SPACE_STRENGTH = 0.5
-"""A neighbour found in another space joins if it stands at least this far from its space's median to its top."""
 QUERY_AUDIO_S = 30.0
 """A spoken query is cut to this length before it is sent (it travels in the message, compressed)."""
 CANDIDATES_PER_HIT = 4
-"""Each space is asked for this many hits per hit wanted, since merging into moments leaves fewer."""
+"""Each ranking is asked for this many hits per hit wanted, since merging into moments leaves fewer."""
 MODALITIES = tuple(modality.value for modality in Modality)
 """What a search may be narrowed to."""
 
@@ -53,6 +45,9 @@ class Query:
     k: int = 10
     modalities: list[str] = field(default_factory=list)
     source_prefix: str | None = None
+    mode: str | None = None  # dense, lexical or hybrid; None: MMINDEX_SEARCH__MODE
+    min_relevance: float | None = None  # None: MMINDEX_SEARCH__MIN_RELEVANCE
+    rerank: bool = True  # rescore with the cross-encoder when one is loaded
 
     def to_message(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,128 +101,6 @@ def _naming(path: Path | str) -> Iterator[None]:
         raise type(error)(f"{path}: {one_line(error)}") from error
 
 
-Key = tuple[str, float | None, float | None]
-
-
-def _key(hit: Hit) -> Key:
-    return hit.uri, hit.start_s, hit.end_s  # one item, whichever space found it
-
-
-def _end(hit: Hit) -> float:
-    return hit.end_s if hit.end_s is not None else hit.start_s or 0.0
-
-
-@dataclass
-class _Ranked:
-    """A hit with what fusion knows of it: its fused score, and how it stands in its own space's ranking."""
-
-    hit: Hit
-    fused: float
-    ranking: int  # which ranking (space) its best score came from
-    strength: float  # 1 at that ranking's top score, 0 at its median
-
-
-def _rank(rankings: list[list[Hit]]) -> list[_Ranked]:
-    """Reciprocal rank fusion: the same item found in several rankings is one, with its best score."""
-    shares: dict[Key, float] = {}
-    best: dict[Key, tuple[Hit, int]] = {}
-    for number, ranking in enumerate(rankings):
-        seen: set[Key] = set()
-        for rank, hit in enumerate(ranking, start=1):
-            key = _key(hit)
-            if key not in seen:  # an item counts once per ranking
-                seen.add(key)
-                shares[key] = shares.get(key, 0.0) + 1.0 / (RRF_K + rank)
-            if key not in best or hit.score > best[key][0].score:
-                best[key] = hit, number
-    spread = []
-    for ranking in rankings:
-        scores = sorted(hit.score for hit in ranking)
-        spread.append((scores[len(scores) // 2], scores[-1]) if scores else (0.0, 0.0))
-    ranked = []
-    for key, (hit, number) in best.items():
-        median, top = spread[number]
-        strength = 1.0 if top <= median else (hit.score - median) / (top - median)
-        ranked.append(_Ranked(hit, shares[key], number, strength))
-    ranked.sort(key=lambda entry: (-entry.fused, -entry.hit.score))
-    return ranked
-
-
-def _joins(seed: _Ranked, other: _Ranked, median: float) -> bool:
-    """Whether a hit next to a moment's seed belongs to the moment: as similar as the seed, nearly, or clearly
-    a match in another space (words said over matching frames)."""
-    if other.ranking == seed.ranking:
-        return seed.hit.score - other.hit.score <= MOMENT_DROP * max(0.0, seed.hit.score - median)
-    return other.strength >= OTHER_SPACE_STRENGTH
-
-
-def _moment(members: list[_Ranked]) -> Hit:
-    """One hit for a moment: its span, the best score, the best frame's thumbnail and the words said in it."""
-    seed = members[0].hit
-    if len(members) == 1:
-        return seed
-    in_time = sorted(members, key=lambda entry: entry.hit.start_s or 0.0)
-    thumbnail = next((entry.hit.thumbnail for entry in members if entry.hit.thumbnail), None)
-    words: list[str] = []
-    for entry in in_time:
-        if entry.hit.text and entry.hit.text not in words:
-            words.append(entry.hit.text)
-    return Hit(
-        uri=seed.uri,
-        modality=seed.modality,
-        score=max(entry.hit.score for entry in members),
-        start_s=min(entry.hit.start_s or 0.0 for entry in members),
-        end_s=max(_end(entry.hit) for entry in members),
-        text=" ".join(words) or None,
-        thumbnail=thumbnail,
-        id=seed.id,
-        space=seed.space,
-    )
-
-
-def fuse(rankings: list[list[Hit]], k: int, gap_s: float = MOMENT_GAP_S) -> list[Hit]:
-    """Reciprocal rank fusion across spaces, then hits of one video or recording gathered into moments.
-
-    Each ranking is one space's. The same item (uri and time span) found in several spaces is one hit,
-    whose score stays its best cosine similarity. Moments grow from the best hits: a hit of the same file
-    within `gap_s` of a moment joins it when it is nearly as similar as the moment's best (see `_joins`).
-    A moment ranks by its best hit's fused score plus, per other space, its best member's share there:
-    words and frames that agree lift it; a run of similar frames counts once.
-    """
-    ranked = _rank(rankings)
-    medians = [sorted(hit.score for hit in ranking)[len(ranking) // 2] if ranking else 0.0 for ranking in rankings]
-    timed: dict[str, list[_Ranked]] = {}
-    for entry in ranked:
-        if entry.hit.start_s is not None:
-            timed.setdefault(entry.hit.uri, []).append(entry)
-    taken: set[int] = set()
-    moments: list[tuple[float, Hit]] = []
-    for seed in ranked:  # best first
-        if id(seed) in taken:
-            continue
-        taken.add(id(seed))
-        members = [seed]
-        if seed.hit.start_s is not None:
-            start, end = seed.hit.start_s, _end(seed.hit)
-            grew = True
-            while grew:
-                grew = False
-                for other in timed[seed.hit.uri]:
-                    near = (other.hit.start_s or 0.0) <= end + gap_s and _end(other.hit) >= start - gap_s
-                    if id(other) not in taken and near and _joins(seed, other, medians[seed.ranking]):
-                        taken.add(id(other))
-                        members.append(other)
-                        start, end = min(start, other.hit.start_s or 0.0), max(end, _end(other.hit))
-                        grew = True
-        best_other: dict[int, float] = {}
-        for entry in members[1:]:
-            if entry.ranking != seed.ranking:
-                best_other[entry.ranking] = max(best_other.get(entry.ranking, 0.0), entry.fused)
-        moments.append((seed.fused + sum(best_other.values()), _moment(members)))
-    moments.sort(key=lambda pair: (-pair[0], -pair[1].score))
-    return [hit for _, hit in moments[:k]]
-
-
 def heard(audio_ogg: str, runtime: Runtime) -> str:
     """The words spoken in a query recording."""
     transcriber = runtime.transcriber()
@@ -244,19 +117,56 @@ def heard(audio_ogg: str, runtime: Runtime) -> str:
 
 
 def run_query(query: Query, runtime: Runtime) -> list[Hit]:
-    """Hits for a text, image or spoken query, best first."""
+    """Hits for a text, image or spoken query, best first, each with its relevance (see shared.fusion)."""
     if query.audio_ogg:
-        query = Query(text=heard(query.audio_ogg, runtime), k=query.k, modalities=query.modalities,
-                      source_prefix=query.source_prefix)  # fmt: skip
+        query = replace(query, text=heard(query.audio_ogg, runtime), audio_ogg=None)
     if not query.text and not query.image_jpeg:
         raise PermanentError("a search needs text, an image or a recording")
     unknown = sorted(set(query.modalities) - set(MODALITIES))
     if unknown:
         raise PermanentError(f"unknown modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
+    settings = runtime.settings.search
+    mode = _mode(query.mode or settings.mode)
+    if mode is SearchMode.LEXICAL and query.image_jpeg is not None:
+        raise PermanentError("an image is searched by its looks: mode lexical needs words")
+    min_relevance = settings.min_relevance if query.min_relevance is None else query.min_relevance
+    if not 0 <= min_relevance <= 1:
+        raise PermanentError(f"the minimum relevance is a number from 0 to 1, not {min_relevance}")
     k = max(1, min(query.k, MAX_K))
+    candidates = min(MAX_K, k * CANDIDATES_PER_HIT)
     filters = SearchFilter(modalities=tuple(query.modalities), source_prefix=query.source_prefix)
+    rankings: list[Ranking] = []
+    if mode is not SearchMode.LEXICAL:
+        rankings += _dense(query, runtime, candidates, filters)
+    if mode is not SearchMode.DENSE and query.text:
+        hits = runtime.store.search_text(query.text, candidates, filters)
+        rankings.append(Ranking("lexical", Kind.LEXICAL, hits, weight=settings.lexical_weight, query=query.text))
+    reranker = runtime.reranker() if query.rerank and query.text else None
+    words = query.text or ""
+    return fuse(
+        rankings,
+        k,
+        fusion=settings.fusion,
+        normalization=settings.normalization,
+        min_relevance=min_relevance,
+        rescore=None if reranker is None else lambda texts: reranker.score(words, texts),
+        rerank_candidates=settings.rerank_candidates,
+    )
+
+
+def _mode(value: str) -> SearchMode:
+    try:
+        return SearchMode(value)
+    except ValueError:
+        raise PermanentError(f"unknown search mode {value!r}; choose from {', '.join(SearchMode)}") from None
+
+
+def _dense(query: Query, runtime: Runtime, candidates: int, filters: SearchFilter) -> list[Ranking]:
+    """One vector search per space the query can ask: a text query both, an image query the vision space. A space
+    whose model cannot load is skipped (the search answers with the others); if none can, ModelUnavailable."""
+    settings = runtime.settings.search
     spaces = runtime.store.dimensions()
-    rankings: list[list[Hit]] = []
+    rankings: list[Ranking] = []
     unavailable: list[str] = []
     for name in spaces:
         space = Space(name)
@@ -276,9 +186,13 @@ def run_query(query: Query, runtime: Runtime) -> list[Hit]:
         if query.image_jpeg is not None:
             with Image.open(io.BytesIO(base64.b64decode(query.image_jpeg))) as image:
                 vector = encoder.encode_images([image.convert("RGB")])[0]
+            scale = settings.similarity.get("image", (0.5, 0.9))
         else:
             vector = encoder.encode_texts([query.text or ""])[0]
-        rankings.append(runtime.store.search(name, vector.tolist(), min(MAX_K, k * CANDIDATES_PER_HIT), filters))
+            scale = settings.similarity.get(name, (0.2, 0.5))
+        weight = settings.vision_weight if space is Space.VISION else settings.text_weight
+        hits = runtime.store.search(name, vector.tolist(), candidates, filters)
+        rankings.append(Ranking(name, Kind.DENSE, hits, weight=weight, scale=scale))
     if not rankings and unavailable:
         raise ModelUnavailable("; ".join(unavailable))
-    return fuse(rankings, k)
+    return rankings

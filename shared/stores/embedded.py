@@ -230,7 +230,7 @@ class EmbeddedStore:
             except ValueError:  # a table no write has given its full-text index yet: nothing to find in it
                 continue
             hits += [_hit(row, space, float(row["_score"])) for row in rows]
-        hits.sort(key=lambda hit: -hit.score)
+        hits.sort(key=lambda hit: -(hit.score or 0.0))
         return hits[:k]
 
     def scan(self, space: str, page: int = 1000) -> Iterator[tuple[Hit, list[float]]]:

@@ -13,9 +13,9 @@ from shared.errors import PermanentError
 from shared.evaluation import Judged, Relevant, evaluate, judge, read_queries
 
 
-def hit(uri: str, start_s: float | None = None, end_s: float | None = None) -> Hit:
+def hit(uri: str, start_s: float | None = None, end_s: float | None = None, relevance: float = 1.0) -> Hit:
     return Hit(uri=uri, modality=Modality.VIDEO if start_s is not None else Modality.IMAGE, score=0.5,
-               start_s=start_s, end_s=end_s)  # fmt: skip
+               start_s=start_s, end_s=end_s, relevance=relevance)  # fmt: skip
 
 
 def test_the_metrics_of_two_queries_as_computed_by_hand() -> None:
@@ -42,8 +42,33 @@ def test_the_metrics_of_two_queries_as_computed_by_hand() -> None:
         "recall@10": 1.0,
         "mrr@10": 0.75,
         "ndcg@10": round((1 / math.log2(3) + ndcg_b) / 2, 4),
+        "recall@10 unfiltered": 1.0,
         "queries": 2,
     }
+
+
+def test_the_minimum_relevance_tags_and_queries_about_what_the_index_lacks() -> None:
+    queries = [
+        Judged(1, "code", None, (Relevant("/x"),), "exact"),
+        Judged(2, "meaning", None, (Relevant("/y"),), "paraphrase"),
+        Judged(3, "bicycles", None, ()),
+        Judged(4, "volcanoes", None, ()),
+    ]
+    answers = {
+        "code": [hit("/x", relevance=0.9), hit("/z", relevance=0.2)],
+        "meaning": [hit("/z", relevance=0.5), hit("/y", relevance=0.25)],  # its answer is below the minimum
+        "bicycles": [hit("/z", relevance=0.1)],  # nothing shown
+        "volcanoes": [hit("/x", relevance=0.4)],  # shown: a false match
+    }
+    report = evaluate(queries, lambda query: answers[query.text or ""], min_relevance=0.3)
+    assert report["queries"] == 2
+    assert report["recall@1"] == 0.5
+    assert report["recall@10"] == 0.5  # what a user is shown: /y is dropped
+    assert report["recall@10 unfiltered"] == 1.0  # what the minimum cost
+    assert report["tags"]["exact"]["recall@1"] == 1.0
+    assert report["tags"]["paraphrase"] == {"recall@1": 0.0, "recall@10": 0.0, "mrr@10": 0.0, "ndcg@10": 0.0,
+                                            "recall@10 unfiltered": 1.0, "queries": 1}  # fmt: skip
+    assert report["absent"] == {"queries": 2, "found nothing": 0.5}
 
 
 def test_a_query_file_is_read_with_paths_relative_to_it(tmp_path: Path) -> None:
@@ -53,10 +78,12 @@ def test_a_query_file_is_read_with_paths_relative_to_it(tmp_path: Path) -> None:
         {"query": "ferry", "relevant": ["docs/ferry.txt", "s3://b/k.ogg"]},
         {"image": "q.jpg", "relevant": [{"uri": "/abs/v.mp4", "start_s": 3, "end_s": 5}]},
     ]
+    lines.append({"query": "bicycles", "relevant": [], "tag": "absent"})
     file.write_text("\n".join(json.dumps(line) for line in lines) + "\n\n")
-    first, second = read_queries(file)
+    first, second, third = read_queries(file)
     assert first == Judged(1, "ferry", None, (Relevant(str(file.parent / "docs/ferry.txt")), Relevant("s3://b/k.ogg")))
     assert second == Judged(2, None, file.parent / "q.jpg", (Relevant("/abs/v.mp4", 3, 5),))
+    assert third == Judged(3, "bicycles", None, (), "absent")
 
 
 @pytest.mark.parametrize(
@@ -66,9 +93,10 @@ def test_a_query_file_is_read_with_paths_relative_to_it(tmp_path: Path) -> None:
         ('{"query": "a", "image": "b.jpg", "relevant": ["x"]}', 'give one of "query"'),
         ('{"relevant": ["x"]}', 'give one of "query"'),
         ('{"query": "  ", "relevant": ["x"]}', "the query is empty"),
-        ('{"query": "a"}', '"relevant" must be a non-empty list'),
+        ('{"query": "a"}', '"relevant" must be a list'),
         ('{"query": "a", "relevant": [3]}', 'each of "relevant"'),
         ('{"query": "a", "relevant": [{"uri": "x", "start_s": "soon"}]}', "numbers of seconds"),
+        ('{"query": "a", "relevant": [], "tag": 7}', '"tag" is a word'),
     ],
 )
 def test_a_malformed_line_is_named(tmp_path: Path, line: str, said: str) -> None:

@@ -1,4 +1,4 @@
-"""shared/search.py fuse(): reciprocal rank fusion of the per-space rankings."""
+"""shared/search.py: queries by words, image or recording, the rankings a search asks for, and its refusals."""
 
 from __future__ import annotations
 
@@ -7,125 +7,9 @@ from pathlib import Path
 import pytest
 
 from shared.config import Settings
-from shared.documents import Hit
 from shared.errors import PermanentError
 from shared.runtime import Runtime
-from shared.search import Query, fuse, run_query
-
-
-def hit(name: str, score: float, space: str = "vision") -> Hit:
-    # Document ids differ per space (the space is part of the hash), as the stores return them.
-    return Hit(uri=f"/photos/{name}.jpg", modality="image", score=score, id=f"{name}-{space}", space=space)
-
-
-def ids(hits: list[Hit]) -> list[str]:
-    return [h.uri.removeprefix("/photos/").removesuffix(".jpg") for h in hits]
-
-
-def test_one_ranking_keeps_its_order() -> None:
-    ranking = [hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)]
-    assert ids(fuse([ranking], k=10)) == ["a", "b", "c"]
-
-
-def test_a_hit_found_in_both_spaces_beats_hits_found_in_one() -> None:
-    vision = [hit("a", 0.9), hit("b", 0.8), hit("c", 0.7)]
-    text = [hit("x", 0.95, "text"), hit("c", 0.6, "text"), hit("y", 0.5, "text")]
-    fused = fuse([vision, text], k=10)
-    # c: 1/63 + 1/62 beats any single first place (1/61).
-    assert ids(fused)[0] == "c"
-    assert sorted(ids(fused)) == ["a", "b", "c", "x", "y"]
-
-
-def test_reciprocal_rank_order_across_two_rankings() -> None:
-    first = [hit("a", 0.9), hit("b", 0.8), hit("c", 0.7), hit("d", 0.6)]
-    second = [hit("d", 0.5, "text"), hit("c", 0.4, "text"), hit("e", 0.3, "text")]
-    # a: 1/61; b: 1/62; c: 1/63 + 1/62; d: 1/64 + 1/61; e: 1/63
-    assert ids(fuse([first, second], k=10)) == ["d", "c", "a", "b", "e"]
-
-
-def test_duplicates_are_merged_keeping_the_best_score() -> None:
-    first = [hit("a", 0.3), hit("b", 0.2)]
-    second = [hit("a", 0.8, "text")]
-    fused = fuse([first, second], k=10)
-    assert ids(fused) == ["a", "b"]
-    assert fused[0].score == 0.8
-    assert fused[0].space == "text"
-
-
-def test_equal_fused_scores_are_ordered_by_similarity() -> None:
-    first = [hit("a", 0.2)]
-    second = [hit("b", 0.9, "text")]
-    assert ids(fuse([first, second], k=10)) == ["b", "a"]
-
-
-def test_k_cuts_the_fused_list() -> None:
-    first = [hit(str(i), 1 - i / 100) for i in range(20)]
-    second = [hit(str(i), 1 - i / 100, "text") for i in range(19, -1, -1)]
-    fused = fuse([first, second], k=5)
-    assert len(fused) == 5
-    assert len(set(ids(fused))) == 5
-
-
-def test_hits_without_ids_are_told_apart_by_uri_and_time() -> None:
-    first = [
-        Hit(uri="/v.mp4", modality="video", score=0.9, start_s=0.0),
-        Hit(uri="/v.mp4", modality="video", score=0.8, start_s=5.0),
-    ]
-    second = [Hit(uri="/v.mp4", modality="video", score=0.7, start_s=5.0)]
-    fused = fuse([first, second], k=10)
-    assert [h.start_s for h in fused] == [5.0, 0.0]
-
-
-def test_no_rankings_give_no_hits() -> None:
-    assert fuse([], k=10) == []
-    assert fuse([[], []], k=10) == []
-
-
-def moment(start: float, end: float, score: float, space: str, uri: str = "/talk.mp4", **fields: str) -> Hit:
-    return Hit(uri=uri, modality="video", score=score, start_s=start, end_s=end, id=f"{start}-{space}", space=space,
-               **fields)  # fmt: skip
-
-
-def test_adjacent_frames_and_words_of_one_video_merge_into_one_moment() -> None:
-    vision = [
-        moment(11.0, 12.0, 0.31, "vision", thumbnail="/t/11000.jpg"),
-        moment(10.0, 11.0, 0.305, "vision", thumbnail="/t/10000.jpg"),
-        moment(40.0, 41.0, 0.29, "vision", thumbnail="/t/40000.jpg"),
-        *(moment(float(t), t + 1.0, 0.2 - t / 1000, "vision") for t in (70, 80, 90)),
-    ]
-    text = [moment(10.4, 12.6, 0.7, "text", text="the ferry leaves at seven")]
-    fused = fuse([vision, text], k=10)
-    assert [(h.start_s, h.end_s) for h in fused][:2] == [(10.0, 12.6), (40.0, 41.0)]
-    first = fused[0]
-    assert first.text == "the ferry leaves at seven"
-    assert first.thumbnail == "/t/11000.jpg"  # the best-ranked frame's
-    assert first.score == 0.7
-
-
-def test_moments_of_different_files_or_far_apart_stay_apart() -> None:
-    ranking = [
-        moment(0.0, 1.0, 0.9, "vision"),
-        moment(0.5, 1.5, 0.8, "vision", uri="/other.mp4"),
-        moment(3.0, 4.0, 0.7, "vision"),  # 2 s after the first ends: beyond the gap
-    ]
-    fused = fuse([ranking], k=10)
-    assert [(h.uri, h.start_s) for h in fused] == [("/talk.mp4", 0.0), ("/other.mp4", 0.5), ("/talk.mp4", 3.0)]
-
-
-def test_a_moment_ends_where_the_match_fades() -> None:
-    scores = [0.2, 0.21, 0.2, 0.3, 0.31, 0.3, 0.2, 0.19, 0.2, 0.21]  # one frame a second; a match at 3-6 s
-    ranking = sorted((moment(float(t), t + 1.0, score, "vision") for t, score in enumerate(scores)),
-                     key=lambda hit: -hit.score)  # fmt: skip
-    fused = fuse([ranking], k=1)
-    assert (fused[0].start_s, fused[0].end_s) == (3.0, 6.0)
-
-
-def test_a_run_of_similar_frames_counts_once_against_a_moment_two_spaces_agree_on() -> None:
-    vision = [moment(float(t), t + 1.0, 0.5, "vision") for t in range(5)]  # 0-5 s, one moment
-    vision.append(moment(60.0, 61.0, 0.4, "vision"))
-    text = [moment(60.2, 62.0, 0.6, "text", text="weather"), moment(100.0, 102.0, 0.5, "text")]
-    fused = fuse([vision, text], k=2)
-    assert [(h.start_s, h.end_s) for h in fused] == [(60.0, 62.0), (0.0, 5.0)]
+from shared.search import Query, run_query
 
 
 def test_an_unknown_modality_is_refused_naming_the_allowed_ones(tmp_path: Path) -> None:
@@ -243,3 +127,77 @@ def test_a_query_file_that_is_missing_unreadable_or_silent_is_refused_naming_it(
         audio_query(damaged, settings=settings)
     with pytest.raises(PermanentError, match=rf"^{re.escape(str(silent))}: the recording holds no sound$"):
         audio_query(silent, settings=settings)
+
+
+NOTES = [
+    "Prune the roses in early spring, just above an outward-facing bud.",
+    "The ferry leaves the harbour at seven every morning from May to September.",
+    "Whisk the eggs with sugar until the mixture turns pale, then fold in the flour.",
+    "Invoice INV-48213 for the boiler service was paid twice; the second payment is refunded.",
+    "Invoice INV-48211 covers the new kitchen taps fitted in March.",
+    "Heavy rain is expected across the northern hills tonight, easing by the morning.",
+    "The museum closes at five on Sundays; the last tour starts at half past three.",
+]
+
+
+def notes_runtime(home: Path, minilm: Path, **models: str) -> Runtime:
+    """An embedded index of NOTES (one text document each, /notes/N.md), searched with the real MiniLM."""
+    from shared.documents import Document, Item, Space, document_id
+    from shared.models.encoders import encoder_for
+
+    runtime = Runtime(Settings(home=home, models={"text": str(minilm), "device": "cpu", "rerank": "none", **models}))
+    text = encoder_for(Space.TEXT, runtime.settings)
+    docs = []
+    for number, (line, vector) in enumerate(zip(NOTES, text.encode_texts(NOTES), strict=True)):
+        uri = f"/notes/{number}.md"
+        item = Item(id=document_id("local", uri, "v", 0, Space.TEXT), source_id=f"n{number}", source=uri, version="v",
+                    uri=uri, modality="text", item=0, space=Space.TEXT, text=line)  # fmt: skip
+        docs.append(Document(item, vector.tolist(), text.model_id, "1"))
+    runtime.store.upsert(docs)
+    return runtime
+
+
+def test_modes_an_exact_code_by_its_words_and_a_question_about_nothing_held_finds_nothing(
+    tmp_path: Path, minilm: Path
+) -> None:
+    runtime = notes_runtime(tmp_path / "home", minilm)
+
+    for mode in ("lexical", "hybrid"):
+        hits = run_query(Query(text="INV-48213", mode=mode), runtime)
+        assert hits[0].uri == "/notes/3.md", mode  # the exact code, not its neighbour INV-48211
+    lexical = run_query(Query(text="INV-48213", mode="lexical", min_relevance=0.0), runtime)
+    assert all(hit.score is None for hit in lexical)  # found by words: no similarity, never a BM25 score
+    dense = run_query(Query(text="when does the boat sail", mode="dense"), runtime)
+    assert dense[0].uri == "/notes/1.md" and dense[0].score is not None
+    assert run_query(Query(text="when does the boat sail", mode="lexical"), runtime) == []  # no word in common
+
+    nothing = "how do I replace a bicycle chain"
+    assert run_query(Query(text=nothing), runtime) == []  # the default minimum relevance
+    assert run_query(Query(text=nothing, min_relevance=0.0), runtime) != []  # there are hits, all weak
+    relevance = [hit.relevance or 0 for hit in run_query(Query(text="pruning rose bushes", k=7), runtime)]
+    assert relevance == sorted(relevance, reverse=True) and relevance[0] > 0.5
+
+
+def test_an_unknown_mode_or_a_lexical_image_search_is_refused(tmp_path: Path) -> None:
+    runtime = Runtime(Settings(home=tmp_path / "home"))
+    with pytest.raises(PermanentError, match=r"unknown search mode 'fuzzy'; choose from dense, lexical, hybrid"):
+        run_query(Query(text="boats", mode="fuzzy"), runtime)
+    with pytest.raises(PermanentError, match="mode lexical needs words"):
+        run_query(Query(image_jpeg="AAAA", mode="lexical"), runtime)
+
+
+def test_a_reranker_rescores_the_best_text_bearing_hits_and_their_order_follows(
+    tmp_path: Path, minilm: Path, tiny_cross_encoder: Path
+) -> None:
+    runtime = notes_runtime(tmp_path / "home", minilm, rerank=str(tiny_cross_encoder))
+    reranker = runtime.reranker()
+    assert reranker is not None
+    query = "when does the ferry leave the harbour"
+
+    hits = run_query(Query(text=query, k=7, min_relevance=0.0), runtime)
+
+    expected = reranker.score(query, [hit.text or "" for hit in hits])
+    assert [hit.relevance for hit in hits] == pytest.approx(expected, abs=1e-4)  # the cross-encoder's scores...
+    assert expected == sorted(expected, reverse=True)  # ...in its order (random weights: any order is its own)
+    plain = run_query(Query(text=query, k=7, min_relevance=0.0, rerank=False), runtime)
+    assert plain[0].uri == "/notes/1.md" and plain[0].relevance != pytest.approx(expected[0], abs=1e-4)

@@ -116,3 +116,36 @@ def build_random_clip(target: Path, shape: ClipShape = TINY, seed: int = 0) -> P
     )
     CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(target)
     return target
+
+
+RERANK_WORDS = (
+    "the a of to and in is at for on ferry harbour leaves seven morning boat sail when does roses prune spring"
+    " eggs sugar whisk rain hills tonight invoice paid code"
+)
+"""The random cross-encoder's vocabulary (other words become [UNK]): enough for the tests' queries and texts."""
+
+
+def build_random_cross_encoder(target: Path, seed: int = 0) -> Path:
+    """A tiny BERT with one output (a relevance logit) and random weights, saved where sentence-transformers'
+    CrossEncoder loads it from the path. Its scores are real computations of a real model, and mean nothing: for
+    the mechanics of reranking only (no cross-encoder weights ship in a package)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    target.mkdir(parents=True, exist_ok=True)
+    vocab = target / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *RERANK_WORDS.split()]) + "\n")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True, model_max_length=128)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        num_labels=1,
+    )
+    BertForSequenceClassification(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    return target

@@ -24,6 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
+from shared.config import SearchMode
 from shared.documents import Modality
 from shared.errors import PermanentError
 from shared.runtime import Runtime
@@ -98,6 +99,10 @@ class SearchBody(BaseModel):
     k: int = Field(10, ge=1, le=MAX_K, description="How many hits")
     modalities: list[Modality] = Field(default_factory=list, description="Only hits of these modalities")
     prefix: str | None = Field(None, description="Only sources whose URI starts with this")
+    mode: SearchMode | None = Field(None, description="dense, lexical or hybrid; default MMINDEX_SEARCH__MODE")
+    min_relevance: float | None = Field(
+        None, ge=0, le=1, description="Drop hits less relevant (0-1); default MMINDEX_SEARCH__MIN_RELEVANCE"
+    )
 
     @field_validator("text")
     @classmethod
@@ -116,8 +121,18 @@ def _one_query(body: SearchBody, image: bytes | None, audio: bytes | None, names
             [{"loc": ("body",), "msg": "give exactly one of text, image or audio", "type": "value_error"}]
         )
     modalities = [modality.value for modality in body.modalities]
+    mode = None if body.mode is None else body.mode.value
+    if mode == SearchMode.LEXICAL and not body.text:
+        raise PermanentError(f"mode lexical searches by words: give text, not {given[0]}")
     if body.text:
-        return Query(text=body.text, k=body.k, modalities=modalities, source_prefix=body.prefix)
+        return Query(
+            text=body.text,
+            k=body.k,
+            modalities=modalities,
+            source_prefix=body.prefix,
+            mode=mode,
+            min_relevance=body.min_relevance,
+        )
     data, kind = (image, "image") if image else (audio, "audio")
     assert data is not None
     with tempfile.TemporaryDirectory(prefix="mmindex-query-") as folder:
@@ -126,7 +141,7 @@ def _one_query(body: SearchBody, image: bytes | None, audio: bytes | None, names
         name = names.get(kind) or f"the {kind}"
         prepare = image_query if kind == "image" else audio_query
         query = prepare(path, k=body.k, modalities=modalities, name=name)
-    query.source_prefix = body.prefix
+    query.source_prefix, query.mode, query.min_relevance = body.prefix, mode, body.min_relevance
     return query
 
 
@@ -143,7 +158,7 @@ async def _form_query(request: Request) -> tuple[SearchBody, bytes | None, bytes
     limit = request.app.state.runtime.settings.api.max_upload_bytes
     form = await request.form(max_files=2, max_fields=32, max_part_size=limit)
     fields: dict[str, Any] = {"modalities": form.getlist("modality") + form.getlist("modalities")}
-    for name in ("text", "k", "prefix"):
+    for name in ("text", "k", "prefix", "mode", "min_relevance"):
         value = form.get(name)
         if isinstance(value, str) and value != "":
             fields[name] = value
@@ -177,14 +192,17 @@ def _answer(request: Request, hits: list[dict[str, Any]], started: float) -> JSO
 async def search_get(
     request: Request,
     q: Annotated[str, Param(min_length=1, description="What to look for, in words")],
+    *,
     k: Annotated[int, Param(ge=1, le=MAX_K, description="How many hits")] = 10,
     modality: Annotated[list[Modality] | None, Param(description="Only hits of these modalities")] = None,
     prefix: Annotated[str | None, Param(description="Only sources whose URI starts with this")] = None,
+    mode: Annotated[SearchMode | None, Param(description="dense, lexical or hybrid")] = None,
+    min_relevance: Annotated[float | None, Param(ge=0, le=1, description="Drop hits less relevant (0-1)")] = None,
 ) -> JSONResponse:
     request.app.state.access.require(request, Role.SEARCH)
     started = time.perf_counter()
     try:
-        body = SearchBody(text=q, k=k, modalities=modality or [], prefix=prefix)
+        body = SearchBody(text=q, k=k, modalities=modality or [], prefix=prefix, mode=mode, min_relevance=min_relevance)
     except ValidationError as error:
         raise RequestValidationError([{**problem, "loc": ("q",)} for problem in error.errors()]) from None
     hits = await request.app.state.searcher.search(_one_query(body, None, None, {}))
@@ -208,6 +226,8 @@ async def search_get(
                             "k": {"type": "integer"},
                             "modality": {"type": "array", "items": {"type": "string"}},
                             "prefix": {"type": "string"},
+                            "mode": {"type": "string", "enum": [mode.value for mode in SearchMode]},
+                            "min_relevance": {"type": "number"},
                         },
                     }
                 },

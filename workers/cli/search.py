@@ -4,18 +4,22 @@ near-identical images and frames found in the index."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from shared.config import get_settings
+from shared.config import SearchMode, get_settings
 from shared.errors import MmindexError, one_line
 from workers.cli.common import fail, out, reach_index
 
 WORDS_SHOWN = 240
 """Characters of a hit's words that `search` shows."""
-HITS_NOTE = "ranked by relevance fused across the spaces searched; similarity is each hit's own cosine similarity"
+HITS_NOTE = (
+    "ranked by relevance (0-1), fused from the vector search of each space and the search by words;"
+    " similarity is a hit's own cosine similarity (none: found by its words)"
+)
 
 
 def search(
@@ -29,6 +33,19 @@ def search(
     modality: Annotated[
         list[str] | None, typer.Option("--modality", help="image, video, audio or text; repeatable")
     ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="dense, lexical or hybrid (both, fused); default MMINDEX_SEARCH__MODE"),
+    ] = None,
+    min_relevance: Annotated[
+        float | None,
+        typer.Option(
+            "--min-relevance",
+            min=0.0,
+            max=1.0,
+            help="Drop hits less relevant (0-1); default MMINDEX_SEARCH__MIN_RELEVANCE",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list of hits, best first")] = False,
 ) -> None:
     """Search the index by text, an example image, or a spoken query."""
@@ -39,6 +56,11 @@ def search(
     unknown = sorted(set(modality or []) - set(MODALITIES))
     if unknown:
         raise fail(f"unknown --modality {', '.join(unknown)}; choose from {', '.join(MODALITIES)}")
+    modes = [choice.value for choice in SearchMode]
+    if mode is not None and mode not in modes:
+        raise fail(f"unknown --mode {mode}; choose from {', '.join(modes)}")
+    if mode == SearchMode.LEXICAL and image:
+        raise fail("an image is searched by its looks: --mode lexical needs words")
     reach_index(create=False)
     from celery.exceptions import TimeoutError as CeleryTimeoutError
 
@@ -53,6 +75,7 @@ def search(
             query = Query(text=text, k=k, modalities=modality or [])
     except MmindexError as error:
         raise fail(str(error)) from None
+    query.mode, query.min_relevance = mode, min_relevance
     settings = get_settings()
     try:
         result = search_task.apply_async(args=[query.to_message()])
@@ -67,16 +90,21 @@ def search(
     if as_json:
         print(json.dumps(hits, indent=2))
         return
-    out.print(hits_text(hits) if hits else "no hits", highlight=False, markup=False)
+    out.print(hits_text(hits) if hits else NO_HITS, highlight=False, markup=False)
+
+
+NO_HITS = "no hits: nothing matches well enough (see --min-relevance)"
 
 
 def hits_text(hits: list[dict[str, Any]]) -> str:
     """Hits in their order, best first: a line each with its whole path (never folded, so it can be copied), and
     under it the words said or written there."""
-    lines = [f"{'#':>3}  {'similarity':<10}  {'modality':<8}  {'time':<15}  uri"]
+    lines = [f"{'#':>3}  {'relevance':<9}  {'similarity':<10}  {'modality':<8}  {'time':<15}  uri"]
     for rank, hit in enumerate(hits, start=1):
         span = f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else ""
-        lines.append(f"{rank:>3}  {hit['score']:<10.3f}  {hit['modality']:<8}  {span:<15}  {hit['uri']}")
+        relevance = "" if hit.get("relevance") is None else f"{hit['relevance']:.3f}"
+        similarity = "" if hit["score"] is None else f"{hit['score']:.3f}"
+        lines.append(f"{rank:>3}  {relevance:<9}  {similarity:<10}  {hit['modality']:<8}  {span:<15}  {hit['uri']}")
         words = " ".join((hit.get("text") or "").split())
         if words:
             cut = words if len(words) <= WORDS_SHOWN else words[: WORDS_SHOWN - 1].rstrip() + "…"
@@ -113,39 +141,95 @@ def duplicates(
             out.print(f"   {hit.uri}{at}", highlight=False, markup=False)
 
 
+EVAL_MODES = ("dense", "lexical", "hybrid", "hybrid+rerank")
+"""What `eval` can measure: the search modes, and hybrid with the cross-encoder rescoring its best hits."""
+
+
 def evaluate(
-    queries: Annotated[Path, typer.Argument(help="JSON Lines: {query|image, relevant: [uri or moment, ...]} a line")],
+    queries: Annotated[
+        Path, typer.Argument(help="JSON Lines: {query|image, relevant: [uri or moment, ...], tag?} a line")
+    ],
+    modes: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mode", help="dense, lexical, hybrid or hybrid+rerank; repeatable; default all (rerank when it loads)"
+        ),
+    ] = None,
+    min_relevance: Annotated[
+        float | None,
+        typer.Option("--min-relevance", min=0.0, max=1.0, help="Default MMINDEX_SEARCH__MIN_RELEVANCE"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
-    """Measure search on queries whose answers are known: recall@1, recall@10, mrr@10 and ndcg@10 per mode.
-    Exits 1 on a malformed line, naming it."""
+    """Measure search on queries whose answers are known: recall@1, recall@10, mrr@10 and ndcg@10 per mode, per
+    tag, and how many queries about what the index lacks find nothing. Exits 1 on a malformed line, naming it."""
     from shared.evaluation import DEPTH, Judged, read_queries
     from shared.evaluation import evaluate as measure
     from shared.search import Query, image_query, run_query
     from workers.cli.common import get_runtime
 
+    unknown = sorted(set(modes or []) - set(EVAL_MODES))
+    if unknown:
+        raise fail(f"unknown --mode {', '.join(unknown)}; choose from {', '.join(EVAL_MODES)}")
     try:
         judged = read_queries(queries)
     except MmindexError as error:
         raise fail(one_line(error), code=1) from None
     reach_index(create=False)
     runtime = get_runtime()
+    settings = runtime.settings.search
+    chosen = list(dict.fromkeys(modes or EVAL_MODES))
+    if "hybrid+rerank" in chosen and runtime.reranker() is None:
+        if modes:
+            raise fail("hybrid+rerank needs a reranker: MMINDEX_MODELS__RERANK is none or cannot load")
+        chosen.remove("hybrid+rerank")
+    images = {query.line: image_query(query.image, k=DEPTH) for query in judged if query.image is not None}
 
-    def dense(query: Judged) -> list[Any]:
-        asked = Query(text=query.text, k=DEPTH) if query.image is None else image_query(query.image, k=DEPTH)
-        return run_query(asked, runtime)
+    def searcher(mode: str) -> Any:
+        def search(query: Judged) -> list[Any]:
+            if query.image is not None:
+                if mode == "lexical":
+                    return []  # an image has no words to search by
+                asked = images[query.line]
+            else:
+                asked = Query(text=query.text, k=DEPTH)
+            plain, _, rerank = mode.partition("+")
+            return run_query(replace(asked, mode=plain, min_relevance=0.0, rerank=bool(rerank)), runtime)
 
+        return search
+
+    threshold = settings.min_relevance if min_relevance is None else min_relevance
     try:
-        report = {"modes": {"dense": measure(judged, dense)}}
+        report = {
+            "fusion": settings.fusion.value,
+            "normalization": settings.normalization.value,
+            "min_relevance": threshold,
+            "modes": {mode: measure(judged, searcher(mode), threshold) for mode in chosen},
+        }
     except MmindexError as error:
         raise fail(one_line(error)) from None
     if as_json:
         print(json.dumps(report, indent=2))
         return
-    out.print(f"{'mode':<8}  recall@1  recall@10  mrr@10  ndcg@10  queries", highlight=False)
+    out.print(eval_table(report), highlight=False, markup=False)
+
+
+def eval_table(report: dict[str, Any]) -> str:
+    """`eval`'s report as a table: a row per mode and, under it, per tag; then what queries about things the index
+    lacks found."""
+    lines = [
+        f"fusion {report['fusion']} ({report['normalization']}), minimum relevance {report['min_relevance']}",
+        f"{'mode':<22}  recall@1  recall@10  mrr@10  ndcg@10  queries  recall@10 unfiltered  absent: found nothing",
+    ]
     for mode, figures in report["modes"].items():
-        out.print(
-            f"{mode:<8}  {figures['recall@1']:<8.3f}  {figures['recall@10']:<9.3f}  {figures['mrr@10']:<6.3f}"
-            f"  {figures['ndcg@10']:<7.3f}  {figures['queries']}",
-            highlight=False,
-        )
+        rows = [(mode, figures)] + [(f"  {tag}", tagged) for tag, tagged in figures.get("tags", {}).items()]
+        for name, row in rows:
+            if not row.get("queries"):
+                continue
+            absent = figures.get("absent") if name == mode else None
+            nothing = f"{absent['found nothing']:.3f} of {absent['queries']}" if absent else ""
+            lines.append(
+                f"{name:<22}  {row['recall@1']:<8.3f}  {row['recall@10']:<9.3f}  {row['mrr@10']:<6.3f}"
+                f"  {row['ndcg@10']:<7.3f}  {row['queries']:<7}  {row['recall@10 unfiltered']:<20.3f}  {nothing}"
+            )
+    return "\n".join(lines)

@@ -453,12 +453,12 @@
       { class: "hit-meta", id: metaId },
       el("span", { class: "hit-modality" }, modality),
     );
-    const score = formatScore(hit.score);
+    const score = formatScore(hit.relevance ?? hit.score);
     if (score) {
       meta.append(
         el("span", { class: "sep", "aria-hidden": "true" }, "\u00b7"),
-        el("span", { class: "visually-hidden" }, "score "),
-        el("span", { class: "hit-score", title: "score" }, score),
+        el("span", { class: "visually-hidden" }, "relevance "),
+        el("span", { class: "hit-score", title: "relevance, 0 to 1" }, score),
       );
     }
     if (hit.start_s != null) {
