@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck unit bench clean opensearch flower-screenshot
+.PHONY: demo test lint format typecheck unit bench eval clean opensearch flower-screenshot
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ typecheck: $(STAMP)
 
 bench: $(STAMP)  ## speed figures for the README
 	$(BIN)/mmindex bench embed --json
+
+eval: $(STAMP)  ## measure search quality on the bundled evaluation set (README table)
+	$(BIN)/python examples/eval/run.py $(EVAL_ARGS)
 
 opensearch:  ## a real OpenSearch node with k-NN on 127.0.0.1:9200 (or $OPENSEARCH_PORT), in the foreground; Ctrl-C stops it
 	tests/opensearch/run.sh
