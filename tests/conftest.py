@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.support.cli import Cli
+from tests.support.cli import Cli, mmindex_environment
 from tests.support.models import build_random_clip
 from tests.support.services import BIN, OpenSearchNode, running_moto, running_opensearch, running_redis
 from tests.support.workers import Workers, running_workers
@@ -119,17 +119,7 @@ def opensearch_url(opensearch_node: OpenSearchNode) -> str:
 @pytest.fixture
 def mmindex_env(tmp_path: Path, tiny_clip: Path, minilm: Path, whisper: Path, s3_endpoint: str) -> dict[str, str]:
     """Environment for an embedded-mode mmindex: its own home, local models, the S3 server."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MMINDEX_")}
-    env.update(
-        MMINDEX_HOME=str(tmp_path / "home"),
-        MMINDEX_MODELS__VISION=str(tiny_clip),
-        MMINDEX_MODELS__TEXT=str(minilm),
-        MMINDEX_MODELS__ASR=str(whisper),
-        MMINDEX_MODELS__DEVICE="cpu",
-        MMINDEX_MODELS__THREADS="1",
-        MMINDEX_S3__ENDPOINT_URL=s3_endpoint,
-    )
-    return env
+    return mmindex_environment(tmp_path / "home", tiny_clip, minilm, whisper, s3_endpoint)
 
 
 @pytest.fixture

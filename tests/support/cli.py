@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,3 +38,18 @@ class Cli:
         if expect is not None:
             assert result.returncode == expect, f"mmindex {' '.join(args)} exited {result.returncode}: {result.stderr}"
         return json.loads(result.stdout)
+
+
+def mmindex_environment(home: Path, tiny_clip: Path, minilm: Path, whisper: Path, s3_endpoint: str) -> dict[str, str]:
+    """Environment for an embedded-mode mmindex whose index is at `home`: local models, the S3 server."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MMINDEX_")}
+    env.update(
+        MMINDEX_HOME=str(home),
+        MMINDEX_MODELS__VISION=str(tiny_clip),
+        MMINDEX_MODELS__TEXT=str(minilm),
+        MMINDEX_MODELS__ASR=str(whisper),
+        MMINDEX_MODELS__DEVICE="cpu",
+        MMINDEX_MODELS__THREADS="1",
+        MMINDEX_S3__ENDPOINT_URL=s3_endpoint,
+    )
+    return env

@@ -1,5 +1,9 @@
 """An embedded index of a small library (photos, a note, a slideshow video, a file that is not an image and a link
-out of the folder), and the real `mmindex serve` on it."""
+out of the folder), and the real `mmindex serve` on it.
+
+`library` and `api` are built once for the package and shared: a test that uses them leaves the library's files
+and index as it found them. A test that changes the index (submits sources) takes `own_library` and `own_api`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.api import Server, running_api
-from tests.support.cli import Cli
+from tests.support.cli import Cli, mmindex_environment
 from tests.support.media import photo, slideshow
 
 NOTE = "Minutes of the harbour committee: the ferry leaves the harbour at seven every morning from May.\n"
@@ -28,22 +32,22 @@ class Library:
     outside: Path  # a file that exists, never ingested
 
 
-@pytest.fixture
-def library(tmp_path: Path, cli: Cli) -> Library:
-    folder = tmp_path / "library"
+def build_library(root: Path, cli: Cli) -> Library:
+    """The library's files under `root`, ingested by `cli` (all five sources indexed or failed)."""
+    folder = root / "library"
     photos = [photo(folder / "photos" / f"photo-{seed}.jpg", seed=seed) for seed in (1, 2, 3)]
     note = folder / "notes" / "harbour.txt"
     note.parent.mkdir(parents=True)
     note.write_text(NOTE)
-    frames = [photo(tmp_path / "frames" / f"frame-{seed}.jpg", seed=seed) for seed in (7, 8)]
+    frames = [photo(root / "frames" / f"frame-{seed}.jpg", seed=seed) for seed in (7, 8)]
     video = slideshow(frames, 4.0, folder / "videos" / "slides.mp4")
     broken = folder / "photos" / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 this is no JPEG")
-    secret = tmp_path / "private" / "secret.txt"
+    secret = root / "private" / "secret.txt"
     secret.parent.mkdir()
     secret.write_text("the vault code is swordfish\n")
     (folder / "leak.txt").symlink_to(secret)
-    outside = tmp_path / "elsewhere.jpg"
+    outside = root / "elsewhere.jpg"
     photo(outside, seed=9)
     result = cli("ingest", str(folder), "--json")
     report = json.loads(result.stdout)
@@ -51,8 +55,40 @@ def library(tmp_path: Path, cli: Cli) -> Library:
     return Library(folder, photos, note, video, broken, secret, outside)
 
 
+@pytest.fixture(scope="package")
+def library_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("library")
+
+
+@pytest.fixture(scope="package")
+def library_env(
+    library_root: Path, tiny_clip: Path, minilm: Path, whisper: Path, s3_endpoint: str, aws_credentials: None
+) -> dict[str, str]:
+    """The environment of an embedded mmindex on the shared library's index."""
+    return mmindex_environment(library_root / "home", tiny_clip, minilm, whisper, s3_endpoint)
+
+
+@pytest.fixture(scope="package")
+def library(library_root: Path, library_env: dict[str, str]) -> Library:
+    """The library, ingested once for the package; its users must leave it as they found it."""
+    return build_library(library_root, Cli(env=library_env, cwd=library_root))
+
+
+@pytest.fixture(scope="package")
+def api(library_env: dict[str, str], library: Library, library_root: Path) -> Iterator[Server]:
+    """`mmindex serve` in embedded mode on the shared library's index, no keys; for tests that only read."""
+    with running_api(library_env, library_root / "logs" / "api.log") as server:
+        yield server
+
+
 @pytest.fixture
-def api(mmindex_env: dict[str, str], library: Library, tmp_path: Path) -> Iterator[Server]:
-    """`mmindex serve` in embedded mode on the library's index, no keys."""
+def own_library(tmp_path: Path, cli: Cli) -> Library:
+    """A library of the test's own, for a test that changes its index."""
+    return build_library(tmp_path, cli)
+
+
+@pytest.fixture
+def own_api(mmindex_env: dict[str, str], own_library: Library, tmp_path: Path) -> Iterator[Server]:
+    """`mmindex serve` in embedded mode on the test's own library, no keys."""
     with running_api(mmindex_env, tmp_path / "logs" / "api.log") as server:
         yield server

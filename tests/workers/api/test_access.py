@@ -13,9 +13,9 @@ from tests.workers.api.conftest import Library
 
 
 @pytest.mark.timeout(600)
-def test_keys_decide_who_may_do_what(mmindex_env: dict[str, str], library: Library, tmp_path: Path) -> None:
+def test_keys_decide_who_may_do_what(library_env: dict[str, str], library: Library, tmp_path: Path) -> None:
     env = {
-        **mmindex_env,
+        **library_env,
         "MMINDEX_API__SEARCH_KEYS": "finder-1,finder-2",
         "MMINDEX_API__ADMIN_KEYS": "boss",
         "MMINDEX_API__CORS_ORIGINS": "https://app.example",

@@ -3,6 +3,7 @@ can seek in a video; anything that is not an indexed source or one of its thumbn
 
 from __future__ import annotations
 
+import os
 from urllib.parse import quote
 
 import pytest
@@ -49,9 +50,16 @@ def test_a_video_hit_is_fetched_by_range_and_nothing_else_is_served(api: Server,
         encoded = client.get(f"/v1/files?uri={quote(folder)}%2Fphotos%2F%2E%2E%2Fleak.txt")
         assert encoded.status_code == 404
 
-        # An indexed file that is now a link elsewhere is not followed.
+        # An indexed file that is now a link elsewhere is not followed. (The library is shared: the file is put
+        # back as it was, its times included, when the test ends.)
         target = library.photos[2]
+        content, times = target.read_bytes(), target.stat()
         target.unlink()
         target.symlink_to(library.secret)
-        assert client.get("/v1/files", params={"uri": str(target)}).status_code == 404
-        assert client.get("/v1/files", params={"uri": str(library.photos[0])}).status_code == 200
+        try:
+            assert client.get("/v1/files", params={"uri": str(target)}).status_code == 404
+            assert client.get("/v1/files", params={"uri": str(library.photos[0])}).status_code == 200
+        finally:
+            target.unlink()
+            target.write_bytes(content)
+            os.utime(target, ns=(times.st_atime_ns, times.st_mtime_ns))

@@ -15,8 +15,9 @@ from tests.workers.api.conftest import Library
 
 @pytest.mark.timeout(600)
 def test_sources_submitted_over_http_are_indexed_in_the_background(
-    api: Server, library: Library, tmp_path: Path
+    own_api: Server, own_library: Library, tmp_path: Path
 ) -> None:
+    api, library = own_api, own_library
     inbox = tmp_path / "inbox"
     new = photo(inbox / "new.jpg", seed=21)
     torn = inbox / "torn.jpg"
