@@ -1,4 +1,6 @@
-"""Operators' view: Flower on the broker lists every pool's worker and queue; `mmindex ping` checks a worker."""
+"""Operators' view: Flower on the broker lists every pool's worker and queue; `mmindex ping` checks a worker.
+
+Both only look at the workers, so one set of them, on a Redis server of this module's own, serves both."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.support.cli import Cli
-from tests.support.services import BIN, free_port, stop, wait_for_port
-from tests.support.workers import POOLS, Workers
+import pytest
+
+from tests.support.cli import Cli, mmindex_environment
+from tests.support.services import BIN, free_port, running_redis, stop, wait_for_port
+from tests.support.workers import POOLS, Workers, running_workers
 
 CREDENTIALS = "ops:correct-horse"
 
@@ -31,9 +36,30 @@ def get(url: str, credentials: str | None = None) -> tuple[int, Any]:
         return error.code, None
 
 
-def test_flower_lists_each_pools_worker_and_queue(
-    workers: Workers, distributed_env: dict[str, str], tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def pools_env(
+    tmp_path_factory: pytest.TempPathFactory,
+    tiny_clip: Path,
+    minilm: Path,
+    whisper: Path,
+    s3_endpoint: str,
+    aws_credentials: None,
+) -> Iterator[dict[str, str]]:
+    """Distributed mode on a Redis server of the module's own."""
+    home = tmp_path_factory.mktemp("pools") / "home"
+    with running_redis() as redis:
+        yield {**mmindex_environment(home, tiny_clip, minilm, whisper, s3_endpoint), "MMINDEX_BROKER_URL": f"{redis}/0"}
+
+
+@pytest.fixture(scope="module")
+def pools(pools_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
+    """One real worker per pool for the module's tests, which only look at them."""
+    with running_workers(pools_env, tmp_path_factory.mktemp("pools-logs")) as running:
+        yield running
+
+
+def test_flower_lists_each_pools_worker_and_queue(pools: Workers, pools_env: dict[str, str], tmp_path: Path) -> None:
+    workers, distributed_env = pools, pools_env
     port = free_port()
     log = (tmp_path / "flower.log").open("w")
     flower = subprocess.Popen(
@@ -68,7 +94,8 @@ def test_flower_lists_each_pools_worker_and_queue(
         stop(flower)
 
 
-def test_ping_answers_for_a_running_worker_only(workers: Workers, distributed_cli: Cli) -> None:
+def test_ping_answers_for_a_running_worker_only(pools: Workers, pools_env: dict[str, str], tmp_path: Path) -> None:
+    distributed_cli = Cli(env=pools_env, cwd=tmp_path)
     assert distributed_cli("ping", "index", "--hostname", "index@test").returncode == 0
     missing = distributed_cli("ping", "embed", "--hostname", "embed@elsewhere", "--timeout", "1")
     assert missing.returncode == 1
