@@ -3,12 +3,15 @@ index (`status`), one source's record, and queueing failed sources again (`retry
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 from shared.errors import mask
 from shared.ledger import PENDING, SourceRecord
 from shared.runtime import Runtime
+from shared.storage import is_s3
 from workers.intakes.submission import Send, Submission, outcome, submit
 from workers.sweep import stranded
 
@@ -31,9 +34,20 @@ def retry(runtime: Runtime, send: Send | None = None) -> Submission:
     """Queue again the current version in storage of every failed and dead-lettered source, and of every source an
     outage stranded (`mmindex retry`)."""
     failures = runtime.ledger.failures(limit=RETRY_LIMIT) + stranded(runtime)
-    if not failures:
-        return Submission()
-    return submit([record.uri for record in failures], runtime, send=send)
+    kept = [record for record in failures if _link_out(record.uri, runtime)]
+    uris = [record.uri for record in failures if record not in kept]
+    submission = submit(uris, runtime, send=send) if uris else Submission()
+    submission.unlisted += [{"uri": record.uri, "error": mask(record.error or "failed")} for record in kept]
+    return submission
+
+
+def _link_out(uri: str, runtime: Runtime) -> bool:
+    """Whether a local source is a symbolic link out of its folder, refused when its folder was listed. It stays
+    failed: submitted again by its own name it would be followed, as a path someone typed is."""
+    if is_s3(uri) or runtime.settings.ingest.links == "anywhere":
+        return False
+    path = Path(uri)
+    return path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(path.parent)
 
 
 def status_report(runtime: Runtime) -> dict[str, Any]:
