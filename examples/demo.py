@@ -128,6 +128,7 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, object]:
 
 
 def show(title: str, hits: object) -> None:
+    """Hits best first, each with its relevance (0-1)."""
     print(f"\n{title}")
     assert isinstance(hits, list)
     for rank, hit in enumerate(hits, start=1):
@@ -172,14 +173,21 @@ def main() -> None:
         "search --image (a smaller, re-compressed copy of forest.jpg):",
         run(["search", "--image", str(query), "--k", "3"], env)[1],
     )
-    show('search "a city at night":', run(["search", "a city at night", "--k", "3"], env)[1])
     show(
-        'search "when does the boat sail" --modality audio (said 14 s into morning-radio.ogg):',
-        run(["search", "when does the boat sail", "--modality", "audio", "--k", "2"], env)[1],
+        'search "a city at night" (with the random-weight CLIP nothing is a good match: no hits is the right answer):',
+        run(["search", "a city at night", "--k", "3"], env)[1],
+    )
+    show(
+        'search "what time does the ferry leave" --modality audio (said 14 s into morning-radio.ogg):',
+        run(["search", "what time does the ferry leave", "--modality", "audio", "--k", "2"], env)[1],
     )
     show(
         'search "how do I look after rose bushes":',
         run(["search", "how do I look after rose bushes", "--k", "2"], env)[1],
+    )
+    show(
+        'search "how to repair a bicycle chain" (nothing in the examples is about it):',
+        run(["search", "how to repair a bicycle chain", "--k", "2"], env)[1],
     )
     print("\nnext: `mmindex serve` (from this folder, with .venv/bin on your PATH) and open http://127.0.0.1:8000/")
     print("  to search the demo's photos, recordings and documents in a browser (the API's docs are at /docs);")

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from shared.documents import FusionMethod, Normalization, SearchMode
 from shared.errors import mask
 
 
@@ -239,22 +240,6 @@ class ApiSettings(Group):
         return bool(self.search_keys or self.admin_keys)
 
 
-class SearchMode(StrEnum):
-    DENSE = "dense"  # vector search in each space
-    LEXICAL = "lexical"  # BM25 over the words of speech segments and document chunks
-    HYBRID = "hybrid"  # both, fused
-
-
-class FusionMethod(StrEnum):
-    WEIGHTED = "weighted"  # normalised scores, weighted by how far each ranking can be trusted for this query
-    RRF = "rrf"  # reciprocal rank fusion: the rank counts, not the score
-
-
-class Normalization(StrEnum):
-    MIN_MAX = "min_max"  # a ranking's scores from its worst candidate (0) to its best (1)
-    Z_SCORE = "z_score"  # from its candidates' mean (0) to its best (1)
-
-
 class SearchSettings(Group):
     """How a search ranks: `mmindex search`, the query pool, the HTTP API and `mmindex eval`."""
 
@@ -263,18 +248,16 @@ class SearchSettings(Group):
     normalization: Normalization = Field(Normalization.MIN_MAX, description="min_max or z_score, per ranking")
     text_weight: float = Field(1.0, ge=0, le=1, description="Weight of the text space's vector ranking")
     vision_weight: float = Field(1.0, ge=0, le=1, description="Weight of the vision space's vector ranking")
-    lexical_weight: float = Field(0.9, ge=0, le=1, description="Weight of the lexical (BM25) ranking")
+    lexical_weight: float = Field(0.8, ge=0, le=1, description="Weight of the lexical (BM25) ranking")
     min_relevance: float = Field(
         0.3, ge=0, le=1, description="Hits less relevant than this (0-1) are dropped: a query can find nothing"
     )
     similarity: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {"text": (0.2, 0.55), "vision": (0.2, 0.3), "image": (0.5, 0.9)},
+        default_factory=lambda: {"text": (0.28, 0.5), "vision": (0.2, 0.3), "image": (0.5, 0.9)},
         description="Per space (`image`: the vision space asked with an image), the cosine similarity at which a"
         " match starts to count and the one of a clear match, as JSON: relevance is read on this scale",
     )
-    rerank_candidates: int = Field(
-        20, ge=1, le=200, description="How many of the best text-bearing hits the cross-encoder rescores"
-    )
+    rerank_candidates: int = Field(20, ge=1, le=200, description="Best text-bearing hits the cross-encoder rescores")
 
     @field_validator("similarity")
     @classmethod

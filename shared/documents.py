@@ -99,6 +99,28 @@ class Document:
         }
 
 
+class SearchMode(StrEnum):
+    """How a search finds its hits (MMINDEX_SEARCH__MODE)."""
+
+    DENSE = "dense"  # vector search in each space
+    LEXICAL = "lexical"  # BM25 over the words of speech segments and document chunks
+    HYBRID = "hybrid"  # both, fused
+
+
+class FusionMethod(StrEnum):
+    """How a search combines its rankings (MMINDEX_SEARCH__FUSION)."""
+
+    WEIGHTED = "weighted"  # normalised scores, weighted by how far each ranking can be trusted for this query
+    RRF = "rrf"  # reciprocal rank fusion: the rank counts, not the score
+
+
+class Normalization(StrEnum):
+    """How a ranking's scores are put on one scale before fusion (MMINDEX_SEARCH__NORMALIZATION)."""
+
+    MIN_MAX = "min_max"  # a ranking's scores from its worst candidate (0) to its best (1)
+    Z_SCORE = "z_score"  # from its candidates' mean (0) to its best (1)
+
+
 @dataclass
 class Hit:
     """One search result, in the shape `search --json` prints (`public`: `modality` as its string).

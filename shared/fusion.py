@@ -30,12 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from shared.config import FusionMethod, Normalization
-from shared.documents import Hit
+from shared.documents import FusionMethod, Hit, Normalization
 
 RRF_K = 60
 """Reciprocal rank fusion constant: a hit ranked r in a ranking adds 1 / (RRF_K + r)."""
-FLAT_GAP = 0.1
+FLAT_GAP = 0.15
 """A dense ranking whose best similarity stands this far above its median (or more) is trusted fully; one whose
 best stands less far is trusted in proportion: a random model's similarities are all alike."""
 FLAT_FEW = 5

@@ -14,8 +14,8 @@ from typing import Any
 
 from PIL import Image
 
-from shared.config import SearchMode, Settings, get_settings
-from shared.documents import Hit, Modality, Space
+from shared.config import Settings, get_settings
+from shared.documents import Hit, Modality, SearchMode, Space
 from shared.errors import HubUnreachable, MmindexError, ModelUnavailable, PermanentError, SourceNotFound, one_line
 from shared.fusion import Kind, Ranking, fuse
 from shared.media import ffmpeg
@@ -189,7 +189,7 @@ def _dense(query: Query, runtime: Runtime, candidates: int, filters: SearchFilte
             scale = settings.similarity.get("image", (0.5, 0.9))
         else:
             vector = encoder.encode_texts([query.text or ""])[0]
-            scale = settings.similarity.get(name, (0.2, 0.5))
+            scale = settings.similarity.get(name, (0.28, 0.5))
         weight = settings.vision_weight if space is Space.VISION else settings.text_weight
         hits = runtime.store.search(name, vector.tolist(), candidates, filters)
         rankings.append(Ranking(name, Kind.DENSE, hits, weight=weight, scale=scale))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.config import FusionMethod, Normalization
-from shared.documents import Hit
+from shared.documents import FusionMethod, Hit, Normalization
 from shared.fusion import Kind, Ranking, coverage, fuse, sharpness, terms
 
 RRF = FusionMethod.RRF
@@ -36,7 +35,7 @@ def test_a_clear_match_is_fully_relevant_and_the_others_in_proportion() -> None:
     ranking = dense(*(hit(n, s, "text") for n, s in zip("abcde", [0.55, 0.45, 0.2, 0.2, 0.2], strict=True)),
                     scale=(0.2, 0.55))  # fmt: skip
     fused = fuse([ranking], k=10)
-    # Trust: 0.55 is a clear match on the scale (1), 0.35 above the others' median 0.2 (sharp: 1).
+    # Trust: 0.55 is a clear match on the scale (1), 0.35 above the others' median 0.2 (sharp: over 0.15, 1).
     # min-max: a = 1, b = (0.45 - 0.2) / (0.55 - 0.2) = 0.714, c, d, e = 0.
     assert ids(fused)[:2] == ["a", "b"]
     assert [round(h.relevance or 0, 3) for h in fused] == [1.0, 0.714, 0.0, 0.0, 0.0]
@@ -46,19 +45,19 @@ def test_a_clear_match_is_fully_relevant_and_the_others_in_proportion() -> None:
 def test_a_weak_best_match_is_weakly_relevant() -> None:
     ranking = dense(*(hit(n, s, "text") for n, s in zip("abcde", [0.3, 0.1, 0.1, 0.05, 0.0], strict=True)),
                     scale=(0.2, 0.55))  # fmt: skip
-    # Trust: (0.3 - 0.2) / 0.35 = 0.286 on the scale; sharp (0.3 - 0.075 >= 0.1): 0.286.
+    # Trust: (0.3 - 0.2) / 0.35 = 0.286 on the scale; sharp (0.3 - 0.075 >= 0.15): 0.286.
     assert round(fuse([ranking], k=1)[0].relevance or 0, 3) == 0.286
 
 
 def test_a_flat_noise_ranking_cannot_outrank_a_strong_match_in_another_ranking() -> None:
-    # A random model's similarities: high and alike. Best 0.93, the others' median 0.915: 0.015 / 0.1 = 0.15 trust.
+    # A random model's similarities: high and alike. Best 0.93, the others' median 0.915: 0.015 / 0.15 = 0.1 trust.
     noise = dense(*(hit(f"n{i}", 0.93 - i * 0.005) for i in range(6)), scale=(0.2, 0.3))
     words = dense(*(hit(n, s, "text") for n, s in zip("abcde", [0.6, 0.3, 0.25, 0.2, 0.2], strict=True)),
                   scale=(0.2, 0.55))  # fmt: skip
     fused = fuse([noise, words], k=10)
     assert ids(fused)[0] == "a"
     assert fused[0].relevance == 1.0
-    assert max(h.relevance or 0 for h in fused if h.uri.startswith("/photos/n")) == pytest.approx(0.15)
+    assert max(h.relevance or 0 for h in fused if h.uri.startswith("/photos/n")) == pytest.approx(0.1)
     # Rank fusion cannot tell: both firsts add 1/61, and the noise's higher similarity breaks the tie.
     assert ids(fuse([noise, words], k=10, fusion=RRF))[0] == "n0"
 
@@ -90,7 +89,7 @@ def test_z_score_counts_from_the_mean_not_the_worst() -> None:
 
 
 def test_sharpness_compares_the_best_with_the_median_of_the_others() -> None:
-    assert sharpness([0.5, 0.45, 0.45, 0.44, 0.40]) == pytest.approx(0.55)  # (0.5 - 0.445) / 0.1
+    assert sharpness([0.5, 0.45, 0.45, 0.44, 0.40]) == pytest.approx(0.055 / 0.15)  # (0.5 - 0.445) / 0.15
     assert sharpness([0.9, 0.2, 0.2, 0.2, 0.2]) == 1.0
     assert sharpness([0.3, 0.29]) == 1.0  # too few candidates to tell
 

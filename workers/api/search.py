@@ -24,8 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.datastructures import UploadFile
 
-from shared.config import SearchMode
-from shared.documents import Modality
+from shared.documents import Modality, SearchMode
 from shared.errors import PermanentError
 from shared.runtime import Runtime
 from shared.search import Query, audio_query, image_query, run_query

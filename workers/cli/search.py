@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
-from shared.config import SearchMode, get_settings
+from shared.config import get_settings
+from shared.documents import SearchMode
 from shared.errors import MmindexError, one_line
 from workers.cli.common import fail, out, reach_index
 

@@ -52,6 +52,16 @@ def test_each_kind_of_query_puts_the_right_source_first(api: Server, library: Li
         assert spoken.status_code == 200, spoken.text
         assert spoken.json()["hits"][0]["uri"] == str(library.note)
 
+        # Modes: by words only (no similarity: BM25 never shows as one), by meaning only, every hit however weak.
+        lexical = client.get("/v1/search", params={"q": "harbour committee", "mode": "lexical"}).json()["hits"]
+        assert [hit["uri"] for hit in lexical] == [str(library.note)]
+        assert lexical[0]["score"] is None and 0 < lexical[0]["relevance"] <= 1
+        dense = client.post("/v1/search", json={"text": "ferry", "mode": "dense", "min_relevance": 0, "k": 50})
+        assert dense.status_code == 200, dense.text
+        uris = {hit["uri"] for hit in dense.json()["hits"]}
+        assert {str(library.note), *map(str, library.photos)} <= uris  # the random CLIP's noise too: no minimum
+        assert all(hit["score"] is not None for hit in dense.json()["hits"])
+
 
 @pytest.mark.timeout(600)
 def test_bad_queries_are_answered_with_what_is_wrong(api: Server, library: Library, tmp_path: Path) -> None:
@@ -62,6 +72,8 @@ def test_bad_queries_are_answered_with_what_is_wrong(api: Server, library: Libra
             ({"q": ""}, "q"),
             ({"q": "x", "k": 0}, "k"),
             ({"q": "x", "modality": "smell"}, "modality"),
+            ({"q": "x", "mode": "fuzzy"}, "mode"),
+            ({"q": "x", "min_relevance": 2}, "min_relevance"),
         ]
         for params, field in wrong:
             answer = client.get("/v1/search", params=params)

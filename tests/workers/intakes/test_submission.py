@@ -53,7 +53,7 @@ def test_only_what_lies_in_the_folder_is_read_and_the_rest_is_reported(cli: Cli,
     assert errors["a-again"] == f"{folder / 'a-again'}: a symbolic link to a folder; not followed"
     assert report["skipped"] == [str(folder / ".hidden.txt")]
 
-    hits = cli.json("search", "swordfish vault code quartermaster", "--k", "10")
+    hits = cli.json("search", "swordfish vault code quartermaster", "--k", "10", "--min-relevance", "0")
     assert hits, "the notes are indexed, so the search has something to return"
     assert all("swordfish" not in (hit["text"] or "") for hit in hits)
     assert {hit["uri"] for hit in hits} <= {str(notes), str(picture)}

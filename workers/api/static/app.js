@@ -326,7 +326,7 @@
       const hits = Array.isArray(answer.hits) ? answer.hits : [];
       renderHits(hits);
       if (hits.length === 0) {
-        setStatus("no hits");
+        setStatus("no hits: nothing matches well enough");
       } else {
         const took = Number(answer.took_ms);
         const count = `${hits.length} ${hits.length === 1 ? "hit" : "hits"}`;
