@@ -41,7 +41,11 @@ class Cli:
 
 
 def mmindex_environment(home: Path, tiny_clip: Path, minilm: Path, whisper: Path, s3_endpoint: str) -> dict[str, str]:
-    """Environment for an embedded-mode mmindex whose index is at `home`: local models, the S3 server."""
+    """Environment for an embedded-mode mmindex whose index is at `home`: local models, the S3 server.
+
+    Searches show every hit however weak (minimum relevance 0): the tests' CLIP has random weights, its
+    similarities all alike, so each of its rankings is flat and even a near copy's match would fall below the
+    default minimum. Tests about the minimum relevance set it themselves."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MMINDEX_")}
     env.update(
         MMINDEX_HOME=str(home),
@@ -51,5 +55,6 @@ def mmindex_environment(home: Path, tiny_clip: Path, minilm: Path, whisper: Path
         MMINDEX_MODELS__DEVICE="cpu",
         MMINDEX_MODELS__THREADS="1",
         MMINDEX_S3__ENDPOINT_URL=s3_endpoint,
+        MMINDEX_SEARCH__MIN_RELEVANCE="0",
     )
     return env

@@ -177,6 +177,7 @@ def test_hits_carry_what_search_prints(store: VectorStore) -> None:
         "uri": "s3://photos/clip.mp4",
         "modality": "video",
         "score": pytest.approx(1.0, abs=1e-4),
+        "relevance": None,  # given by a search's fusion, not by a store
         "start_s": 12.0,
         "end_s": 14.5,
         "text": "a goal",
