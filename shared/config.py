@@ -240,22 +240,21 @@ class ApiSettings(Group):
         return bool(self.search_keys or self.admin_keys)
 
 
-class SearchSettings(Group):
-    """How a search ranks: `mmindex search`, the query pool, the HTTP API and `mmindex eval`."""
+SIMILARITY = {"text": (0.28, 0.5), "vision": (0.2, 0.3), "image": (0.5, 0.9)}  # text: measured by `make eval`
 
+
+class SearchSettings(Group):  # how a search ranks: `search`, the query pool, the HTTP API, `eval`
     mode: SearchMode = Field(SearchMode.HYBRID, description="dense, lexical or hybrid (dense and lexical fused)")
     fusion: FusionMethod = Field(FusionMethod.WEIGHTED, description="weighted (normalised scores) or rrf")
     normalization: Normalization = Field(Normalization.MIN_MAX, description="min_max or z_score, per ranking")
     text_weight: float = Field(1.0, ge=0, le=1, description="Weight of the text space's vector ranking")
     vision_weight: float = Field(1.0, ge=0, le=1, description="Weight of the vision space's vector ranking")
     lexical_weight: float = Field(0.8, ge=0, le=1, description="Weight of the lexical (BM25) ranking")
-    min_relevance: float = Field(
-        0.3, ge=0, le=1, description="Hits less relevant than this (0-1) are dropped: a query can find nothing"
-    )
+    min_relevance: float = Field(0.3, ge=0, le=1, description="Hits less relevant (0-1) are dropped, or all of them")
     similarity: dict[str, tuple[float, float]] = Field(
-        default_factory=lambda: {"text": (0.28, 0.5), "vision": (0.2, 0.3), "image": (0.5, 0.9)},
+        default_factory=lambda: dict(SIMILARITY),
         description="Per space (`image`: the vision space asked with an image), the cosine similarity at which a"
-        " match starts to count and the one of a clear match, as JSON: relevance is read on this scale",
+        " match starts to count and the one of a clear match, as JSON (a space left out keeps its default)",
     )
     rerank_candidates: int = Field(20, ge=1, le=200, description="Best text-bearing hits the cross-encoder rescores")
 
@@ -263,9 +262,11 @@ class SearchSettings(Group):
     @classmethod
     def _ordered(cls, scale: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
         for name, (floor, top) in scale.items():
+            if name not in SIMILARITY:
+                raise ValueError(f"search.similarity: unknown scale {name!r}; choose from {', '.join(SIMILARITY)}")
             if not -1 <= floor < top <= 1:
                 raise ValueError(f"search.similarity[{name}]: the floor must be below the top, both within -1..1")
-        return scale
+        return {**SIMILARITY, **scale}
 
 
 class TaskSettings(Group):

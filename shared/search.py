@@ -186,10 +186,10 @@ def _dense(query: Query, runtime: Runtime, candidates: int, filters: SearchFilte
         if query.image_jpeg is not None:
             with Image.open(io.BytesIO(base64.b64decode(query.image_jpeg))) as image:
                 vector = encoder.encode_images([image.convert("RGB")])[0]
-            scale = settings.similarity.get("image", (0.5, 0.9))
+            scale = settings.similarity["image"]
         else:
             vector = encoder.encode_texts([query.text or ""])[0]
-            scale = settings.similarity.get(name, (0.28, 0.5))
+            scale = settings.similarity[name]
         weight = settings.vision_weight if space is Space.VISION else settings.text_weight
         hits = runtime.store.search(name, vector.tolist(), candidates, filters)
         rankings.append(Ranking(name, Kind.DENSE, hits, weight=weight, scale=scale))

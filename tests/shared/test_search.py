@@ -201,3 +201,12 @@ def test_a_reranker_rescores_the_best_text_bearing_hits_and_their_order_follows(
     assert expected == sorted(expected, reverse=True)  # ...in its order (random weights: any order is its own)
     plain = run_query(Query(text=query, k=7, min_relevance=0.0, rerank=False), runtime)
     assert plain[0].uri == "/notes/1.md" and plain[0].relevance != pytest.approx(expected[0], abs=1e-4)
+
+
+def test_a_similarity_scale_set_for_one_space_keeps_the_others_defaults() -> None:
+    from shared.config import SIMILARITY
+
+    settings = Settings(search={"similarity": {"text": (0.3, 0.6)}})
+    assert settings.search.similarity == {**SIMILARITY, "text": (0.3, 0.6)}
+    with pytest.raises(ValueError, match="unknown scale 'audio'"):
+        Settings(search={"similarity": {"audio": (0.1, 0.2)}})

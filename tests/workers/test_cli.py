@@ -399,3 +399,8 @@ def test_eval_measures_search_on_known_answers_and_names_a_bad_line(cli: Cli, tm
     bad = cli("eval", str(queries))
     assert bad.returncode == 1
     assert f"{queries}, line 4: " in bad.stderr and '"relevant" must be a list' in bad.stderr
+
+    queries.write_text(json.dumps({"image": "gone.jpg", "relevant": [str(photos[0])]}) + "\n")
+    missing = cli("eval", str(queries))
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert f"{queries}, line 1: " in missing.stderr and "gone.jpg: no such file" in missing.stderr

@@ -184,7 +184,13 @@ def evaluate(
         if modes:
             raise fail("hybrid+rerank needs a reranker: MMINDEX_MODELS__RERANK is none or cannot load")
         chosen.remove("hybrid+rerank")
-    images = {query.line: image_query(query.image, k=DEPTH) for query in judged if query.image is not None}
+    images: dict[int, Query] = {}
+    for query in judged:
+        if query.image is not None:
+            try:
+                images[query.line] = image_query(query.image, k=DEPTH)
+            except MmindexError as error:  # a missing or unreadable query image: the line that names it
+                raise fail(f"{queries}, line {query.line}: {one_line(error)}", code=1) from None
 
     def searcher(mode: str) -> Any:
         def search(query: Judged) -> list[Any]:
