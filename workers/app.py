@@ -108,8 +108,9 @@ def _fresh_process(**_: object) -> None:
     reset_runtime()
 
 
-def preload() -> None:
-    """Load both spaces' encoders into this process (downloading them if need be), logging what happened."""
+def preload(rerank: bool = False) -> None:
+    """Load both spaces' encoders into this process (downloading them if need be), and the reranker when `rerank`
+    (a query worker), logging what happened."""
     for space in Space:
         started = time.monotonic()
         try:
@@ -118,6 +119,11 @@ def preload() -> None:
             log.warning("preload: the %s model is not ready: %s", space.value, one_line(error))
             continue
         log.info("preload: %s model %s ready in %.1f s", space.value, encoder.model_id, time.monotonic() - started)
+    if rerank:
+        started = time.monotonic()
+        reranker = get_runtime().reranker()  # one that cannot load says so itself, once
+        if reranker is not None:
+            log.info("preload: reranker %s ready in %.1f s", reranker.model_id, time.monotonic() - started)
 
 
 @worker_ready.connect  # type: ignore[untyped-decorator]
@@ -132,4 +138,5 @@ def _preload_models(sender: Any = None, **_: object) -> None:
     queues = {queue.name for queue in sender.task_consumer.queues}
     forked = isinstance(sender.pool, Prefork)  # the children would each load their own
     if queues & {Queue.EMBED.value, Queue.QUERY.value} and not forked:
-        threading.Thread(target=preload, name="preload", daemon=True).start()
+        rerank = Queue.QUERY.value in queues
+        threading.Thread(target=preload, args=(rerank,), name="preload", daemon=True).start()

@@ -31,6 +31,7 @@ def test_embed_and_query_workers_load_both_models_at_start(distributed_env: dict
             assert f"preload: vision model {distributed_env['MMINDEX_MODELS__VISION']} ready" in log
             assert "Received task" not in log  # loaded before any work arrived
         assert "preload" not in workers.log("index")  # a pool without models loads none
+        assert "reranking" not in workers.log("embed")  # the reranker is the query pool's only
         assert all(workers.alive().values())
     finally:
         for process in workers.processes.values():
@@ -49,6 +50,9 @@ def test_a_model_that_cannot_load_is_reported_when_the_worker_starts(
         log = wait_for(workers, "query", "preload: text model")
         assert f"preload: the vision model is not ready: model '{missing}' cannot be loaded" in log
         assert "MMINDEX_MODELS__VISION" in log  # what to change
+        # The default reranker, not cached and no hub answering: said at start, once, and searches go on without it.
+        log = wait_for(workers, "query", "searching without reranking")
+        assert "MMINDEX_MODELS__RERANK" in log and log.count("searching without reranking") == 1
         assert workers.alive()["query"]
     finally:
         stop(workers.processes["query"])
