@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -86,6 +87,43 @@ def running_moto(log: Path) -> Iterator[str]:
             yield f"http://127.0.0.1:{port}"
         finally:
             stop(process)
+
+
+@contextmanager
+def forwarding(port: int, target: int) -> Iterator[None]:
+    """Forward TCP connections to 127.0.0.1:`port` on to 127.0.0.1:`target`, so that a server already set up
+    becomes reachable at an address that refused connections until now, all at once."""
+    listener = socket.create_server(("127.0.0.1", port))
+
+    def pipe(source: socket.socket, sink: socket.socket) -> None:
+        with source, sink:
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+                sink.shutdown(socket.SHUT_WR)
+            except OSError:  # the other side closed
+                pass
+
+    def accept() -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:  # closed: the forwarding ends
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", target))
+            except OSError:  # the target is gone: refuse this one as the address would
+                client.close()
+                continue
+            threading.Thread(target=pipe, args=(client, upstream.dup()), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client.dup()), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield
+    finally:
+        listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread, which close alone does not
+        listener.close()
 
 
 # ---------------------------------------------------------------- OpenSearch

@@ -8,7 +8,9 @@ stay and SQS delivers them again after its visibility timeout. A message that is
 at all is logged and deleted: it would never become one. Anything else that applying raises is a bug: it is
 logged with its traceback and ends the intake, the messages left on the queue. If SQS cannot be reached or
 throttles, the intake waits (backing off up to `BACKOFF_MAX_S`) and tries again; a queue that does not exist or
-credentials SQS refuses end it with the reason, since waiting cannot mend them.
+credentials SQS refuses end it with the reason, since waiting cannot mend them. Asked to stop, the intake
+stops within `STOP_S` even in the middle of a long poll or of applying: what it has not deleted is delivered
+again, and applying it again changes nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ BATCH = 10
 """Messages per receive and per delete call (SQS's maximum)."""
 BACKOFF_MAX_S = 30.0
 """The longest wait between receive calls while SQS cannot be reached."""
+STOP_S = 2.0
+"""Once asked to stop, how long the intake lets a round in progress finish before it leaves it."""
 
 _NO_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue"}
 _DENIED = {
@@ -136,29 +140,50 @@ def handle(sqs: Any, queue_url: str, messages: list[dict[str, Any]], runtime: Ru
 
 
 def poll(queue_url: str, stop: threading.Event | None = None, runtime: Runtime | None = None) -> None:
-    """Receive and apply notifications until `stop` is set (or for ever)."""
+    """Receive and apply notifications until `stop` is set (or for ever). The rounds run on a thread of their
+    own so that a stop does not wait out a long poll (up to `WAIT_S`); what ends them (a queue that does not
+    exist, a bug) is raised here."""
     runtime = runtime or get_runtime()
     stop = stop or threading.Event()
     sqs = client(runtime)
     log.info("listening to %s", queue_url)
-    while not stop.is_set():
-        messages = gather(sqs, queue_url, runtime, stop)
-        if not messages:
-            continue
+    ended: list[BaseException] = []
+
+    def rounds() -> None:
         try:
-            applied = handle(sqs, queue_url, messages, runtime)
-        except EXPECTED as error:  # left on the queue: SQS delivers them again after its visibility timeout
-            log.warning("could not apply %d messages, they will come again: %s", len(messages), error)
-            stop.wait(1.0)
-            continue
-        except Exception:  # a bug: applying them again would meet it again, for ever
-            log.exception("applying %d messages failed on a bug; the intake stops, they stay queued", len(messages))
-            raise
-        log.info(
-            "%d messages: %d queued, %d removed, %d unchanged, %d ignored",
-            len(messages),
-            len(applied.queued),
-            len(applied.removed),
-            len(applied.unchanged),
-            len(applied.ignored),
-        )
+            while not stop.is_set():
+                one_round(sqs, queue_url, runtime, stop)
+        except BaseException as error:  # raised on the calling thread
+            ended.append(error)
+
+    worker = threading.Thread(target=rounds, name="sqs-intake", daemon=True)
+    worker.start()
+    while worker.is_alive() and not stop.wait(0.5):
+        pass
+    worker.join(STOP_S)
+    if ended:
+        raise ended[0]
+
+
+def one_round(sqs: Any, queue_url: str, runtime: Runtime, stop: threading.Event) -> None:
+    """Gather messages, apply them and delete them."""
+    messages = gather(sqs, queue_url, runtime, stop)
+    if not messages:
+        return
+    try:
+        applied = handle(sqs, queue_url, messages, runtime)
+    except EXPECTED as error:  # left on the queue: SQS delivers them again after its visibility timeout
+        log.warning("could not apply %d messages, they will come again: %s", len(messages), error)
+        stop.wait(1.0)
+        return
+    except Exception:  # a bug: applying them again would meet it again, for ever
+        log.exception("applying %d messages failed on a bug; the intake stops, they stay queued", len(messages))
+        raise
+    log.info(
+        "%d messages: %d queued, %d removed, %d unchanged, %d ignored",
+        len(messages),
+        len(applied.queued),
+        len(applied.removed),
+        len(applied.unchanged),
+        len(applied.ignored),
+    )

@@ -22,10 +22,13 @@ def status(cli: Cli) -> dict[str, Any]:
     return result
 
 
-def until(condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
+def until(
+    condition: Callable[[], bool], what: str, timeout: float = WAIT_S, detail: Callable[[], str] = lambda: ""
+) -> None:
+    """Wait for `condition`; fail after `timeout` s saying what was awaited (and `detail()`, such as a log)."""
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}\n{detail()}".rstrip()
         time.sleep(0.5)
 
 

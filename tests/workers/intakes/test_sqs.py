@@ -22,7 +22,7 @@ import pytest
 
 from tests.support.cli import Cli
 from tests.support.media import near_copy, photo
-from tests.support.services import BIN, free_port, stop, wait_for_port
+from tests.support.services import BIN, forwarding, free_port, running_moto, stop
 from tests.support.workers import Workers
 from tests.workers.intakes.events import BUGGY, dead_broker, intake_env, record, status, until
 
@@ -216,8 +216,9 @@ def test_the_sqs_intake_waits_out_an_unreachable_queue_and_then_delivers(
     bucket: str,
     tmp_path: Path,
 ) -> None:
-    """SQS down when the intake starts (a second SQS server, not yet running): the intake keeps trying
-    instead of exiting, and an upload notified once SQS is up is indexed."""
+    """SQS down when the intake starts (its address refuses connections): the intake keeps trying instead of
+    exiting, and an upload notified once SQS answers there is indexed. The queue is made on a second SQS server
+    before that server becomes reachable at the intake's address, so the intake never sees it without the queue."""
     port = free_port()
     sqs_endpoint = f"http://127.0.0.1:{port}"
     queue_url = f"{sqs_endpoint}/123456789012/late"
@@ -227,35 +228,31 @@ def test_the_sqs_intake_waits_out_an_unreachable_queue_and_then_delivers(
         intake = subprocess.Popen(
             [str(BIN / "mmindex"), "events", "sqs", "--queue-url", queue_url], env=env, stdout=log, stderr=log
         )
-    server: subprocess.Popen[bytes] | None = None
     try:
-        until(lambda: "cannot reach SQS" in log_path.read_text(), "the intake reports SQS unreachable", 60)
-        assert intake.poll() is None, log_path.read_text()
+        with running_moto(tmp_path / "sqs.log") as late_endpoint:
+            boto3.client("sqs", endpoint_url=late_endpoint).create_queue(QueueName="late")
+            until(lambda: "cannot reach SQS" in log_path.read_text(), "the intake reports SQS unreachable", 60)
+            assert intake.poll() is None, log_path.read_text()
 
-        with (tmp_path / "sqs.log").open("w") as server_log:
-            server = subprocess.Popen(
-                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=server_log, stderr=server_log
-            )
-        wait_for_port(port, server)
-        sqs = boto3.client("sqs", endpoint_url=sqs_endpoint)
-        assert sqs.create_queue(QueueName="late")["QueueUrl"] == queue_url
-        path = photo(tmp_path / "late.jpg", seed=71)
-        etag = boto3.client("s3", endpoint_url=s3_endpoint).put_object(
-            Bucket=bucket, Key="late.jpg", Body=path.read_bytes()
-        )["ETag"]
-        send(sqs_endpoint, queue_url, record(bucket, "late.jpg", "ObjectCreated:Put", etag.strip('"'), "0055AED6E0"))
+            with forwarding(port, int(late_endpoint.rsplit(":", 1)[1])):
+                sqs = boto3.client("sqs", endpoint_url=sqs_endpoint)
+                path = photo(tmp_path / "late.jpg", seed=71)
+                etag = boto3.client("s3", endpoint_url=s3_endpoint).put_object(
+                    Bucket=bucket, Key="late.jpg", Body=path.read_bytes()
+                )["ETag"]
+                created = record(bucket, "late.jpg", "ObjectCreated:Put", etag.strip('"'), "0055AED6E0")
+                send(sqs_endpoint, queue_url, created)
 
-        cli = Cli(env=env, cwd=tmp_path)
-        until(lambda: status(cli)["counts"]["done"] == 1, "the upload indexed once SQS answers")
-        hits = cli.json("search", "--image", str(near_copy(path, tmp_path / "q.jpg")), "--k", "1")
-        assert hits[0]["uri"] == f"s3://{bucket}/late.jpg"
-        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
-        assert attributes["ApproximateNumberOfMessages"] == "0"  # received and deleted
-        assert intake.poll() is None
+                cli = Cli(env=env, cwd=tmp_path)
+                indexed = lambda: intake.poll() is not None or status(cli)["counts"]["done"] == 1  # noqa: E731
+                until(indexed, "the upload indexed once SQS answers", detail=log_path.read_text)
+                assert intake.poll() is None, log_path.read_text()
+                hits = cli.json("search", "--image", str(near_copy(path, tmp_path / "q.jpg")), "--k", "1")
+                assert hits[0]["uri"] == f"s3://{bucket}/late.jpg"
+                attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["All"])["Attributes"]
+                assert attributes["ApproximateNumberOfMessages"] == "0"  # received and deleted
     finally:
         stop(intake)
-        if server is not None:
-            stop(server)
 
 
 def test_the_sqs_intake_stops_with_the_reason_on_a_queue_that_does_not_exist(
