@@ -139,6 +139,7 @@ class Hit:
     id: str = field(default="", repr=False)
     space: Space | None = field(default=None, repr=False)  # the space that found it (None: made outside a search)
     relevance: float | None = None  # set by a search's fusion
+    generation: int | None = field(default=None, repr=False)  # the space's generation that held it
 
     def __post_init__(self) -> None:
         self.modality = Modality(self.modality)
