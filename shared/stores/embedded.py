@@ -1,13 +1,17 @@
-"""The embedded store: LanceDB tables under MMINDEX_HOME, one per space.
+"""The embedded store: LanceDB tables under MMINDEX_HOME, one per generation of each space.
 
-Writers on one host (several worker processes) take a file lock, so concurrent
-merges never conflict and a table is created whole before another process opens it;
-readers need no lock.
+A space's first generation is the table `items_<space>` (as stores made before generations have it), a later one
+`items_<space>_g<n>`. The spaces' lineages (shared/generations.py) are one JSON file beside the tables, replaced in
+one rename, so a swap is one step; a store without the file (made before generations) reads each table it has as
+its space's serving generation 1. Writers on one host (several worker processes) take a file lock, so concurrent
+merges never conflict, a table is created whole before another process opens it, and the lineages change one at a
+time; readers need no lock.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -20,10 +24,13 @@ import pyarrow as pa
 from lancedb.index import FTS
 from lancedb.query import BooleanQuery, MatchQuery, Occur, PhraseQuery
 
-from shared.documents import Document, Hit, Modality, Space
-from shared.errors import PermanentError, StoreError
+from shared.documents import Document, Hit, Item, Modality, Space
+from shared.errors import PermanentError
+from shared.generations import Generation, GenerationState, Lineage, now
 from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult
 
+LINEAGES = "generations.json"
+"""The file of the spaces' lineages, in the store's directory."""
 COMPACT_EVERY = 64
 """Compact a table after this many versions (writes and deletes)."""
 TEXT_INDEX = FTS(with_position=True)
@@ -65,9 +72,27 @@ def _where(filters: SearchFilter | None) -> str | None:
 
 
 _HIT_COLUMNS = ["id", "uri", "modality", "start_s", "end_s", "text", "thumbnail"]
+_ITEM_COLUMNS = [
+    "id",
+    "source_id",
+    "source",
+    "version",
+    "uri",
+    "modality",
+    "item",
+    "text",
+    "thumbnail",
+    "start_s",
+    "end_s",
+]
 
 
-def _hit(row: dict[str, Any], space: str, score: float) -> Hit:
+def _item(row: dict[str, Any], space: str) -> Item:
+    fields = {name: row[name] for name in _ITEM_COLUMNS}
+    return Item(**fields, space=Space(space), input_uri=row["thumbnail"] if space == Space.VISION else None)
+
+
+def _hit(row: dict[str, Any], space: str, score: float, generation: int | None = None) -> Hit:
     return Hit(
         uri=row["uri"],
         modality=Modality(row["modality"]),
@@ -78,18 +103,19 @@ def _hit(row: dict[str, Any], space: str, score: float) -> Hit:
         thumbnail=row["thumbnail"],
         id=row["id"],
         space=Space(space),
+        generation=generation,
     )
 
 
 class EmbeddedStore:
-    """LanceDB in a directory: table `items_<space>` per space."""
+    """LanceDB in a directory: a table per generation of each space, and the lineages in `generations.json`."""
 
     def __init__(self, directory: Path) -> None:
         self._directory = directory
         self._directory.mkdir(parents=True, exist_ok=True)
         self._db = lancedb.connect(str(directory))
         self._lock = Lock()
-        self._text_indexed: set[str] = set()  # spaces whose table this process saw with its full-text index
+        self._text_indexed: set[str] = set()  # tables this process saw with their full-text index
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
@@ -101,54 +127,157 @@ class EmbeddedStore:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @staticmethod
-    def _table_name(space: str) -> str:
-        return f"items_{space}"
+    def _table_name(space: str, number: int = 1) -> str:
+        return f"items_{space}" if number == 1 else f"items_{space}_g{number}"
 
-    def _table(self, space: str) -> Any | None:
+    def _open(self, name: str) -> Any | None:
         try:
-            return self._db.open_table(self._table_name(space))
+            return self._db.open_table(name)
         except (ValueError, FileNotFoundError):
             return None
 
-    def dimensions(self) -> dict[str, int]:
-        found: dict[str, int] = {}
+    # ------------------------------------------------------------ generations
+
+    def _read_lineages(self) -> dict[str, Lineage]:
+        path = self._directory / LINEAGES
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return self._legacy_lineages()
+        return {space: Lineage.from_record(record) for space, record in data.items()}
+
+    def _legacy_lineages(self) -> dict[str, Lineage]:
+        """A store made before generations: each `items_<space>` table is its space's serving generation 1."""
+        found: dict[str, Lineage] = {}
         response: Any = self._db.list_tables()
-        names = getattr(response, "tables", response)
-        for name in names:
-            if name.startswith("items_"):
-                table = self._table(name.removeprefix("items_"))
-                if table is not None:  # None: another process is creating it (and holds the write lock)
-                    found[name.removeprefix("items_")] = table.schema.field("vector").type.list_size
+        for name in getattr(response, "tables", response):
+            space = name.removeprefix("items_")
+            if not name.startswith("items_") or space not in set(Space):
+                continue
+            table = self._open(name)
+            if table is None:  # another process is creating it (and holds the write lock)
+                continue
+            rows = table.search().select(["model"]).limit(1).to_list()
+            generation = Generation(
+                space=Space(space),
+                number=1,
+                model=rows[0]["model"] if rows else None,
+                dimension=table.schema.field("vector").type.list_size,
+                state=GenerationState.SERVING,
+                location=name,
+            )
+            found[space] = Lineage(Space(space), (generation,))
         return found
 
-    def ensure(self, dimensions: Mapping[str, int]) -> None:
+    def _write_lineages(self, lineages: dict[str, Lineage]) -> None:
+        """Replace the lineages' file in one rename; the caller holds the write lock."""
+        path = self._directory / LINEAGES
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps({space: lineage.record() for space, lineage in lineages.items()}, indent=1))
+        temporary.replace(path)
+
+    def lineage(self, space: str) -> Lineage:
+        return self._read_lineages().get(space, Lineage(Space(space)))
+
+    def _generation(self, space: str, number: int | None) -> Generation | None:
+        lineage = self._read_lineages().get(space)
+        if lineage is None:  # no such space (yet)
+            return None
+        if number is None:
+            return lineage.serving
+        return next((g for g in lineage.generations if g.number == number), None)
+
+    def _generation_table(self, space: str, number: int | None) -> tuple[Generation, Any] | None:
+        generation = self._generation(space, number)
+        if generation is None:
+            return None
+        table = self._open(generation.location)
+        return None if table is None else (generation, table)
+
+    def begin(self, space: str, model: str | None, dimension: int, fingerprint: str | None = None) -> Generation:
         with self._writing():
-            self._ensure(dimensions)
+            return self._begin(space, model, dimension, fingerprint)
 
-    def _ensure(self, dimensions: Mapping[str, int]) -> None:
-        """Create the missing spaces; the caller holds the write lock, so no other process is creating one."""
-        existing = self.dimensions()
+    def _begin(self, space: str, model: str | None, dimension: int, fingerprint: str | None) -> Generation:
+        """Under the write lock: the table, then the lineage that names it."""
+        lineages = self._read_lineages()
+        lineage = lineages.get(space, Lineage(Space(space)))
+        number = lineage.next_number()
+        name = self._table_name(space, number)
+        schema = pa.schema([*_FIELDS, pa.field("vector", pa.list_(pa.float32(), dimension))])
+        table = self._db.create_table(name, schema=schema, mode="overwrite")  # a leftover of a dropped one goes
+        self._index_text(table, name)
+        generation = Generation(
+            space=Space(space),
+            number=number,
+            model=model,
+            dimension=dimension,
+            state=GenerationState.BUILDING,
+            location=name,
+            fingerprint=fingerprint,
+            created=now(),
+        )
+        lineages[space] = lineage.add(generation)
+        self._write_lineages(lineages)
+        return lineages[space].get(number)
+
+    def commit(self, before: Lineage, after: Lineage) -> None:
+        with self._writing():
+            lineages = self._read_lineages()
+            current = lineages.get(before.space.value, Lineage(before.space))
+            if current != before:
+                raise PermanentError(
+                    f"the {before.space.value} space's generations changed meanwhile; read them again and retry"
+                )
+            lineages[before.space.value] = after
+            self._write_lineages(lineages)
+
+    def drop(self, space: str, number: int) -> None:
+        with self._writing():
+            lineages = self._read_lineages()
+            lineage = lineages.get(space, Lineage(Space(space)))
+            generation = lineage.get(number)
+            lineages[space] = lineage.drop(number)
+            self._write_lineages(lineages)
+            if self._open(generation.location) is not None:
+                self._db.drop_table(generation.location)
+            self._text_indexed.discard(generation.location)
+
+    def dimensions(self) -> dict[str, int]:
+        return {
+            space: lineage.serving.dimension
+            for space, lineage in self._read_lineages().items()
+            if lineage.serving is not None
+        }
+
+    def ensure(self, dimensions: Mapping[str, int], model: str | None = None) -> None:
+        with self._writing():
+            self._ensure(dimensions, model)
+
+    def _ensure(self, dimensions: Mapping[str, int], model: str | None) -> None:
+        """Give the spaces without a generation their first; the caller holds the write lock."""
+        lineages = self._read_lineages()
         for space, dim in dimensions.items():
-            if space in existing:
-                if existing[space] != dim:
-                    raise PermanentError(
-                        f"space {space!r} holds {existing[space]}-d vectors but the model gives {dim}-d;"
-                        " a different model needs a fresh store (another MMINDEX_HOME)"
-                    )
-                continue
-            schema = pa.schema([*_FIELDS, pa.field("vector", pa.list_(pa.float32(), dim))])
-            table = self._db.create_table(self._table_name(space), schema=schema, exist_ok=True)
-            self._index_text(table, space)
+            serving = lineages[space].serving if space in lineages else None
+            if serving is None:
+                self._begin(space, model, dim, None)
+            elif serving.dimension != dim:
+                raise PermanentError(
+                    f"space {space!r} serves generation {serving.name} of {serving.dimension}-d vectors but the model"
+                    f" gives {dim}-d; a different model needs a new generation (mmindex reindex {space} --model ...)"
+                )
 
-    def _index_text(self, table: Any, space: str) -> None:
+    def _index_text(self, table: Any, name: str) -> None:
         """Give a table its full-text index, once (tables made before lexical search have none); under the lock."""
-        if space in self._text_indexed:
+        if name in self._text_indexed:
             return
         if not any(index.index_type == "FTS" and index.columns == ["text"] for index in table.list_indices()):
             table.create_index("text", config=TEXT_INDEX)
-        self._text_indexed.add(space)
+        self._text_indexed.add(name)
 
-    def upsert(self, documents: Sequence[Document]) -> UpsertResult:
+    # ------------------------------------------------------------ documents
+
+    def upsert(self, documents: Sequence[Document], generation: int | None = None) -> UpsertResult:
         result = UpsertResult()
         by_space: dict[str, list[Document]] = {}
         for document in documents:
@@ -157,20 +286,29 @@ class EmbeddedStore:
             # The table is created, opened and written under one lock: a process that finds the space missing
             # creates it whole before any other lists it, opens it or writes to it.
             with self._writing():
-                self._ensure({space: len(group[0].vector)})
-                table = self._table(space)
-                if table is None:
-                    raise StoreError(f"the embedded store's table {self._table_name(space)} cannot be opened")
-                self._index_text(table, space)
-                dim = table.schema.field("vector").type.list_size
+                if generation is None:
+                    self._ensure({space: len(group[0].vector)}, group[0].model)
+                found = self._generation_table(space, generation)
+                if found is None:
+                    for document in group:
+                        result.failed[document.item.id] = f"the {space} space has no generation g{generation}"
+                    continue
+                target, table = found
+                self._index_text(table, target.location)
                 rows = []
                 for document in group:
-                    if len(document.vector) != dim:
+                    if len(document.vector) != target.dimension:
                         result.failed[document.item.id] = (
-                            f"vector has {len(document.vector)} dimensions, space {space!r} has {dim}"
+                            f"vector has {len(document.vector)} dimensions, space {space!r} generation"
+                            f" {target.name} has {target.dimension}"
                         )
-                        continue
-                    rows.append({**document.fields(), "vector": document.vector})
+                    elif not target.takes(document.model):
+                        result.failed[document.item.id] = (
+                            f"a vector of model {document.model} cannot join generation {target.name} of the"
+                            f" {space} space, which holds {target.model}'s"
+                        )
+                    else:
+                        rows.append({**document.fields(), "vector": document.vector})
                 if not rows:
                     continue
                 data = pa.Table.from_pylist(rows, schema=table.schema)
@@ -190,26 +328,38 @@ class EmbeddedStore:
             condition += f" AND version = {_quote(only_version)}"
         deleted = 0
         with self._writing():
-            for space in self.dimensions():
-                table = self._table(space)
-                if table is None:
-                    continue
-                found = table.count_rows(condition)
-                if found:
-                    table.delete(condition)
-                    deleted += found
+            for lineage in self._read_lineages().values():
+                for generation in lineage.generations:
+                    table = self._open(generation.location)
+                    if table is None:
+                        continue
+                    found = table.count_rows(condition)
+                    if found:
+                        table.delete(condition)
+                        if generation.state is GenerationState.SERVING:
+                            deleted += found
         return deleted
 
-    def search(self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None) -> list[Hit]:
-        table = self._table(space)
-        if table is None:
+    # ------------------------------------------------------------ reading
+
+    def search(
+        self,
+        space: str,
+        vector: Sequence[float],
+        k: int,
+        filters: SearchFilter | None = None,
+        generation: int | None = None,
+    ) -> list[Hit]:
+        found = self._generation_table(space, generation)
+        if found is None:
             return []
+        target, table = found
         query = table.search(list(vector), vector_column_name="vector").distance_type("cosine")
         where = _where(filters)
         if where:
             query = query.where(where, prefilter=True)
         rows = query.limit(max(1, min(k, MAX_K))).to_list()
-        return [_hit(row, space, 1.0 - float(row["_distance"])) for row in rows]
+        return [_hit(row, space, 1.0 - float(row["_distance"]), target.number) for row in rows]
 
     def search_text(self, text: str, k: int, filters: SearchFilter | None = None) -> list[Hit]:
         if not text.strip():
@@ -218,9 +368,10 @@ class EmbeddedStore:
         where = _where(filters)
         hits: list[Hit] = []
         for space in self.dimensions():
-            table = self._table(space)
-            if table is None:
+            found = self._generation_table(space, None)
+            if found is None:
                 continue
+            target, table = found
             words = BooleanQuery([(Occur.SHOULD, MatchQuery(text, "text")), (Occur.SHOULD, PhraseQuery(text, "text"))])
             query = table.search(words, query_type="fts")
             if where:
@@ -229,29 +380,40 @@ class EmbeddedStore:
                 rows = query.select([*_HIT_COLUMNS, "_score"]).limit(k).to_list()
             except ValueError:  # a table no write has given its full-text index yet: nothing to find in it
                 continue
-            hits += [_hit(row, space, float(row["_score"])) for row in rows]
+            hits += [_hit(row, space, float(row["_score"]), target.number) for row in rows]
         hits.sort(key=lambda hit: -(hit.score or 0.0))
         return hits[:k]
 
-    def scan(self, space: str, page: int = 1000) -> Iterator[tuple[Hit, list[float]]]:
-        table = self._table(space)
-        if table is None:
-            return
+    def _rows(self, table: Any, columns: list[str], page: int) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
-            rows = table.search().select([*_HIT_COLUMNS, "vector"]).offset(offset).limit(page).to_list()
-            for row in rows:
-                yield _hit(row, space, 0.0), [float(value) for value in row["vector"]]
+            rows = table.search().select(columns).offset(offset).limit(page).to_list()
+            yield from rows
             if len(rows) < page:
                 return
             offset += page
 
-    def count(self, space: str | None = None, source: str | None = None) -> int:
+    def scan(self, space: str, page: int = 1000, generation: int | None = None) -> Iterator[tuple[Hit, list[float]]]:
+        found = self._generation_table(space, generation)
+        if found is None:
+            return
+        target, table = found
+        for row in self._rows(table, [*_HIT_COLUMNS, "vector"], page):
+            yield _hit(row, space, 0.0, target.number), [float(value) for value in row["vector"]]
+
+    def items(self, space: str, generation: int | None = None, page: int = 1000) -> Iterator[Item]:
+        found = self._generation_table(space, generation)
+        if found is None:
+            return
+        for row in self._rows(found[1], _ITEM_COLUMNS, page):
+            yield _item(row, space)
+
+    def count(self, space: str | None = None, source: str | None = None, generation: int | None = None) -> int:
         spaces = [space] if space else list(self.dimensions())
         condition = f"source = {_quote(source)}" if source else None
         total = 0
         for name in spaces:
-            table = self._table(name)
-            if table is not None:
-                total += table.count_rows(condition)
+            found = self._generation_table(name, generation)
+            if found is not None:
+                total += found[1].count_rows(condition)
         return total
