@@ -6,6 +6,7 @@ after fork, or the CLI in embedded mode), never at import time.
 
 from __future__ import annotations
 
+import logging
 import os
 from functools import cached_property
 from threading import Lock
@@ -13,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings, get_settings
 from shared.documents import Space
+from shared.generations import Generation
 from shared.ledger import Ledger, open_ledger
-from shared.models import Encoder
-from shared.models.encoders import encoder_for
+from shared.models import Encoder, model_setting
+from shared.models.encoders import configured_model, encoder_for
 from shared.storage import ObjectStorage, is_s3, storage_for
 from shared.stores import VectorStore, open_store
 
@@ -23,12 +25,15 @@ if TYPE_CHECKING:
     from shared.models.rerank import Reranker
     from shared.models.speech import Transcriber
 
+log = logging.getLogger(__name__)
+
 
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._storages: dict[bool, ObjectStorage] = {}
         self._lock = Lock()
+        self._told: set[tuple[Space, int, str]] = set()  # settings that disagree with a generation, said once
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -57,8 +62,32 @@ class Runtime:
                 self._storages[kind] = storage_for(uri, self.settings)
             return self._storages[kind]
 
-    def encoder(self, space: Space) -> Encoder:
-        return encoder_for(space, self.settings)
+    def encoder(self, space: Space, model: str | None = None) -> Encoder:
+        """The encoder of `model` for `space` (default: the configured model)."""
+        return encoder_for(space, self.settings, model=model)
+
+    def model_for(self, space: Space, generation: Generation | None) -> str:
+        """The model that makes `generation`'s vectors: its own; the configured one for a space without a generation
+        (or one that recorded none). A setting that names another model is said once, in one line: the generation's
+        model is used, never the setting's, so that no vector of one model joins another model's index."""
+        configured = configured_model(space, self.settings)
+        if generation is None or generation.model is None:
+            return configured
+        said = (space, generation.number, configured)
+        if generation.model != configured and said not in self._told:
+            self._told.add(said)
+            log.warning(
+                "%s is %s, but the %s space serves generation %s of %s: that model is used; `mmindex reindex %s"
+                " --model %s` builds a generation of the configured one",
+                model_setting(space),
+                configured,
+                space.value,
+                generation.name,
+                generation.model,
+                space.value,
+                configured,
+            )
+        return generation.model
 
     def transcriber(self) -> Transcriber | None:
         """Speech-to-text, or None when MMINDEX_MODELS__ASR is `none`."""

@@ -20,7 +20,6 @@ from shared.errors import HubUnreachable, MmindexError, ModelUnavailable, Perman
 from shared.fusion import Kind, Ranking, fuse
 from shared.media import ffmpeg
 from shared.media.image import open_rgb, thumbnail_jpeg
-from shared.models import model_setting
 from shared.models.speech import SAMPLE_RATE
 from shared.runtime import Runtime
 from shared.stores import MAX_K, SearchFilter
@@ -172,16 +171,19 @@ def _dense(query: Query, runtime: Runtime, candidates: int, filters: SearchFilte
         space = Space(name)
         if query.image_jpeg is not None and space is not Space.VISION:
             continue
+        serving = runtime.store.lineage(name).serving  # the query is encoded by the model of what it searches
+        if serving is None:  # dropped since `dimensions` was read
+            continue
         try:
-            encoder = runtime.encoder(space)
+            encoder = runtime.encoder(space, runtime.model_for(space, serving))
         except (ModelUnavailable, HubUnreachable) as error:  # a search answers now, with the spaces it can load
             unavailable.append(str(error))
             log.warning("space %s skipped: %s", name, error)
             continue
-        if encoder.dimension != spaces[name]:
+        if encoder.dimension != serving.dimension:
             raise PermanentError(
-                f"the {name} space holds {spaces[name]}-d vectors but {model_setting(space)}={encoder.model_id}"
-                f" gives {encoder.dimension}-d: search with the model the index was built with"
+                f"the {name} space serves generation {serving.name} of {serving.dimension}-d vectors but its model"
+                f" {encoder.model_id} gives {encoder.dimension}-d: the model at that name or path has changed"
             )
         if query.image_jpeg is not None:
             with Image.open(io.BytesIO(base64.b64decode(query.image_jpeg))) as image:
@@ -191,7 +193,7 @@ def _dense(query: Query, runtime: Runtime, candidates: int, filters: SearchFilte
             vector = encoder.encode_texts([query.text or ""])[0]
             scale = settings.similarity[name]
         weight = settings.vision_weight if space is Space.VISION else settings.text_weight
-        hits = runtime.store.search(name, vector.tolist(), candidates, filters)
+        hits = runtime.store.search(name, vector.tolist(), candidates, filters, serving.number)
         rankings.append(Ranking(name, Kind.DENSE, hits, weight=weight, scale=scale))
     if not rankings and unavailable:
         raise ModelUnavailable("; ".join(unavailable))

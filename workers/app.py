@@ -110,11 +110,13 @@ def _fresh_process(**_: object) -> None:
 
 def preload(rerank: bool = False) -> None:
     """Load both spaces' encoders into this process (downloading them if need be), and the reranker when `rerank`
-    (a query worker), logging what happened."""
+    (a query worker), logging what happened. A space's encoder is its serving generation's model; a setting that
+    names another is said here, once."""
+    runtime = get_runtime()
     for space in Space:
         started = time.monotonic()
         try:
-            encoder = get_runtime().encoder(space)
+            encoder = runtime.encoder(space, runtime.model_for(space, runtime.store.lineage(space).serving))
         except MmindexError as error:
             log.warning("preload: the %s model is not ready: %s", space.value, one_line(error))
             continue

@@ -1,14 +1,22 @@
-"""The embed stage (GPU pool): a batch of items in, one vector per item out, sent on to the index stage."""
+"""The embed stage (GPU pool): a batch of items in, one vector per item out, sent on to the index stage.
+
+Ingestion's items are embedded for every generation their space writes to (shared/generations.py): the serving
+one, and one a rebuild is building, each with its own model. Only the serving generation's failures fail a
+source; a building generation that cannot be written is left for its rebuild to catch up. A rebuild's items are
+embedded for the one generation they fill.
+"""
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from PIL import Image
 
 from shared.documents import Item, Space
-from shared.errors import CorruptMedia, PermanentError, one_line
+from shared.errors import RETRYABLE, CorruptMedia, PermanentError, one_line
+from shared.generations import Generation
 from shared.lifecycle import fail_sources
 from shared.models import Vectors
 from shared.runtime import Runtime, get_runtime
@@ -16,6 +24,10 @@ from workers.index import index
 from workers.messages import EmbedMessage, IndexMessage, Payload, sources_in
 from workers.queues import Queue
 from workers.task import PipelineTask, pipeline_task
+
+log = logging.getLogger("mmindex.tasks")
+EMBED_ERRORS: tuple[type[BaseException], ...] = (PermanentError, *RETRYABLE)
+"""What a building generation's batch may run into without its sources minding."""
 
 
 def load_input(item: Item, runtime: Runtime) -> Image.Image:
@@ -52,9 +64,10 @@ def load_inputs(items: list[Item], runtime: Runtime) -> list[Image.Image | Perma
         return list(pool.map(attempt, items))
 
 
-def embed_items(items: list[Item], runtime: Runtime) -> Embedded:
-    """Vectors for one space's batch of items; an item whose input cannot be read is set aside, not fatal."""
-    encoder = runtime.encoder(Space(items[0].space))
+def embed_items(items: list[Item], runtime: Runtime, model: str | None = None) -> Embedded:
+    """Vectors of `model` (default: the configured one) for one space's batch of items; an item whose input cannot
+    be read is set aside, not fatal."""
+    encoder = runtime.encoder(Space(items[0].space), model)
     if items[0].input_uri is None:
         return Embedded(items, encoder.encode_texts([item.text or "" for item in items]), encoder.model_id)
     loaded = list(zip(items, load_inputs(items, runtime), strict=True))
@@ -64,17 +77,68 @@ def embed_items(items: list[Item], runtime: Runtime) -> Embedded:
     return Embedded([item for item, _ in good], vectors, encoder.model_id, failed)
 
 
+def targets(space: Space, runtime: Runtime, number: int | None) -> list[Generation | None]:
+    """The generations a batch is embedded for: the one named, or every one ingestion writes to (None: the space
+    has none yet, and the first write makes it with the configured model)."""
+    lineage = runtime.store.lineage(space)
+    if number is not None:
+        return [g for g in lineage.generations if g.number == number]
+    return list(lineage.live) or [None]
+
+
 @pipeline_task(Queue.EMBED)
 def embed(self: PipelineTask, payload: Payload) -> None:
-    """Embed a batch and queue it for indexing. Vectors travel compactly (float32, base64)."""
+    """Embed a batch and queue it for indexing, once per generation it goes to. Vectors travel compactly (float32,
+    base64)."""
     runtime = get_runtime()
-    items = EmbedMessage.from_message(payload).items
+    message = EmbedMessage.from_message(payload)
+    items = message.items
+    rebuild = message.generation is not None
+    space = Space(items[0].space)
+    generations = targets(space, runtime, message.generation)
+    if not generations:
+        log.warning("a rebuild's batch for %s generation g%s dropped: it no longer exists", space, message.generation)
+    for generation in generations:
+        model = runtime.model_for(space, generation)
+        number = None if generation is None else generation.number
+        if rebuild or generation is None or generation is generations[0]:
+            embedded = embed_serving(items, runtime, model, rebuild)
+        else:
+            embedded = embed_building(items, runtime, model, generation)
+        if embedded is not None and embedded.items:
+            outgoing = IndexMessage.of(embedded.items, embedded.model, embedded.vectors, number, rebuild)
+            index.delay(outgoing.to_message())
+
+
+def embed_serving(items: list[Item], runtime: Runtime, model: str, rebuild: bool) -> Embedded | None:
+    """The batch for the serving generation (or a rebuild's): a permanent error fails its sources (a rebuild's is
+    logged: the sources are fine, and the rebuild finds the item missing when it runs again)."""
     try:
-        embedded = embed_items(items, runtime)
+        embedded = embed_items(items, runtime, model)
     except PermanentError as error:
-        fail_sources(sources_in(items), one_line(error))
-        return
+        if rebuild:
+            log.warning("a rebuild could not embed %d items: %s", len(items), one_line(error))
+        else:
+            fail_sources(sources_in(items), one_line(error))
+        return None
     for item, failure in embedded.failed:  # fails its own source, not the batch
-        fail_sources([(item.source_id, item.version)], one_line(failure))
-    if embedded.items:
-        index.delay(IndexMessage.of(embedded.items, embedded.model, embedded.vectors).to_message())
+        if rebuild:
+            log.warning("a rebuild could not embed %s item %d: %s", item.uri, item.item, one_line(failure))
+        else:
+            fail_sources([(item.source_id, item.version)], one_line(failure))
+    return embedded
+
+
+def embed_building(items: list[Item], runtime: Runtime, model: str, generation: Generation) -> Embedded | None:
+    """The batch for a generation being built beside the serving one: what goes wrong is logged, never fatal to the
+    sources; the rebuild writes what is missing before the generation can serve."""
+    try:
+        return embed_items(items, runtime, model)
+    except EMBED_ERRORS as error:
+        log.warning(
+            "generation %s of %s skipped a batch (its rebuild catches up): %s",
+            generation.name,
+            generation.space,
+            one_line(error),
+        )
+        return None

@@ -7,8 +7,11 @@ failed whatever stage it is:
 | stage | message | keys |
 |---|---|---|
 | decode | `DecodeMessage` | `sources`; for one window of a long video or recording also `window`, `kind` |
-| embed | `EmbedMessage` | `sources`, `items` |
-| index | `IndexMessage` | `sources`, `items`, `model`, `vectors` (float32, base64: `shared.models.pack`) |
+| embed | `EmbedMessage` | `sources`, `items`; for a rebuild also `generation` |
+| index | `IndexMessage` | `sources`, `items`, `model`, `vectors` (float32, base64), `generation`, `rebuild` |
+
+A rebuild's messages (`mmindex reindex`) name the generation they fill and no sources: the sources are done, and a
+rebuild that gives up on a batch must not fail them (the rebuild finds what is missing when it runs again).
 
 The keys are a contract with the messages already queued: a change must still read what was sent before it.
 The query stage's message is `shared.search.Query`.
@@ -99,39 +102,53 @@ class DecodeMessage:
 
 @dataclass
 class EmbedMessage:
-    """A batch of one space's items to embed."""
+    """A batch of one space's items to embed: for every generation ingestion writes to (`generation` None), or for
+    one generation a rebuild fills."""
 
     sources: list[Source]
     items: list[Item]
+    generation: int | None = None
 
     @classmethod
     def of(cls, items: list[Item]) -> EmbedMessage:
         return cls(sources_in(items), items)
+
+    @classmethod
+    def rebuild(cls, items: list[Item], generation: int) -> EmbedMessage:
+        return cls([], items, generation)
 
     @property
     def units(self) -> int:
         return len(self.items)
 
     def to_message(self) -> Payload:
-        return {"sources": self.sources, "items": [item.to_message() for item in self.items]}
+        message: Payload = {"sources": self.sources, "items": [item.to_message() for item in self.items]}
+        if self.generation is not None:
+            message["generation"] = self.generation
+        return message
 
     @classmethod
     def from_message(cls, data: Payload) -> EmbedMessage:
-        return cls(sources_of(data), [Item.from_message(item) for item in data["items"]])
+        return cls(sources_of(data), [Item.from_message(item) for item in data["items"]], data.get("generation"))
 
 
 @dataclass
 class IndexMessage:
-    """A batch of items with their vectors (one row per item) from the model `model`, to write."""
+    """A batch of items with their vectors (one row per item) from the model `model`, to write to generation
+    `generation` of their space (None: the serving one); a `rebuild`'s names no sources."""
 
     sources: list[Source]
     items: list[Item]
     model: str
     vectors: Vectors
+    generation: int | None = None
+    rebuild: bool = False
 
     @classmethod
-    def of(cls, items: list[Item], model: str, vectors: Vectors) -> IndexMessage:
-        return cls(sources_in(items), items, model, vectors)
+    def of(
+        cls, items: list[Item], model: str, vectors: Vectors, generation: int | None = None, rebuild: bool = False
+    ) -> IndexMessage:
+        return cls([] if rebuild else sources_in(items), items, model, vectors, generation, rebuild)
 
     @property
     def units(self) -> int:
@@ -143,12 +160,15 @@ class IndexMessage:
             "items": [item.to_message() for item in self.items],
             "model": self.model,
             "vectors": pack(self.vectors),
+            "generation": self.generation,
+            "rebuild": self.rebuild,
         }
 
     @classmethod
     def from_message(cls, data: Payload) -> IndexMessage:
         items = [Item.from_message(item) for item in data["items"]]
-        return cls(sources_of(data), items, data["model"], unpack(data["vectors"], len(items)))
+        vectors = unpack(data["vectors"], len(items))
+        return cls(sources_of(data), items, data["model"], vectors, data.get("generation"), bool(data.get("rebuild")))
 
 
 MESSAGES: dict[Queue, type[DecodeMessage] | type[EmbedMessage] | type[IndexMessage]] = {

@@ -48,11 +48,17 @@ def loader_for(space: Space, backend: Backend) -> EncoderLoader:
         ) from None
 
 
-def encoder_for(space: Space, settings: Settings, backend: Backend = BACKEND) -> Encoder:
-    """The process's encoder for `space`, loaded on first use; ModelUnavailable if it cannot load, HubUnreachable
-    (retryable) in distributed mode when it is not cached and no hub answers for now."""
+def configured_model(space: Space, settings: Settings) -> str:
+    """The model the settings name for `space` (what its first generation is made with)."""
+    return settings.models.vision if space is Space.VISION else settings.models.text
+
+
+def encoder_for(space: Space, settings: Settings, backend: Backend = BACKEND, model: str | None = None) -> Encoder:
+    """The process's encoder for `space`, of `model` (default: the configured one), loaded on first use;
+    ModelUnavailable if it cannot load, HubUnreachable (retryable) in distributed mode when it is not cached and no
+    hub answers for now."""
     load = loader_for(space, backend)
-    name = settings.models.vision if space is Space.VISION else settings.models.text
+    name = model or configured_model(space, settings)
     key = (space, backend, name, settings.models.device)
     with _lock:
         encoder = _encoders.get(key)

@@ -41,7 +41,7 @@ def test_a_space_whose_model_no_hub_serves_for_now_is_skipped_and_the_others_ans
     docs.append(Document(photo, [1.0, 0.0, 0.0, 0.0], "clip", "1"))
     runtime.store.upsert(docs)
 
-    def vision_unreachable(space: Space) -> object:
+    def vision_unreachable(space: Space, model: str | None = None) -> object:
         if space is Space.VISION:
             raise HubUnreachable("cannot load clip-ViT-B-32 (MMINDEX_MODELS__VISION): no model hub answers")
         return text
