@@ -72,6 +72,7 @@ class Lineage:
     space: Space
     generations: tuple[Generation, ...] = ()
     previous: int | None = None
+    last: int = 0  # the highest number ever given, so that a dropped generation's number is not given again
 
     @property
     def serving(self) -> Generation | None:
@@ -91,24 +92,26 @@ class Lineage:
         raise PermanentError(f"the {self.space.value} space has no generation g{number} (it has: {known})")
 
     def next_number(self) -> int:
-        return max((g.number for g in self.generations), default=0) + 1
+        return max([self.last, *(g.number for g in self.generations)]) + 1
 
     def record(self) -> dict[str, Any]:
         return {
             "space": self.space.value,
             "previous": self.previous,
+            "last": self.last,
             "generations": [g.record() for g in self.generations],
         }
 
     @classmethod
     def from_record(cls, data: dict[str, Any]) -> Lineage:
         generations = tuple(Generation.from_record(g) for g in data.get("generations", []))
-        return cls(Space(data["space"]), generations, data.get("previous"))
+        return cls(Space(data["space"]), generations, data.get("previous"), int(data.get("last") or 0))
 
     def _with(self, changed: Iterable[Generation], previous: int | None) -> Lineage:
         by_number = {g.number: g for g in self.generations}
         by_number.update({g.number: g for g in changed})
-        return Lineage(self.space, tuple(by_number[n] for n in sorted(by_number)), previous)
+        last = max([self.last, *by_number])
+        return Lineage(self.space, tuple(by_number[n] for n in sorted(by_number)), previous, last)
 
     # ------------------------------------------------------------ transitions
 
@@ -130,6 +133,13 @@ class Lineage:
             changed.append(replace(current, state=GenerationState.RETIRED))
         return self._with(changed, current.number if current is not None else self.previous)
 
+    def rebuild(self, number: int) -> Lineage:
+        """Build a retired generation again (a rebuild resumed with its model): ingestion writes to it again."""
+        target = self.get(number)
+        if target.state is not GenerationState.RETIRED:
+            return self
+        return self._with([replace(target, state=GenerationState.BUILDING)], self.previous)
+
     def rollback(self) -> Lineage:
         """Serve again the generation that served before this one."""
         if self.previous is None or all(g.number != self.previous for g in self.generations):
@@ -144,7 +154,8 @@ class Lineage:
                 f"generation {target.name} serves the {self.space.value} space; swap another in before dropping it"
             )
         kept = tuple(g for g in self.generations if g.number != number)
-        return Lineage(self.space, kept, None if self.previous == number else self.previous)
+        last = max([self.last, *(g.number for g in self.generations)])
+        return Lineage(self.space, kept, None if self.previous == number else self.previous, last)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The `mmindex` command line: the commands and options the README documents are a contract.
 
-Each group of commands has a module (`ingest`, `search`, `serve`, `pools`, `bench`, `events`); this one registers
-them, in the order `--help` lists them, and runs the command so that what goes wrong is told in one line.
+Each group of commands has a module (`ingest`, `search`, `serve`, `pools`, `bench`, `events`, `models`); this one
+registers them, in the order `--help` lists them, and runs the command so that what goes wrong is told in one line.
 Heavy libraries (torch, sentence-transformers, LanceDB, Celery's workers) are imported by the commands that use them,
 so that `status` or `--help` start in a fraction of a second.
 """
@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from shared.errors import MmindexError, mask, one_line
-from workers.cli import bench, events, ingest, pools, search, serve
+from workers.cli import bench, events, finetune, ingest, models, pools, search, serve
 from workers.cli.common import err, unreachable
 
 app = typer.Typer(
@@ -40,6 +40,9 @@ app.command(context_settings=PASSED_ON)(pools.flower)
 app.command()(pools.metrics)
 app.command()(bench.bench)
 app.add_typer(events.events, name="events")
+app.add_typer(finetune.finetune, name="finetune")
+app.add_typer(models.models, name="models")
+app.command()(models.reindex)
 
 
 @app.callback()
