@@ -44,7 +44,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object")]
 
 @contextmanager
 def _progress(show: bool) -> Iterator[Any]:
-    """A progress bar of the training steps on stderr, told by the training after each step."""
+    """A progress bar of the training steps on stderr, told by the training after each step; shown from the first
+    step on (nothing is drawn for a run refused before it trains)."""
     columns = (
         TextColumn("training"),
         BarColumn(),
@@ -53,15 +54,20 @@ def _progress(show: bool) -> Iterator[Any]:
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, disable=not show, transient=False) as progress:
-        bars: list[Any] = []  # the bar starts with the first step, its clock with it
+    progress = Progress(*columns, console=err, disable=not show, transient=False)
+    bars: list[Any] = []
 
-        def told(done: int, total: int, loss: float) -> None:
-            if not bars:
-                bars.append(progress.add_task("", total=total, loss=""))
-            progress.update(bars[0], completed=done, total=total, loss=f"{loss:.4f}")
+    def told(done: int, total: int, loss: float) -> None:
+        if not bars:
+            progress.start()
+            bars.append(progress.add_task("", total=total, loss=""))
+        progress.update(bars[0], completed=done, total=total, loss=f"{loss:.4f}")
 
+    try:
         yield told
+    finally:
+        if bars:
+            progress.stop()
 
 
 def _options(epochs: int, batch_size: int, validation: float, learning_rate: float | None) -> Any:
