@@ -162,7 +162,7 @@ def bench_opensearch(*, docs: int = 100_000, data: str = "clustered", log: Conso
     queries = unit_vectors(QUERIES + WARMUP_QUERIES, seed=1, data=data)
     created: list[str] = []
     try:
-        store.ensure({Space.VISION: DIMS})  # the store's own index, behind the alias
+        store.ensure({Space.VISION: DIMS}, model)  # the store's own index (generation 1), behind the alias
         created.extend(client.indices.get_alias(name=alias))
         (store_index,) = created
         raw_index = f"{alias}-raw"
@@ -272,9 +272,9 @@ def bench_opensearch(*, docs: int = 100_000, data: str = "clustered", log: Conso
         merged = search_all()
         log.print(f"bench: merged: {merged}", highlight=False)
     finally:
-        if created:
-            client.indices.delete(index=",".join(created), ignore_unavailable=True)
-            log.print(f"bench: deleted {', '.join(created)}", highlight=False)
+        if created:  # the store's indices: its generations and their record
+            client.indices.delete(index=f"{alias}-*", ignore_unavailable=True)
+            log.print(f"bench: deleted {alias}-*", highlight=False)
     ratio = round(float(store_rate / raw_rate), 3)
     return {
         "opensearch": node,

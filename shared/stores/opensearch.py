@@ -1,4 +1,8 @@
-"""The OpenSearch store: one k-NN index behind an alias, one `knn_vector` field per space.
+"""The OpenSearch store: an index per generation of each space, one `knn_vector` field in it, behind an alias.
+
+Each space's generations (shared/generations.py) are recorded in a metadata index, and the alias points at the
+serving ones (shared/stores/opensearch_generations.py). Searches, scans and counts name the index of the generation
+they read, from the lineage as it is at each call.
 
 Works with a self-run cluster and with AWS: a managed domain (service `es`) or OpenSearch
 Serverless (service `aoss`), signed with SigV4 from boto3's credential chain. Serverless
@@ -14,43 +18,32 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from opensearchpy import OpenSearch, helpers
-from opensearchpy.exceptions import (
-    ConnectionError as OpenSearchConnectionError,
-)
-from opensearchpy.exceptions import (
-    ConnectionTimeout,
-    NotFoundError,
-    TransportError,
-)
+from opensearchpy.exceptions import NotFoundError
 
-from shared.config import OpenSearchSettings, Settings
-from shared.documents import Document, Hit, Modality, Space
+from shared.config import Settings
+from shared.documents import Document, Hit, Item, Modality, Space
 from shared.errors import PermanentError, StoreError, mask
+from shared.generations import Generation, GenerationState, Lineage
+from shared.stores.opensearch_client import (
+    UNREACHABLE,
+    VECTOR_PREFIX,
+    base_mappings,
+    call,
+    cosine,
+    make_client,
+    vector_field,
+)
+from shared.stores.opensearch_generations import Lineages, space_of
+from shared.stores.opensearch_indices import Indices
 from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult
 
-_KEYWORDS = ("id", "source_id", "source", "version", "uri", "modality", "space", "model", "pipeline")
-VECTOR_PREFIX = "vector_"
+__all__ = ["OpenSearchStore", "base_mappings", "cosine", "make_client", "vector_field"]
+
+_ITEM_FIELDS = ["id", "source_id", "source", "version", "uri", "modality", "item", "text", "thumbnail", "start_s",
+                "end_s"]  # fmt: skip
 
 
-def vector_field(space: str) -> str:
-    return f"{VECTOR_PREFIX}{space}"
-
-
-def base_mappings() -> dict[str, Any]:
-    """Every field but the vectors: keywords to filter on, times, and the words for lexical search."""
-    properties: dict[str, Any] = {name: {"type": "keyword"} for name in _KEYWORDS}
-    properties.update(
-        item={"type": "integer"},
-        # the words as written (standard analyzer), and with English stems for lexical search
-        text={"type": "text", "fields": {"english": {"type": "text", "analyzer": "english"}}},
-        thumbnail={"type": "keyword", "index": False},
-        start_s={"type": "float"},
-        end_s={"type": "float"},
-    )
-    return {"dynamic": "strict", "properties": properties}
-
-
-def _hit(doc: dict[str, Any], score: float, space: str) -> Hit:
+def _hit(doc: dict[str, Any], score: float, space: str, generation: int | None) -> Hit:
     return Hit(
         uri=doc["uri"],
         modality=Modality(doc["modality"]),
@@ -61,218 +54,167 @@ def _hit(doc: dict[str, Any], score: float, space: str) -> Hit:
         thumbnail=doc.get("thumbnail"),
         id=doc["id"],
         space=Space(space),
+        generation=generation,
     )
 
 
-def cosine(score: float, space_type: str) -> float:
-    """The cosine similarity behind a k-NN score, for normalized vectors."""
-    if space_type == "cosinesimil":
-        return 2.0 * score - 1.0
-    if space_type == "innerproduct":
-        return score - 1.0 if score >= 1.0 else 1.0 - 1.0 / score
-    return 1.0 - (1.0 / score - 1.0) / 2.0  # l2: score = 1 / (1 + d^2), d^2 = 2 - 2 cos
+def _item(doc: dict[str, Any], space: Space) -> Item:
+    fields: dict[str, Any] = {name: doc.get(name) for name in _ITEM_FIELDS}
+    return Item(**fields, space=space, input_uri=doc.get("thumbnail") if space is Space.VISION else None)
 
 
-def make_client(settings: OpenSearchSettings) -> OpenSearch:
-    """A client for the endpoint, authenticated as the settings say."""
-    options: dict[str, Any] = {
-        "hosts": [settings.url],
-        "timeout": settings.timeout_s,
-        "max_retries": settings.max_retries,
-        "retry_on_timeout": True,
-        "retry_on_status": (429, 502, 503, 504),
-        "verify_certs": settings.verify_certs,
-    }
-    if settings.auth == "basic":
-        assert settings.username and settings.password
-        options["http_auth"] = (settings.username, settings.password.get_secret_value())
-    elif settings.auth == "sigv4":
-        import boto3
-        from opensearchpy import Urllib3AWSV4SignerAuth
+def _held_by(generations: Iterable[Generation]) -> dict[str, Any]:
+    """Documents of these generations only: an index made before generations holds several spaces' documents."""
+    held = [{"bool": {"filter": [{"term": {"_index": g.location}}, {"term": {"space": g.space.value}}]}}
+            for g in generations]  # fmt: skip
+    return {"bool": {"should": held, "minimum_should_match": 1}}
 
-        session = boto3.Session()
-        credentials = session.get_credentials()
-        if credentials is None:
-            raise PermanentError("MMINDEX_OPENSEARCH__AUTH=sigv4 but boto3 finds no AWS credentials")
-        region = settings.region or session.region_name
-        if not region:
-            raise PermanentError("MMINDEX_OPENSEARCH__AUTH=sigv4 needs MMINDEX_OPENSEARCH__REGION or AWS_REGION")
-        options["http_auth"] = Urllib3AWSV4SignerAuth(credentials, region, settings.service)
-    return OpenSearch(**options)
+
+def _describe(generation: Generation) -> str:
+    model = f"model {generation.model}" if generation.model else "a model not recorded"
+    return f"generation {generation.name} of the {generation.space.value} space ({model}, {generation.dimension}-d)"
 
 
 class OpenSearchStore:
-    """Documents in the index behind `MMINDEX_OPENSEARCH__INDEX` (an alias)."""
+    """Documents in the indices behind `MMINDEX_OPENSEARCH__INDEX` (an alias), an index per generation."""
 
     def __init__(self, settings: Settings, client: OpenSearch | None = None) -> None:
         self._settings = settings.opensearch
         self._alias = self._settings.index
         self._serverless = self._settings.auth == "sigv4" and self._settings.service == "aoss"
         self._client = client or make_client(self._settings)
-        self._known: dict[str, int] | None = None  # the vector fields last read from or written to the mapping
-        self._engine = self._settings.knn_engine()
-        self._engine_checked = False
         self._where = mask(self._settings.url or "")  # the endpoint as messages name it, without its password
-
-    # ------------------------------------------------------------ errors
+        self._indices = Indices(self._client, self._settings, serverless=self._serverless, where=self._where)
+        self._lineages = Lineages(
+            self._client, self._indices, self._alias, serverless=self._serverless, where=self._where
+        )
 
     def _call(self, what: str, function: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except (OpenSearchConnectionError, ConnectionTimeout) as error:
-            raise StoreError(mask(f"OpenSearch at {self._where} is unreachable during {what} ({error})")) from error
-        except NotFoundError:
-            raise
-        except TransportError as error:
-            status = error.status_code if isinstance(error.status_code, int) else 0
-            if status == 429 or status >= 500:
-                raise StoreError(f"OpenSearch answered {status} to {what}: {error.error}") from error
-            raise PermanentError(f"OpenSearch refused {what} ({status} {error.error}: {error.info})") from error
+        return call(self._where, what, function, *args, **kwargs)
 
-    # ------------------------------------------------------------ the index
+    # ------------------------------------------------------------ generations
+
+    def _space(self, space: str) -> Space:
+        known = space_of(space)
+        if known is None:
+            raise PermanentError(f"there is no space {space!r}; the spaces are {', '.join(s.value for s in Space)}")
+        return known
+
+    def lineage(self, space: str) -> Lineage:
+        known = self._space(space)
+        return self._lineages.read([known])[known].lineage
+
+    def commit(self, before: Lineage, after: Lineage) -> None:
+        self._lineages.commit(before, after)
+
+    def _serving(self) -> list[Generation]:
+        return [g for read in self._lineages.all().values() if (g := read.lineage.serving) is not None]
+
+    def _target(self, space: str, generation: int | None) -> Generation | None:
+        """The generation a read of `space` goes to: `generation`, or the serving one (None: there is none)."""
+        known = space_of(space)
+        if known is None:
+            return None
+        lineage = self._lineages.read([known])[known].lineage
+        return lineage.serving if generation is None else lineage.get(generation)
 
     def dimensions(self) -> dict[str, int]:
-        try:
-            mappings = self._call("reading the mapping", self._client.indices.get_mapping, index=self._alias)
-        except NotFoundError:
-            self._known = {}
-            return {}
-        found: dict[str, int] = {}
-        for index in mappings.values():
-            for name, field in index["mappings"].get("properties", {}).items():
-                if name.startswith(VECTOR_PREFIX) and field.get("type") == "knn_vector":
-                    found[name.removeprefix(VECTOR_PREFIX)] = int(field["dimension"])
-        self._known = found
-        return dict(found)
+        return {generation.space.value: generation.dimension for generation in self._serving()}
 
-    def _dimensions(self, spaces: Iterable[str]) -> dict[str, int]:
-        """The vector fields, read again only when one of `spaces` is not known yet (another process added it)."""
-        if self._known is None or any(space not in self._known for space in spaces):
-            return self.dimensions()
-        return dict(self._known)
-
-    def _vector_mapping(self, dim: int) -> dict[str, Any]:
-        return {
-            "type": "knn_vector",
-            "dimension": dim,
-            "method": {
-                "name": "hnsw",
-                "engine": self._engine,
-                "space_type": self._settings.space_type,
-                "parameters": {"m": self._settings.m, "ef_construction": self._settings.ef_construction},
-            },
-        }
-
-    def ensure(self, dimensions: Mapping[str, int]) -> None:
-        existing = self._dimensions(dimensions)
-        for space, dim in dimensions.items():
-            if space in existing and existing[space] != dim:
+    def ensure(self, dimensions: Mapping[str, int], model: str | None = None) -> None:
+        spaces = {self._space(space): dim for space, dim in dimensions.items()}
+        reads = self._lineages.read(list(spaces))
+        for space, dim in spaces.items():
+            serving = reads[space].lineage.serving
+            if serving is not None and serving.dimension != dim:
                 raise PermanentError(
-                    f"space {space!r} holds {existing[space]}-d vectors but the model gives {dim}-d;"
-                    f" a different model needs a new index (MMINDEX_OPENSEARCH__INDEX)"
+                    f"space {space.value!r} holds {serving.dimension}-d vectors but the model gives {dim}-d"
+                    f" ({_describe(serving)} serves it); a model of another dimension needs a generation of its own:"
+                    f" mmindex reindex {space.value} --model NAME"
                 )
-        missing = {space: dim for space, dim in dimensions.items() if space not in existing}
-        if not missing:
-            return
-        self.check_engine()
-        vectors = {vector_field(space): self._vector_mapping(dim) for space, dim in missing.items()}
-        self._known = None  # read again after this change (or the one a concurrent writer made)
-        fresh = not existing and not self._call(
-            "checking the alias", self._client.indices.exists_alias, name=self._alias
-        )
-        if fresh and self.create_index(f"{self._alias}-000001", vectors, alias=True):
-            return
-        # The index exists, perhaps made a moment ago by another worker for another space: add ours to it.
-        self._call(
-            "adding vector fields", self._client.indices.put_mapping, index=self._alias, body={"properties": vectors}
-        )
+        for space, dim in spaces.items():
+            if reads[space].lineage.serving is None:
+                self._lineages.first(space, model, dim)
+        self._lineages.follow()  # the alias as the lineages say, should a commit have stopped before moving it
 
-    def check_engine(self) -> None:
-        """Refuse, before anything is written, a native engine on a node that says it cannot load it.
+    def begin(self, space: str, model: str | None, dimension: int, fingerprint: str | None = None) -> Generation:
+        return self._lineages.begin(self._space(space), model, dimension, fingerprint)
 
-        A k-NN plugin without its native libraries (the zip on Maven Central, which `make opensearch` assembles)
-        accepts a faiss or nmslib mapping and then stops the whole node at the first flush
-        (`UnsatisfiedLinkError`); no API reports the missing library short of loading it, and loading it is what
-        kills the node. Such a node marks itself with the node attribute `knn_native: none`
-        (tests/opensearch/run.sh does); AWS domains and collections always carry faiss and are not asked.
-        """
-        if self._engine_checked or self._engine == "lucene" or self._settings.on_aws:
+    def drop(self, space: str, number: int) -> None:
+        """Forget the generation first, then delete its documents: a stop in between leaves only an index that
+        nothing names (the next `begin` of that number makes it again), never a generation without its index."""
+        known = self._space(space)
+        lineage = self._lineages.read([known])[known].lineage
+        target = lineage.get(number)
+        self._lineages.commit(lineage, lineage.drop(number))
+        shared = {g.location for read in self._lineages.all().values() for g in read.lineage.generations}
+        if target.location in shared:  # the index made before generations, still holding another space
+            self._delete({"match_all": {}}, [target])
             return
-        answer = self._call(
-            "reading the nodes' attributes",
-            self._client.nodes.info,
-            params={"filter_path": "nodes.*.name,nodes.*.attributes"},
-        )
-        for node in (answer.get("nodes") or {}).values():
-            if str(node.get("attributes", {}).get("knn_native", "")).lower() in ("none", "false", "no"):
-                raise PermanentError(
-                    f"OpenSearch node {node.get('name')!r} at {self._where} has no k-NN native libraries"
-                    f" (node attribute knn_native: none): the {self._engine} engine would stop it at the first"
-                    f" flush; set MMINDEX_OPENSEARCH__ENGINE=lucene (or auto)"
-                )
-        self._engine_checked = True
+        self._indices.delete(target.location)
+
+    # ------------------------------------------------------------ indices
 
     def create_index(self, name: str, vectors: dict[str, Any], *, alias: bool) -> bool:
-        """A new index from the template; with `alias`, the alias points at it (a first index).
+        """A new index from the template with the `vectors` fields; with `alias`, behind the alias too. False if it
+        exists already."""
+        return self._indices.create(name, vectors, alias=self._alias if alias else None)
 
-        False if another worker created it first.
-        """
-        self.check_engine()
-        mappings = base_mappings()
-        mappings["properties"].update(vectors)
-        body: dict[str, Any] = {"mappings": mappings, "settings": {"index": {"knn": True}}}
-        if not self._serverless:
-            body["settings"]["index"].update(number_of_shards=1, number_of_replicas=self._settings.replicas)
-        if alias:
-            body["aliases"] = {self._alias: {"is_write_index": True}}
-        try:
-            self._call(f"creating index {name}", self._client.indices.create, index=name, body=body)
-        except PermanentError as error:
-            if "resource_already_exists_exception" not in str(error):  # a concurrent worker made it first
-                raise
-            return False
-        return True
-
-    def swap(self, new_index: str) -> None:
-        """Point the alias at `new_index` in one step: a re-embedded index goes live without downtime."""
-        actions: list[dict[str, Any]] = [{"remove": {"index": f"{self._alias}-*", "alias": self._alias}}]
-        actions.append({"add": {"index": new_index, "alias": self._alias, "is_write_index": True}})
-        self._call("swapping the alias", self._client.indices.update_aliases, body={"actions": actions})
-
-    def _refresh(self) -> None:
-        if not self._serverless:
+    def _refresh(self, generations: Iterable[Generation]) -> None:
+        indices = sorted({generation.location for generation in generations})
+        if indices and not self._serverless:
             with contextlib.suppress(NotFoundError):
-                self._call("refreshing", self._client.indices.refresh, index=self._alias)
+                self._call("refreshing", self._client.indices.refresh, index=",".join(indices))
 
     # ------------------------------------------------------------ documents
 
-    def _actions(self, documents: Sequence[Document]) -> Iterator[dict[str, Any]]:
+    def _actions(self, documents: Sequence[Document], targets: dict[Space, Generation]) -> Iterator[dict[str, Any]]:
         for document in documents:
             source = {key: value for key, value in document.fields().items() if value is not None}
             source[vector_field(document.item.space.value)] = document.vector
-            action: dict[str, Any] = {"_op_type": "index", "_index": self._alias, "_source": source}
+            index = targets[document.item.space].location
+            action: dict[str, Any] = {"_op_type": "index", "_index": index, "_source": source}
             if not self._serverless:
                 action["_id"] = document.item.id
             yield action
 
-    def upsert(self, documents: Sequence[Document]) -> UpsertResult:
+    def _targets(
+        self, documents: Sequence[Document], generation: int | None, result: UpsertResult
+    ) -> dict[Space, Generation]:
+        """The generation each space's documents go to (made, for a first write); the refused in `result`."""
+        targets: dict[Space, Generation] = {}
+        refused: dict[Space, str] = {}
+        reads = self._lineages.read(list(dict.fromkeys(document.item.space for document in documents)))
+        for space, read in reads.items():
+            if generation is not None:
+                try:
+                    targets[space] = read.lineage.get(generation)
+                except PermanentError as error:
+                    refused[space] = str(error)
+            elif read.lineage.serving is not None:
+                targets[space] = read.lineage.serving
+            else:
+                first = next(document for document in documents if document.item.space is space)
+                targets[space] = self._lineages.first(space, first.model, len(first.vector))
+        for document in documents:
+            space, id = document.item.space, document.item.id
+            target = targets.get(space)
+            if target is None:
+                result.failed[id] = refused[space]
+            elif len(document.vector) != target.dimension:
+                result.failed[id] = f"{_describe(target)} takes no vector of {len(document.vector)} dimensions"
+            elif not target.takes(document.model):
+                result.failed[id] = f"{_describe(target)} takes no vector of model {document.model}"
+        return targets
+
+    def upsert(self, documents: Sequence[Document], generation: int | None = None) -> UpsertResult:
         result = UpsertResult()
         if not documents:
             return result
-        first: dict[str, int] = {}
-        for doc in documents:
-            first.setdefault(doc.item.space.value, len(doc.vector))  # a space is made to fit its first document
-        self.ensure(first)
-        dims = self._dimensions(first)
-        good = []
-        for document in documents:
-            want = dims[document.item.space.value]
-            if len(document.vector) != want:
-                result.failed[document.item.id] = f"vector has {len(document.vector)} dimensions, the space has {want}"
-            else:
-                good.append(document)
-        if self._serverless:
-            self._delete({"terms": {"id": [doc.item.id for doc in good]}})
+        targets = self._targets(documents, generation, result)
+        good = [document for document in documents if document.item.id not in result.failed]
+        if self._serverless and good:
+            self._delete({"terms": {"id": [doc.item.id for doc in good]}}, targets.values())
         options: dict[str, Any] = {}
         if not self._serverless and self._settings.refresh != "false":
             options["refresh"] = self._settings.refresh
@@ -283,7 +225,7 @@ class OpenSearchStore:
         try:
             for ok, info in helpers.streaming_bulk(
                 self._client,
-                self._actions(good),
+                self._actions(good, targets),
                 chunk_size=self._settings.bulk_docs,
                 max_chunk_bytes=self._settings.bulk_bytes,
                 raise_on_error=False,
@@ -307,7 +249,7 @@ class OpenSearchStore:
                 error = outcome.get("error", {})
                 reason = error.get("reason", error) if isinstance(error, dict) else error
                 result.failed[id] = str(reason)
-        except (OpenSearchConnectionError, ConnectionTimeout) as error:
+        except UNREACHABLE as error:
             raise StoreError(
                 mask(f"OpenSearch at {self._where} is unreachable during a bulk write ({error})")
             ) from error
@@ -315,15 +257,23 @@ class OpenSearchStore:
             raise StoreError(f"OpenSearch answered for {answered} of the {len(good)} documents of a bulk write")
         return result
 
-    def _delete(self, query: dict[str, Any]) -> int:
-        self._refresh()  # delete-by-query sees only what a refresh has made searchable
+    def _delete(self, query: dict[str, Any], generations: Iterable[Generation]) -> int:
+        """Delete the documents `query` matches in `generations`; how many."""
+        generations = list(generations)
+        if not generations:
+            return 0
+        self._refresh(generations)  # delete-by-query sees only what a refresh has made searchable
         try:
             answer = self._call(
                 "deleting documents",
                 self._client.delete_by_query,
-                index=self._alias,
-                body={"query": query},
-                params={"conflicts": "proceed", "refresh": "false" if self._serverless else "true"},
+                index=",".join(sorted({generation.location for generation in generations})),
+                body={"query": {"bool": {"filter": [query, _held_by(generations)]}}},
+                params={
+                    "conflicts": "proceed",
+                    "refresh": "false" if self._serverless else "true",
+                    "ignore_unavailable": "true",
+                },
             )
         except NotFoundError:
             return 0
@@ -335,45 +285,55 @@ class OpenSearchStore:
             query["bool"]["must_not"] = [{"term": {"version": keep_version}}]
         if only_version is not None:
             query["bool"]["filter"].append({"term": {"version": only_version}})
-        return self._delete(query)
+        generations = [g for read in self._lineages.all().values() for g in read.lineage.generations]
+        self._delete(query, [g for g in generations if g.state is not GenerationState.SERVING])
+        return self._delete(query, [g for g in generations if g.state is GenerationState.SERVING])
 
     # ------------------------------------------------------------ reading
 
     @staticmethod
-    def _filter(filters: SearchFilter | None) -> dict[str, Any] | None:
+    def _filter(filters: SearchFilter | None) -> list[dict[str, Any]]:
         clauses: list[dict[str, Any]] = []
         if filters and filters.modalities:
             clauses.append({"terms": {"modality": list(filters.modalities)}})
         if filters and filters.source_prefix:
             clauses.append({"prefix": {"source": filters.source_prefix}})
-        return {"bool": {"filter": clauses}} if clauses else None
+        return clauses
 
-    def search(self, space: str, vector: Sequence[float], k: int, filters: SearchFilter | None = None) -> list[Hit]:
+    def search(
+        self,
+        space: str,
+        vector: Sequence[float],
+        k: int,
+        filters: SearchFilter | None = None,
+        generation: int | None = None,
+    ) -> list[Hit]:
+        target = self._target(space, generation)
+        if target is None:
+            return []
         k = max(1, min(k, MAX_K))
         # Ask the graph for ef_search neighbours and return k: its candidate list is k, and recall poor when k is
         # small. A wider k is how every engine and AWS's serverless collections take it (not method_parameters).
         clause: dict[str, Any] = {"vector": list(vector), "k": max(k, self._settings.ef_search)}
         restrict = self._filter(filters)
-        if restrict is not None:
-            clause["filter"] = restrict  # efficient filtering: inside the k-NN search, not after it
+        if restrict:
+            clause["filter"] = {"bool": {"filter": restrict}}  # efficient filtering: inside the k-NN search
         body = {
             "size": k,
             "_source": {"excludes": [f"{VECTOR_PREFIX}*"]},
             "query": {"knn": {vector_field(space): clause}},
         }
-        if space not in self._dimensions([space]):
-            return []
         try:
-            answer = self._call("a k-NN search", self._client.search, index=self._alias, body=body)
+            answer = self._call("a k-NN search", self._client.search, index=target.location, body=body)
         except NotFoundError:
             return []
-        return [
-            _hit(hit["_source"], cosine(float(hit["_score"]), self._settings.space_type), space)
-            for hit in answer["hits"]["hits"]
-        ]
+        score = self._settings.space_type
+        return [_hit(hit["_source"], cosine(float(hit["_score"]), score), space, target.number)
+                for hit in answer["hits"]["hits"]]  # fmt: skip
 
     def search_text(self, text: str, k: int, filters: SearchFilter | None = None) -> list[Hit]:
-        if not text.strip():
+        serving = self._serving()
+        if not text.strip() or not serving:
             return []
         words: dict[str, Any] = {
             "bool": {
@@ -382,58 +342,75 @@ class OpenSearchStore:
                     {"match_phrase": {"text": {"query": text, "boost": 2}}},  # the exact code or name first
                 ],
                 "minimum_should_match": 1,
+                "filter": [*self._filter(filters), _held_by(serving)],
             }
         }
-        restrict = self._filter(filters)
-        if restrict is not None:
-            words["bool"]["filter"] = restrict["bool"]["filter"]
         body = {"size": max(1, min(k, MAX_K)), "_source": {"excludes": [f"{VECTOR_PREFIX}*"]}, "query": words}
+        indices = ",".join(sorted({g.location for g in serving}))
         try:
-            answer = self._call("a lexical search", self._client.search, index=self._alias, body=body)
+            answer = self._call("a lexical search", self._client.search, index=indices, body=body)
         except NotFoundError:
             return []
-        return [
-            _hit(hit["_source"], float(hit["_score"]), hit["_source"].get("space", Space.TEXT))
-            for hit in answer["hits"]["hits"]
-        ]
+        numbers = {(g.location, g.space.value): g.number for g in serving}
+        hits = []
+        for hit in answer["hits"]["hits"]:
+            space = hit["_source"].get("space", Space.TEXT)
+            hits.append(_hit(hit["_source"], float(hit["_score"]), space, numbers.get((hit["_index"], space))))
+        return hits
 
-    def scan(self, space: str, page: int = 1000) -> Iterator[tuple[Hit, list[float]]]:
-        field = vector_field(space)
-        if space not in self._dimensions([space]):
-            return
-        self._refresh()
+    def _pages(self, target: Generation, includes: list[str], page: int) -> Iterator[dict[str, Any]]:
+        """Every document of `target` (its `includes` fields), `page` at a time, in the order of their ids."""
+        self._refresh([target])
         body: dict[str, Any] = {
             "size": page,
-            "query": {"bool": {"filter": [{"exists": {"field": field}}]}},
-            "_source": {"includes": [field, "id", "uri", "modality", "start_s", "end_s", "text", "thumbnail"]},
+            "query": {"bool": {"filter": [{"exists": {"field": vector_field(target.space)}}, _held_by([target])]}},
+            "_source": {"includes": includes},
             "sort": [{"id": "asc"}],  # ids are unique: search_after pages through them all, once each
         }
-        after: list[Any] | None = None
         while True:
-            if after is not None:
-                body["search_after"] = after
             try:
-                answer = self._call("reading the index", self._client.search, index=self._alias, body=body)
+                answer = self._call("reading the index", self._client.search, index=target.location, body=body)
             except NotFoundError:
                 return
             hits = answer["hits"]["hits"]
-            for hit in hits:
-                doc = hit["_source"]
-                yield _hit(doc, 0.0, space), [float(value) for value in doc[field]]
+            yield from (hit["_source"] for hit in hits)
             if len(hits) < page:
                 return
-            after = hits[-1]["sort"]
+            body["search_after"] = hits[-1]["sort"]
 
-    def count(self, space: str | None = None, source: str | None = None) -> int:
-        clauses: list[dict[str, Any]] = []
+    def scan(self, space: str, page: int = 1000, generation: int | None = None) -> Iterator[tuple[Hit, list[float]]]:
+        target = self._target(space, generation)
+        if target is None:
+            return
+        field = vector_field(space)
+        includes = [field, "id", "uri", "modality", "start_s", "end_s", "text", "thumbnail"]
+        for doc in self._pages(target, includes, page):
+            yield _hit(doc, 0.0, space, target.number), [float(value) for value in doc[field]]
+
+    def items(self, space: str, generation: int | None = None, page: int = 1000) -> Iterator[Item]:
+        target = self._target(space, generation)
+        if target is None:
+            return
+        for doc in self._pages(target, _ITEM_FIELDS, page):
+            yield _item(doc, target.space)
+
+    def count(self, space: str | None = None, source: str | None = None, generation: int | None = None) -> int:
         if space:
-            clauses.append({"term": {"space": space}})
+            target = self._target(space, generation)
+            generations = [] if target is None else [target]
+        else:
+            generations = self._serving()
+        if not generations:
+            return 0
+        clauses: list[dict[str, Any]] = [_held_by(generations)]
         if source:
             clauses.append({"term": {"source": source}})
-        query = {"bool": {"filter": clauses}} if clauses else {"match_all": {}}
-        self._refresh()
+        self._refresh(generations)
+        indices = ",".join(sorted({g.location for g in generations}))
         try:
-            answer = self._call("counting", self._client.count, index=self._alias, body={"query": query})
+            answer = self._call(
+                "counting", self._client.count, index=indices, body={"query": {"bool": {"filter": clauses}}}
+            )
         except NotFoundError:
             return 0
         return int(answer["count"])

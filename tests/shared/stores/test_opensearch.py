@@ -12,7 +12,10 @@ import pytest
 from shared.config import Settings, StoreKind
 from shared.documents import Document, Item, Space, document_id
 from shared.errors import PermanentError, StoreError
+from shared.generations import GenerationState, Lineage
+from shared.stores import UpsertResult
 from shared.stores.opensearch import OpenSearchStore, cosine, make_client
+from shared.stores.opensearch_generations import Read
 from tests.support.services import OpenSearchNode
 
 
@@ -82,35 +85,52 @@ def test_a_model_of_another_dimension_is_refused_with_what_to_do(opensearch_url:
         store.ensure({Space.VISION: 8})
 
 
-def test_a_new_space_is_added_to_the_existing_index(opensearch_url: str, alias: str) -> None:
+def test_a_new_space_is_added_beside_the_existing_one(opensearch_url: str, alias: str) -> None:
     store = store_on(opensearch_url, alias)
     store.upsert(documents(2))
     store.ensure({Space.TEXT: 3})
     assert store.dimensions() == {"vision": 4, "text": 3}
     assert store.count() == 2
+    aliased = make_client(store._settings).indices.get_alias(name=alias)
+    assert sorted(aliased) == [f"{alias}-text-g1", f"{alias}-vision-g1"]
 
 
-def test_two_workers_adding_different_spaces_to_a_new_index_both_land(
+def test_a_first_writer_that_read_before_another_recorded_generation_1_writes_into_it(
     opensearch_url: str, alias: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from opensearchpy import NotFoundError
-
     first, second = store_on(opensearch_url, alias), store_on(opensearch_url, alias)
-    first.ensure({Space.TEXT: 3})
-    # The second looked a moment before the first created the index, and decides to create it too.
-    real = second._client.indices.get_mapping
-    calls = iter([NotFoundError(404, "index_not_found_exception", {})])
+    first.ensure({Space.VISION: 4}, model="m")
+    # The second read the generations (twice: to write, then to make generation 1) a moment before the first recorded
+    # its own: it finds the index made, and its record of generation 1 comes too late.
+    real = second._lineages.read
+    stale = iter([{Space.VISION: Read(Lineage(Space.VISION))}] * 2)
+    monkeypatch.setattr(second._lineages, "read", lambda spaces: next(stale, None) or real(spaces))
 
-    def stale_then_real(**options: object) -> object:
-        for error in calls:
-            raise error
-        return real(**options)
+    assert second.upsert(documents(2)) == UpsertResult(written=2)
+    assert next(stale, None) is None
+    (generation,) = first.lineage(Space.VISION).generations
+    assert (generation.number, generation.state, generation.model) == (1, GenerationState.SERVING, "m")
+    assert first.count(Space.VISION) == 2
 
-    monkeypatch.setattr(second._client.indices, "get_mapping", stale_then_real)
-    monkeypatch.setattr(second._client.indices, "exists_alias", lambda **_: False)
-    second.upsert(documents(2))
-    assert first.dimensions() == {"text": 3, "vision": 4}
-    assert second.count() == 2
+
+def test_first_writers_at_once_end_with_one_generation_1(opensearch_url: str, alias: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    writers = 6
+    stores = [store_on(opensearch_url, alias) for _ in range(writers)]
+    start = Barrier(writers)
+
+    def write(number: int) -> UpsertResult:
+        start.wait()
+        return stores[number].upsert(documents(writers)[number : number + 1])
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        results = list(pool.map(write, range(writers)))
+
+    assert [result.failed for result in results] == [{}] * writers
+    assert [g.number for g in stores[0].lineage(Space.VISION).generations] == [1]
+    assert stores[0].count(Space.VISION) == writers
 
 
 def test_a_new_index_takes_its_graph_parameters_from_the_settings(opensearch_url: str, alias: str) -> None:
@@ -224,29 +244,21 @@ def test_the_serverless_write_path_replaces_documents_without_custom_ids(opensea
     assert store.search(Space.VISION, batch[2].vector, k=6)[0].uri == batch[2].item.uri
 
 
-def test_a_new_index_goes_live_by_swapping_the_alias(opensearch_url: str, alias: str) -> None:
+def test_a_new_generation_goes_live_in_one_commit_and_the_alias_follows(opensearch_url: str, alias: str) -> None:
     store = store_on(opensearch_url, alias)
     store.upsert(documents(3))
     rebuilt = store_on(opensearch_url, alias)
-    rebuilt.create_index(f"{alias}-000002", {"vector_vision": rebuilt._vector_mapping(4)}, alias=False)
-    make_client(rebuilt._settings).index(
-        index=f"{alias}-000002",
-        id="new",
-        body={
-            "id": "new",
-            "uri": "s3://b/new.jpg",
-            "modality": "image",
-            "source": "s3://b/new.jpg",
-            "vector_vision": [0.5, 0.5, 0.5, 0.5],
-        },
-        refresh=True,
-    )
+    rebuilt.begin(Space.VISION, "m2", 4)
+    new = documents(1, version="v2")
+    new[0].model = "m2"
+    assert rebuilt.upsert(new, generation=2).written == 1
 
-    rebuilt.swap(f"{alias}-000002")
+    lineage = rebuilt.lineage(Space.VISION)
+    rebuilt.commit(lineage, lineage.swap(2))
 
-    assert [hit.uri for hit in store_on(opensearch_url, alias).search(Space.VISION, [0.5] * 4, k=5)] == [
-        "s3://b/new.jpg"
-    ]
+    hits = store_on(opensearch_url, alias).search(Space.VISION, new[0].vector, k=5)
+    assert [(hit.id, hit.generation) for hit in hits] == [(new[0].item.id, 2)]
+    assert list(make_client(store._settings).indices.get_alias(name=alias)) == [f"{alias}-vision-g2"]
 
 
 # ---------------------------------------------------------------- the k-NN engine
