@@ -133,11 +133,13 @@ def rebuild(
     swap: bool,
     progress: Callable[[int, int], None] = lambda done, total: None,
     timeout_s: float = 3600.0,
+    prepared: tuple[Generation, bool] | None = None,
 ) -> Rebuild:
-    """Fill a generation of `model` from the serving one; with `wait`, until it is complete (or nothing has moved for
-    `timeout_s`); with `swap`, then serve it. `progress(done, total)` is told how far it got."""
+    """Fill a generation of `model` from the serving one (`prepared`: what `target` gave, when it was called first);
+    with `wait`, until it is complete (or nothing has moved for `timeout_s`); with `swap`, then serve it.
+    `progress(done, total)` is told how far it got."""
     started = time.monotonic()
-    generation, resumed = target(space, model, runtime)
+    generation, resumed = prepared or target(space, model, runtime)
     source = serving(space, runtime)
     report = Rebuild(space, generation, source, resumed=resumed)
     wait = wait or swap

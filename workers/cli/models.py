@@ -157,11 +157,15 @@ def reindex(
 ) -> None:
     """Build a generation of SPACE with another model from what the index holds (stored thumbnails and words; the
     originals are not read), beside the serving one; run again to resume. Exits 1 if --swap found it incomplete."""
-    from workers.rebuild import rebuild
+    from workers.rebuild import rebuild, target
 
     chosen = _space(space)
     reach_index(create=False)
     runtime = get_runtime()
+    try:
+        prepared = target(chosen, model, runtime)  # the model loads, or the command ends here in one line
+    except MmindexError as error:
+        raise fail(one_line(error)) from None
     columns = (TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     show = sys.stderr.isatty() or not as_json
     with Progress(*columns, console=err, disable=not show, transient=False) as bar:
@@ -171,7 +175,9 @@ def reindex(
             bar.update(task, completed=done, total=total)
 
         try:
-            report = rebuild(chosen, model, runtime, wait=wait, swap=swap_in, progress=progress, timeout_s=STALL_S)
+            report = rebuild(
+                chosen, model, runtime, wait=wait, swap=swap_in, progress=progress, timeout_s=STALL_S, prepared=prepared
+            )
         except MmindexError as error:
             raise fail(one_line(error)) from None
     figures: dict[str, Any] = report.public()
