@@ -111,12 +111,15 @@ class OpenSearchStore:
         return [g for read in self._lineages.all().values() if (g := read.lineage.serving) is not None]
 
     def _target(self, space: str, generation: int | None) -> Generation | None:
-        """The generation a read of `space` goes to: `generation`, or the serving one (None: there is none)."""
+        """The generation a read of `space` goes to: `generation`, or the serving one (None: there is none, and the
+        read finds nothing)."""
         known = space_of(space)
         if known is None:
             return None
         lineage = self._lineages.read([known])[known].lineage
-        return lineage.serving if generation is None else lineage.get(generation)
+        if generation is None:
+            return lineage.serving
+        return next((g for g in lineage.generations if g.number == generation), None)
 
     def dimensions(self) -> dict[str, int]:
         return {generation.space.value: generation.dimension for generation in self._serving()}
