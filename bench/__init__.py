@@ -10,6 +10,7 @@ from bench.decode import bench_decode
 from bench.embed import bench_embed
 from bench.events import bench_events
 from bench.opensearch import bench_opensearch
+from bench.reindex import bench_reindex
 
 Benchmark = Callable[..., dict[str, Any]]
 
@@ -19,5 +20,6 @@ BENCHMARKS: dict[str, Benchmark] = {
     "decode": bench_decode,
     "events": bench_events,
     "api": bench_api,
+    "reindex": bench_reindex,
 }
 """Benchmarks by name, as `mmindex bench NAME` finds them; each takes `log` and the options it names."""

@@ -22,6 +22,17 @@ def test_bench_embed_reports_pipeline_and_baseline_from_one_run(cli: Cli) -> Non
     assert figures["pipeline_s"] == pytest.approx(figures["pipeline_decode_s"] + figures["pipeline_embed_s"], abs=0.002)
 
 
+def test_bench_reindex_rebuilds_from_thumbnails_while_every_search_answers(cli: Cli) -> None:
+    figures = cli.json("bench", "reindex", "--images", "4", "--seconds", "4")
+
+    assert figures["photos"] == 4 and figures["failed_sources"] == []
+    assert figures["items"] > 4  # the photos and the video's frames
+    assert figures["rebuilt"] == figures["items"]
+    assert figures["ratio"] == pytest.approx(figures["rebuild_items_per_s"] / figures["ingest_items_per_s"], rel=0.01)
+    assert figures["searches"] > 0 and figures["failed_searches"] == 0, figures["search_errors"]
+    assert figures["hits_from_a_generation_not_serving"] == 0
+
+
 def test_bench_opensearch_reports_bulk_ratio_recall_and_latency(cli: Cli, opensearch_url: str) -> None:
     cli.env.update(
         MMINDEX_STORE="opensearch",

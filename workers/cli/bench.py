@@ -26,10 +26,12 @@ def _benchmarks() -> dict[str, Any]:
 
 
 def bench(
-    name: Annotated[str, typer.Argument(help="embed, opensearch, decode, events or api")],
+    name: Annotated[str, typer.Argument(help="embed, opensearch, decode, events, api or reindex")],
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-    images: Annotated[int | None, typer.Option("--images", min=1, help="embed: how many photos (default 200)")] = None,
+    images: Annotated[
+        int | None, typer.Option("--images", min=1, help="embed, reindex: how many photos (default 200)")
+    ] = None,
     docs: Annotated[
         int | None,
         typer.Option("--docs", min=1, help="opensearch, api: documents to search over (default 100000, 10000)"),
@@ -38,7 +40,8 @@ def bench(
         str | None, typer.Option("--data", help="opensearch: clustered (like embeddings; default) or uniform")
     ] = None,
     seconds: Annotated[
-        int | None, typer.Option("--seconds", min=3, help="decode: length of the clip in seconds (default 60)")
+        int | None,
+        typer.Option("--seconds", min=3, help="decode, reindex: length of the video in seconds (default 60, 120)"),
     ] = None,
     objects: Annotated[
         int | None, typer.Option("--objects", min=1, help="events: objects uploaded per path (default 2000)")
