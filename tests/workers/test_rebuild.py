@@ -5,6 +5,7 @@ generations."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -55,8 +56,11 @@ def test_a_space_is_rebuilt_from_what_the_index_holds_and_swapped_in(cli: Cli, t
     dropped = cli("models", "drop", "vision", "g1")
     assert dropped.returncode == 0, dropped.stderr
     assert list(generations(cli, "vision")) == ["g2"]
-    # only the 16-d generation is left to answer
-    assert cli.json("search", "--image", str(queries[2]), "--k", "2")[0]["uri"] == str(photos[2])
+    # Only the 16-d generation is left to answer, and its model does: the setting that names another says so.
+    searched = cli("search", "--image", str(queries[2]), "--k", "2", "--json")
+    assert json.loads(searched.stdout)[0]["uri"] == str(photos[2])
+    told = [line for line in searched.stderr.splitlines() if "MMINDEX_MODELS__VISION" in line]
+    assert len(told) == 1 and "serves generation g2" in told[0] and str(clip16) in told[0], searched.stderr
 
     refused = cli("models", "rollback", "vision")
     assert refused.returncode == 2 and "no earlier generation" in refused.stderr, refused.stderr

@@ -48,6 +48,8 @@ app.command()(models.reindex)
 @app.callback()
 def _setup(ctx: typer.Context) -> None:
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    # A model setting that disagrees with the generation a space serves is said, in one line (shared/runtime.py).
+    logging.getLogger("shared.runtime").setLevel(logging.WARNING)
     if ctx.invoked_subcommand not in {"worker", "flower"}:
         # A command (in embedded mode, the tasks too) tells what failed in one line: a failed source's reason,
         # or `error:`; not with Celery's log of a task's traceback or of its reconnection attempts.
