@@ -241,7 +241,7 @@ class Lineages:
                 if isinstance(error.__cause__, ConflictError):
                     raise self._changed(space) from error
                 raise
-        self.follow()
+        self.follow({generation.location for generation in (*before.generations, *after.generations)})
 
     def _changed(self, space: Space) -> GenerationsChanged:
         return GenerationsChanged(
@@ -259,20 +259,19 @@ class Lineages:
             if "resource_already_exists_exception" not in str(error):
                 raise
 
-    def follow(self) -> None:
-        """Point the alias at the serving generations' indices, and only at them, in one request."""
+    def follow(self, among: set[str] | None = None) -> None:
+        """Point the alias at the serving generations' indices, and only at them, in one request; with `among`, move
+        it only on or off those indices (a commit's own), so that commits of two spaces at once do not undo each
+        other's move."""
         serving = {read.lineage.serving for read in self.all().values()}
         wanted = {generation.location for generation in serving if generation is not None}
         try:
             now = set(self._call("reading the alias", self._client.indices.get_alias, name=self._alias))
         except NotFoundError:
             now = set()
+        ours = {i for i in wanted | now if i.startswith(f"{self._alias}-") and (among is None or i in among)}
         actions: list[dict[str, Any]] = [
-            {"add": {"index": index, "alias": self._alias}} for index in sorted(wanted - now)
-        ] + [
-            {"remove": {"index": index, "alias": self._alias}}
-            for index in sorted(now - wanted)
-            if index.startswith(f"{self._alias}-")
-        ]
+            {"add": {"index": index, "alias": self._alias}} for index in sorted((wanted - now) & ours)
+        ] + [{"remove": {"index": index, "alias": self._alias}} for index in sorted((now - wanted) & ours)]
         if actions:
             self._call("moving the alias", self._client.indices.update_aliases, body={"actions": actions})
