@@ -8,7 +8,8 @@ Works with a self-run cluster and with AWS: a managed domain (service `es`) or O
 Serverless (service `aoss`), signed with SigV4 from boto3's credential chain. Serverless
 differs in two ways, handled here: vector collections refuse caller-chosen `_id`s (so a
 write first deletes the documents with the same `id` field, then indexes without `_id`),
-and there is no refresh API (refreshes are skipped).
+and there is no refresh API (refreshes are skipped); its record of the generations is weaker
+(shared/stores/opensearch_generations.py says how).
 """
 
 from __future__ import annotations
