@@ -1,7 +1,7 @@
-"""workers/rebuild.py and `mmindex reindex` / `mmindex models` in embedded mode, as a user runs them: a space is
-rebuilt with another model from what the index holds (the originals deleted first), swapped in, rolled back and
-dropped; a rebuild that could not finish resumes, and what is ingested or replaced meanwhile reaches both
-generations."""
+"""workers/rebuild.py and `mmindex reindex` / `mmindex models`, as a user runs them: a space is rebuilt with another
+model from what the index holds (the originals deleted first), swapped in, rolled back and dropped; a rebuild that
+could not finish resumes, and what is ingested, replaced or deleted meanwhile reaches both generations; in embedded
+mode, and with real workers on the real OpenSearch node."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from shared.documents import SearchMode, Space
@@ -19,6 +20,8 @@ from shared.search import Query, image_query, run_query
 from tests.support.cli import Cli
 from tests.support.media import near_copy, photo
 from tests.support.models import TINY, build_random_clip
+from tests.support.services import on_opensearch
+from tests.support.workers import running_workers
 from workers.intakes.submission import submit
 from workers.rebuild import ROUNDS, rebuild
 
@@ -119,3 +122,49 @@ def test_the_text_space_is_rebuilt_from_its_stored_words(tmp_path: Path, minilm:
     assert (report.documents, report.missing, report.swapped) == (2, 0, True)
     hits = run_query(Query(text="when does the boat to the island go", k=1, mode=SearchMode.DENSE), runtime)
     assert (hits[0].uri, hits[0].text, hits[0].generation) == (str(album / "ferry.txt"), NOTE, 2)
+
+
+def test_on_opensearch_with_workers_a_rebuild_takes_in_what_is_ingested_and_deleted_meanwhile(
+    redis_url: str,
+    mmindex_env: dict[str, str],
+    opensearch_url: str,
+    s3_endpoint: str,
+    bucket: str,
+    tmp_path: Path,
+    clip16: Path,
+) -> None:
+    env, store = on_opensearch(mmindex_env, redis_url, opensearch_url, f"rebuild-{bucket}")
+    cli = Cli(env=env, cwd=tmp_path)
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    photos = [photo(tmp_path / f"p{i}.jpg", seed=60 + i) for i in range(5)]
+    with running_workers(env, tmp_path / "logs"):
+        for path in photos:
+            s3.put_object(Bucket=bucket, Key=f"p/{path.name}", Body=path.read_bytes())
+        assert len(cli.json("ingest", f"s3://{bucket}/p/", "--wait")["indexed"]) == 5
+        for path in photos[2:]:  # the originals go; their thumbnails stay in the artifact area
+            s3.delete_object(Bucket=bucket, Key=f"p/{path.name}")
+
+        started = cli.json("reindex", "vision", "--model", str(clip16))  # queued; the workers build g2
+        assert (started["generation"], started["sent"]) == ("g2", 5)
+        # Meanwhile a photo arrives and one leaves: ingestion writes to both generations, the deletion reaches both.
+        added = photo(tmp_path / "new.jpg", seed=70)
+        s3.put_object(Bucket=bucket, Key="p/new.jpg", Body=added.read_bytes())
+        assert cli.json("ingest", f"s3://{bucket}/p/new.jpg", "--wait")["indexed"] == [f"s3://{bucket}/p/new.jpg"]
+        s3.delete_object(Bucket=bucket, Key="p/p0.jpg")
+        assert cli("ingest", f"s3://{bucket}/p/p0.jpg", "--wait", "--json").returncode == 1  # gone: taken out
+
+        finished = cli.json("reindex", "vision", "--model", str(clip16), "--wait", "--swap")
+        assert (finished["generation"], finished["resumed"], finished["swapped"]) == ("g2", True, True)
+        assert (finished["documents"], finished["missing"]) == (5, 0)
+        counts = {g["name"]: (g["state"], g["documents"]) for g in cli.json("models") if g["space"] == "vision"}
+        assert counts == {"g1": ("retired", 5), "g2": ("serving", 5)}
+        assert store.count(source=f"s3://{bucket}/p/p0.jpg") == 0
+        for path, key in ((added, "new.jpg"), (photos[3], "p3.jpg")):
+            hits = cli.json("search", "--image", str(near_copy(path, tmp_path / f"q-{key}")), "--k", "5")
+            assert hits[0]["uri"] == f"s3://{bucket}/p/{key}"
+            assert f"s3://{bucket}/p/p0.jpg" not in [hit["uri"] for hit in hits]
+
+        back = cli("models", "rollback", "vision")
+        assert back.returncode == 0 and "serves g1" in back.stdout, back.stderr
+        hits = cli.json("search", "--image", str(near_copy(added, tmp_path / "q-again.jpg")), "--k", "1")
+        assert hits[0]["uri"] == f"s3://{bucket}/p/new.jpg"
