@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.config import Settings, get_settings
 from shared.documents import Space
-from shared.generations import Generation
+from shared.generations import Generation, fingerprint
 from shared.ledger import Ledger, open_ledger
 from shared.models import Encoder, model_setting
 from shared.models.encoders import configured_model, encoder_for
@@ -34,6 +34,7 @@ class Runtime:
         self._storages: dict[bool, ObjectStorage] = {}
         self._lock = Lock()
         self._told: set[tuple[Space, int, str]] = set()  # settings that disagree with a generation, said once
+        self._weights: dict[str, str | None] = {}  # model → the fingerprint of its weights
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -65,6 +66,12 @@ class Runtime:
     def encoder(self, space: Space, model: str | None = None) -> Encoder:
         """The encoder of `model` for `space` (default: the configured model)."""
         return encoder_for(space, self.settings, model=model)
+
+    def fingerprint(self, encoder: Encoder) -> str | None:
+        """The fingerprint of an encoder's weights (shared/generations.py), worked out once per process."""
+        if encoder.model_id not in self._weights:
+            self._weights[encoder.model_id] = fingerprint(encoder.model)
+        return self._weights[encoder.model_id]
 
     def model_for(self, space: Space, generation: Generation | None) -> str:
         """The model that makes `generation`'s vectors: its own; the configured one for a space without a generation

@@ -83,7 +83,12 @@ def targets(space: Space, runtime: Runtime, number: int | None) -> list[Generati
     lineage = runtime.store.lineage(space)
     if number is not None:
         return [g for g in lineage.generations if g.number == number]
-    return list(lineage.live) or [None]
+    if lineage.live:
+        return list(lineage.live)
+    # The space's first batch: its first generation is recorded with the configured model and its weights.
+    encoder = runtime.encoder(space)
+    runtime.store.ensure({space.value: encoder.dimension}, encoder.model_id, runtime.fingerprint(encoder))
+    return list(runtime.store.lineage(space).live) or [None]
 
 
 @pipeline_task(Queue.EMBED)
@@ -95,7 +100,13 @@ def embed(self: PipelineTask, payload: Payload) -> None:
     items = message.items
     rebuild = message.generation is not None
     space = Space(items[0].space)
-    generations = targets(space, runtime, message.generation)
+    try:
+        generations = targets(space, runtime, message.generation)
+    except PermanentError as error:  # the space's first batch, and its model cannot load
+        if not rebuild:
+            fail_sources(sources_in(items), one_line(error))
+        log.warning("a batch of the %s space cannot be embedded: %s", space, one_line(error))
+        return
     if not generations:
         log.warning("a rebuild's batch for %s generation g%s dropped: it no longer exists", space, message.generation)
     for generation in generations:

@@ -21,7 +21,7 @@ from typing import Any
 
 from shared.documents import Item, Space
 from shared.errors import PermanentError
-from shared.generations import Generation, GenerationState, fingerprint
+from shared.generations import Generation, GenerationState
 from shared.runtime import Runtime
 from workers.embed import embed
 from workers.messages import EmbedMessage
@@ -80,7 +80,7 @@ def target(space: Space, model: str, runtime: Runtime) -> tuple[Generation, bool
     """The generation a rebuild with `model` fills: one already begun with the same model and weights (resumed), or
     a new one. The model is loaded here first, so one that cannot load is refused before anything is made."""
     encoder = runtime.encoder(space, model)
-    weights = fingerprint(encoder.model)
+    weights = runtime.fingerprint(encoder)
     current = serving(space, runtime)
     if current.model == model and current.fingerprint in (None, weights):
         raise PermanentError(

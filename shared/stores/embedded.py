@@ -250,17 +250,19 @@ class EmbeddedStore:
             if lineage.serving is not None
         }
 
-    def ensure(self, dimensions: Mapping[str, int], model: str | None = None) -> None:
+    def ensure(
+        self, dimensions: Mapping[str, int], model: str | None = None, fingerprint: str | None = None
+    ) -> None:
         with self._writing():
-            self._ensure(dimensions, model)
+            self._ensure(dimensions, model, fingerprint)
 
-    def _ensure(self, dimensions: Mapping[str, int], model: str | None) -> None:
+    def _ensure(self, dimensions: Mapping[str, int], model: str | None, fingerprint: str | None = None) -> None:
         """Give the spaces without a generation their first; the caller holds the write lock."""
         lineages = self._read_lineages()
         for space, dim in dimensions.items():
             serving = lineages[space].serving if space in lineages else None
             if serving is None:
-                self._begin(space, model, dim, None)
+                self._begin(space, model, dim, fingerprint)
             elif serving.dimension != dim:
                 raise PermanentError(
                     f"space {space!r} serves generation {serving.name} of {serving.dimension}-d vectors but the model"

@@ -125,7 +125,9 @@ class OpenSearchStore:
     def dimensions(self) -> dict[str, int]:
         return {generation.space.value: generation.dimension for generation in self._serving()}
 
-    def ensure(self, dimensions: Mapping[str, int], model: str | None = None) -> None:
+    def ensure(
+        self, dimensions: Mapping[str, int], model: str | None = None, fingerprint: str | None = None
+    ) -> None:
         spaces = {self._space(space): dim for space, dim in dimensions.items()}
         reads = self._lineages.read(list(spaces))
         for space, dim in spaces.items():
@@ -138,7 +140,7 @@ class OpenSearchStore:
                 )
         for space, dim in spaces.items():
             if reads[space].lineage.serving is None:
-                self._lineages.first(space, model, dim)
+                self._lineages.first(space, model, dim, fingerprint)
         self._lineages.follow()  # the alias as the lineages say, should a commit have stopped before moving it
 
     def begin(self, space: str, model: str | None, dimension: int, fingerprint: str | None = None) -> Generation:

@@ -150,7 +150,7 @@ class Lineages:
 
     # ------------------------------------------------------------ new generations
 
-    def first(self, space: Space, model: str | None, dimension: int) -> Generation:
+    def first(self, space: Space, model: str | None, dimension: int, fingerprint: str | None = None) -> Generation:
         """The serving generation of `space`, made as generation 1 if it has none yet.
 
         Writers in several processes may all find none at once: each creates the index (or finds it made) and
@@ -165,7 +165,7 @@ class Lineages:
             location = self.location(space, 1)
             if not self._indices.create_space(location, space.value, dimension):
                 dimension = self._indices.dimension(location, space.value)  # another writer's: its dimension holds
-            first = Generation(space, 1, model, dimension, GenerationState.SERVING, location, created=now())
+            first = Generation(space, 1, model, dimension, GenerationState.SERVING, location, fingerprint, now())
             with contextlib.suppress(GenerationsChanged):  # another writer recorded it first: read it again
                 self.commit(lineage, lineage.add(first))
         serving = self.read([space])[space].lineage.serving
