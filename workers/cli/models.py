@@ -183,6 +183,12 @@ def reindex(
     figures: dict[str, Any] = report.public()
     if as_json:
         print(json.dumps(figures, indent=2))
+    elif runtime.settings.distributed and not (wait or swap_in):
+        out.print(
+            f"generation {report.generation.name} of the {chosen.value} space ({model}): {report.sent} items sent to"
+            " the embed pool; follow with `mmindex models`, or run again with --wait",
+            highlight=False,
+        )
     else:
         done = "complete" if report.complete else f"{report.missing} documents still missing"
         out.print(
