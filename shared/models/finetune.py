@@ -194,14 +194,10 @@ def finetune_text(
     training, validation = split(triplets, options.validation, options.seed)
     with_negatives = all(triplet.negative is not None for triplet in triplets)
     corpus = list(dict.fromkeys([t.positive for t in triplets] + [t.negative for t in triplets if t.negative]))
+    position = {text: index for index, text in enumerate(corpus)}
 
     def measure() -> dict[str, Any]:
-        figures = retrieval(
-            base,
-            [t.anchor for t in validation],
-            corpus,
-            [corpus.index(t.positive) for t in validation],
-        )
+        figures = retrieval(base, [t.anchor for t in validation], corpus, [position[t.positive] for t in validation])
         if with_negatives:
             figures["triplet accuracy"] = triplet_accuracy(base, validation)
         return figures
@@ -261,7 +257,11 @@ def finetune_text(
         "after": after,
     }
     _save(base, out)
-    report["eval"] = evaluation.report(eval_before, evaluation.measure(base)) if evaluation and eval_before else None
+    report["eval"] = (
+        evaluation.report(eval_before, evaluation.measure(base))
+        if evaluation is not None and eval_before is not None
+        else None
+    )
     return report
 
 
@@ -287,13 +287,14 @@ def finetune_vision(
     base = load_base(name, _setting(model, Space.VISION), settings.models.device, settings.torch_threads(), images=True)
     training, validation = split(pairs, options.validation, options.seed)
     corpus = list(images)
+    position = {path: index for index, path in enumerate(corpus)}
 
     def measure() -> dict[str, Any]:
         return retrieval(
             base,
             [pair.caption for pair in validation],
             [images[path] for path in corpus],
-            [corpus.index(pair.image) for pair in validation],
+            [position[pair.image] for pair in validation],
         )
 
     before = measure()
@@ -337,7 +338,11 @@ def finetune_vision(
         "after": after,
     }
     _save(base, out)
-    report["eval"] = evaluation.report(eval_before, evaluation.measure(base)) if evaluation and eval_before else None
+    report["eval"] = (
+        evaluation.report(eval_before, evaluation.measure(base))
+        if evaluation is not None and eval_before is not None
+        else None
+    )
     return report
 
 

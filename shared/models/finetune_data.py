@@ -157,23 +157,25 @@ def _plain(text: str) -> str:
 
 def mine_negatives(triplets: Sequence[Triplet], runtime: Runtime) -> tuple[list[Triplet], int]:
     """The triplets, each without a negative given one mined from the index: the best-ranked of the first
-    MINE_DEPTH hits of its anchor in the `text` space (by the configured text model, the one that made the index's
-    vectors) whose words are not its positive's, nor part of them. An anchor whose hits offer none gets another
+    MINE_DEPTH hits of its anchor in the `text` space's serving generation (the anchor encoded by that generation's
+    model) whose words are not its positive's, nor part of them. An anchor whose hits offer none gets another
     example's positive. Returns the triplets and how many negatives were mined."""
     lacking = [triplet for triplet in triplets if triplet.negative is None]
     if not lacking:
         return list(triplets), 0
     store = runtime.store
-    if store.count(Space.TEXT.value) == 0:
+    serving = store.lineage(Space.TEXT.value).serving
+    if serving is None or store.count(Space.TEXT.value) == 0:
         raise PermanentError(
             "--mine: the index's text space holds no documents to mine negatives from; ingest documents first,"
             " or give every line a negative"
         )
-    vectors = runtime.encoder(Space.TEXT).encode_texts([triplet.anchor for triplet in lacking])
+    encoder = runtime.encoder(Space.TEXT, runtime.model_for(Space.TEXT, serving))
+    vectors = encoder.encode_texts([triplet.anchor for triplet in lacking])
     mined: dict[int, str] = {}
     for triplet, vector in zip(lacking, vectors, strict=True):
         positive = _plain(triplet.positive)
-        for hit in store.search(Space.TEXT.value, vector.tolist(), MINE_DEPTH):
+        for hit in store.search(Space.TEXT.value, vector.tolist(), MINE_DEPTH, None, serving.number):
             words = _plain(hit.text or "")
             if words and words != _plain(triplet.anchor) and words not in positive and positive not in words:
                 mined[triplet.line] = hit.text or ""

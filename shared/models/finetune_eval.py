@@ -27,11 +27,23 @@ BATCH = 32
 
 
 def encode(model: Any, inputs: Sequence[Any]) -> Vectors:
-    """Texts or images as L2-normalized float32 vectors."""
-    vectors = model.encode(
-        list(inputs), batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
-    return np.asarray(vectors, dtype=np.float32)
+    """Texts and images as L2-normalized float32 vectors, in their order (each kind encoded apart: a model takes
+    one modality a call)."""
+    vectors: list[Any] = [None] * len(inputs)
+    for words in (True, False):
+        chosen = [index for index, one in enumerate(inputs) if isinstance(one, str) == words]
+        if not chosen:
+            continue
+        encoded = model.encode(
+            [inputs[index] for index in chosen],
+            batch_size=BATCH,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        for index, vector in zip(chosen, encoded, strict=True):
+            vectors[index] = vector
+    return np.asarray(vectors, dtype=np.float32).reshape(len(inputs), -1)
 
 
 def _ranking(scores: Vectors) -> list[int]:

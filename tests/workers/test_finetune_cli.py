@@ -1,5 +1,6 @@
 """`mmindex finetune`, run as a user runs it: the real all-MiniLM-L6-v2 tuned with negatives mined from an index
-of a few documents and measured on them, and training files refused in one line naming the line."""
+of a few documents and measured on them, the tiny random-weight CLIP tuned and measured on the index's photos, and
+training files refused in one line naming the line."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ QUESTIONS = {
 }
 
 
-def test_the_text_model_is_tuned_with_negatives_mined_from_the_index_and_measured_on_it(
+def test_models_are_tuned_with_negatives_mined_from_the_index_and_measured_on_what_it_holds(
     cli: Cli, tmp_path: Path
 ) -> None:
     from sentence_transformers import SentenceTransformer
@@ -40,7 +41,8 @@ def test_the_text_model_is_tuned_with_negatives_mined_from_the_index_and_measure
     folder.mkdir()
     for name, text in DOCUMENTS.items():
         (folder / f"{name}.txt").write_text(text + "\n")
-    assert len(cli.json("ingest", str(folder))["indexed"]) == len(DOCUMENTS)
+    album = [photo(tmp_path / "album" / f"{i}.jpg", seed=i, size=(320, 240)) for i in range(6)]
+    assert len(cli.json("ingest", str(folder), str(tmp_path / "album"))["indexed"]) == len(DOCUMENTS) + len(album)
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("".join(json.dumps({"anchor": QUESTIONS[n], "positive": t}) + "\n" for n, t in DOCUMENTS.items()))
     queries = tmp_path / "queries.jsonl"
@@ -67,6 +69,31 @@ def test_the_text_model_is_tuned_with_negatives_mined_from_the_index_and_measure
         assert report["validation"][when]["queries"] == 2
     tuned = SentenceTransformer(str(tmp_path / "tuned"), device="cpu")
     assert tuned.encode(["a creamy dessert set by citrus"]).shape == (1, 384)
+
+    # the CLIP model, on the photos; measured with an image and a caption over the index's thumbnails
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(
+        "".join(json.dumps({"image": f"album/{p.name}", "caption": f"photo {p.stem}"}) + "\n" for p in album)
+    )
+    queries.write_text(
+        json.dumps({"image": "album/0.jpg", "relevant": ["album/0.jpg"]})
+        + "\n"
+        + json.dumps({"query": "photo 1", "relevant": ["album/1.jpg"]})
+        + "\n"
+    )
+
+    report = cli.json(
+        "finetune", "vision", "--pairs", str(pairs), "--out", str(tmp_path / "tuned-clip"), "--eval", str(queries),
+        "--batch-size", "3", "--epochs", "2",
+    )  # fmt: skip
+
+    assert report["space"] == "vision" and report["examples"] == {"train": 5, "validation": 1}
+    assert report["loss"].startswith("MultipleNegativesRankingLoss, symmetric")
+    measured = report["eval"]
+    assert measured["documents"] == len(album)
+    assert measured["before"]["queries"] == measured["after"]["queries"] == 2
+    assert measured["before"]["recall@1"] >= 0.5  # the image query finds its own thumbnail, even at random weights
+    assert (tmp_path / "tuned-clip" / "modules.json").is_file()
 
 
 def test_malformed_training_files_are_refused_in_one_line_naming_the_line(cli: Cli, tmp_path: Path) -> None:
