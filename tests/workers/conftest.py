@@ -1,16 +1,20 @@
-"""Fixtures the tests of the pipeline's stages share: this process as an embedded mmindex, and the tasks it ran."""
+"""Fixtures the tests of the pipeline's stages share: this process as an embedded mmindex, sources ingested by it,
+and the tasks it ran."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from celery.signals import task_prerun
 
 from shared.config import get_settings
-from shared.runtime import reset_runtime
+from shared.ledger import State
+from shared.runtime import get_runtime, reset_runtime
 from workers.app import configure
+from workers.intakes.submission import submit
 
 
 @pytest.fixture
@@ -23,6 +27,21 @@ def embedded(mmindex_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
     configure(get_settings())
     yield
     reset_runtime()
+
+
+@pytest.fixture
+def ingested(embedded: None) -> Callable[..., None]:
+    """`ingested(PATH...)` does in this process what `mmindex ingest PATH...` does, on the same index as the `cli`
+    fixture's command, and checks that every source ended done: the setup of a test whose subject is the command
+    it runs next (each `mmindex` process spends seconds loading its libraries and models)."""
+
+    def ingest(*paths: Path) -> None:
+        runtime = get_runtime()
+        submission = submit([str(path) for path in paths], runtime)
+        assert submission.queued and not submission.unlisted, submission
+        assert {record.state for record in runtime.ledger.get(submission.ids)} == {State.DONE}
+
+    return ingest
 
 
 @pytest.fixture
