@@ -13,8 +13,8 @@ documents better for queries it was not trained on?
    measures the held-out queries on each index: at minimum relevance 0 (the ranking itself) and at the configured
    default (what a user is shown).
 
-Prints one JSON object; progress goes to stderr. Offline; about 7 minutes on two CPU cores, most of it training
-(one epoch: about 5 minutes; three take about 16; a GPU is used when there is one, MMINDEX_MODELS__DEVICE).
+Prints one JSON object; progress goes to stderr. Offline; about 5 minutes on two CPU cores, half of it training one
+epoch (three epochs train for about 16 minutes); a GPU is used when there is one (MMINDEX_MODELS__DEVICE).
 `.venv/bin/python examples/eval/finetune.py [--epochs N] [--batch-size B] [--no-documents] [--no-mine]`
 """
 

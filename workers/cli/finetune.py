@@ -160,7 +160,8 @@ def _show(report: dict[str, Any], as_json: bool) -> None:
     lines = [
         f"tuned {report['model']} → {report['out']} ({report['space']} space)",
         f"{examples['train']} examples trained on, {examples['validation']} held out{mined};"
-        f" {report['epochs']} epochs of {report['loss']} on {report['device']} in {report['train_seconds']} s",
+        f" {report['epochs']} epoch{'s' if report['epochs'] != 1 else ''} of {report['loss']} on {report['device']}"
+        f" in {report['train_seconds']} s",
         _table("held out", report["validation"]),
     ]
     if report.get("eval"):
