@@ -144,7 +144,7 @@ def main() -> None:
 
     if not go_offline_unless_hub_reachable():
         print("! no model hub reachable: only local models can load")
-    from shared.config import save_home_settings
+    from shared.home_settings import save_home_settings
 
     env = dict(os.environ)
     chosen = choose_models()

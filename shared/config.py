@@ -269,6 +269,13 @@ class SearchSettings(Group):  # how a search ranks: `search`, the query pool, th
         return {**SIMILARITY, **scale}
 
 
+class FinetuneSettings(Group):  # how `mmindex finetune vision` changes its images
+    crop_min: float = Field(0.6, gt=0, le=1, description="Smallest share of an image's area a random crop keeps")
+    flip: float = Field(0.5, ge=0, le=1, description="Chance that an image is flipped left to right")
+    jitter: float = Field(0.3, ge=0, lt=1, description="Brightness, contrast, saturation vary by up to this share")
+    hue: float = Field(0.03, ge=0, le=0.5, description="Hue shifts by up to this share of the colour circle")
+
+
 class TaskSettings(Group):
     soft_time_limit_s: int = Field(300, gt=0, description="A task is asked to stop after this long")
     time_limit_s: int = Field(360, gt=0, description="A task is killed after this long")
@@ -324,6 +331,7 @@ class Settings(BaseSettings):
     tasks: TaskSettings = Field(default_factory=TaskSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
     pipeline_version: str = Field("1", description="Bump to re-index unchanged sources after a pipeline change")
     worker_processes: int = Field(
         1, gt=0, description="Processes in this worker's pool; set by `mmindex worker` to share CPU threads"
@@ -421,25 +429,6 @@ def home_settings_file() -> Path:
     """Where the settings kept with the index under MMINDEX_HOME live."""
     home = os.environ.get("MMINDEX_HOME") or str(Settings.model_fields["home"].default)
     return Path(home).expanduser() / HOME_SETTINGS
-
-
-def save_home_settings(values: dict[str, str | None]) -> Path:
-    """Keep `values` (`MMINDEX_*` names) in the home's settings file, over what it held for the same names;
-    a name given None is taken out of it."""
-    file = home_settings_file()
-    kept: dict[str, str] = {}
-    if file.is_file():
-        for line in file.read_text().splitlines():
-            name, sep, value = line.partition("=")
-            if sep and not name.startswith("#"):
-                kept[name.strip()] = value.strip()
-    kept.update({name: value for name, value in values.items() if value is not None})
-    for name in (name for name, value in values.items() if value is None):
-        kept.pop(name, None)
-    file.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# mmindex settings kept with this index; MMINDEX_* variables in the environment win over them"]
-    file.write_text("\n".join([*lines, *(f"{name}={value}" for name, value in kept.items())]) + "\n")
-    return file
 
 
 @lru_cache(maxsize=1)

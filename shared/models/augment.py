@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
+from shared.config import Settings
+
 
 @dataclass(frozen=True)
 class Augmentation:
@@ -30,6 +32,20 @@ class Augmentation:
     @classmethod
     def none(cls) -> Augmentation:
         return cls((1.0, 1.0), (1.0, 1.0), 0.0, 0.0, 0.0, 0.0, 0.0)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Augmentation:
+        """The augmentation `MMINDEX_FINETUNE__*` describe."""
+        tuning = settings.finetune
+        jitter = tuning.jitter
+        return cls(
+            (tuning.crop_min, 1.0),
+            flip=tuning.flip,
+            brightness=jitter,
+            contrast=jitter,
+            saturation=jitter,
+            hue=tuning.hue,
+        )
 
     def __call__(self, image: Image.Image, rng: random.Random) -> Image.Image:
         """A changed copy of an RGB image."""

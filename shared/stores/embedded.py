@@ -250,9 +250,7 @@ class EmbeddedStore:
             if lineage.serving is not None
         }
 
-    def ensure(
-        self, dimensions: Mapping[str, int], model: str | None = None, fingerprint: str | None = None
-    ) -> None:
+    def ensure(self, dimensions: Mapping[str, int], model: str | None = None, fingerprint: str | None = None) -> None:
         with self._writing():
             self._ensure(dimensions, model, fingerprint)
 

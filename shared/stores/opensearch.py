@@ -125,9 +125,7 @@ class OpenSearchStore:
     def dimensions(self) -> dict[str, int]:
         return {generation.space.value: generation.dimension for generation in self._serving()}
 
-    def ensure(
-        self, dimensions: Mapping[str, int], model: str | None = None, fingerprint: str | None = None
-    ) -> None:
+    def ensure(self, dimensions: Mapping[str, int], model: str | None = None, fingerprint: str | None = None) -> None:
         spaces = {self._space(space): dim for space, dim in dimensions.items()}
         reads = self._lineages.read(list(spaces))
         for space, dim in spaces.items():

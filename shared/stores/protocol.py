@@ -38,9 +38,7 @@ class UpsertResult:
 class VectorStore(Protocol):
     """Where documents and their vectors live."""
 
-    def ensure(
-        self, dimensions: Mapping[str, int], model: str | None = None, fingerprint: str | None = None
-    ) -> None:
+    def ensure(self, dimensions: Mapping[str, int], model: str | None = None, fingerprint: str | None = None) -> None:
         """Give each space (space → vector dimension) its first generation, serving, of `model` (its weights'
         `fingerprint`), if it has none; refuse a dimension that differs from the serving generation's."""
         ...

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from shared.config import Settings, StoreKind, get_settings, save_home_settings
+from shared.config import Settings, StoreKind, get_settings
+from shared.home_settings import save_home_settings
 
 
 @pytest.fixture(autouse=True)

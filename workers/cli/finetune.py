@@ -145,7 +145,7 @@ def finetune_vision(
             model=model,
             options=_options(epochs, batch_size, validation, learning_rate),
             eval_file=eval_file,
-            augmentation=Augmentation() if augment else Augmentation.none(),
+            augmentation=Augmentation.from_settings(get_settings()) if augment else Augmentation.none(),
             progress=progress,
         )
     _show(report, as_json)

@@ -194,3 +194,12 @@ def test_augmentation_crops_flips_and_jitters_reproducibly() -> None:
     assert np.array_equal(np.asarray(same), np.asarray(image))
     mirror = Augmentation((1.0, 1.0), (1.0, 1.0), flip=1.0, brightness=0, contrast=0, saturation=0, hue=0)
     assert np.array_equal(np.asarray(mirror(image, random.Random(0))), np.asarray(image)[:, ::-1])
+
+
+def test_the_augmentation_is_the_one_the_settings_describe() -> None:
+    settings = Settings(finetune={"crop_min": 0.8, "flip": 0.0, "jitter": 0.1, "hue": 0.0})
+
+    augment = Augmentation.from_settings(settings)
+
+    assert (augment.crop_scale, augment.flip, augment.hue) == ((0.8, 1.0), 0.0, 0.0)
+    assert augment.brightness == augment.contrast == augment.saturation == 0.1
