@@ -11,10 +11,9 @@ import pytest
 from celery.signals import task_prerun
 
 from shared.config import get_settings
-from shared.ledger import State
 from shared.runtime import get_runtime, reset_runtime
 from workers.app import configure
-from workers.intakes.submission import submit
+from workers.intakes.submission import outcome, submit
 
 
 @pytest.fixture
@@ -30,16 +29,19 @@ def embedded(mmindex_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> It
 
 
 @pytest.fixture
-def ingested(embedded: None) -> Callable[..., None]:
+def ingested(embedded: None) -> Callable[..., list[str]]:
     """`ingested(PATH...)` does in this process what `mmindex ingest PATH...` does, on the same index as the `cli`
-    fixture's command, and checks that every source ended done: the setup of a test whose subject is the command
-    it runs next (each `mmindex` process spends seconds loading its libraries and models)."""
+    fixture's command, and returns the uris indexed; it checks that every source ended done, or that `failed=N`
+    of them failed. For the setup of a test whose subject is what it runs next (each `mmindex` process spends
+    seconds loading its libraries and models)."""
 
-    def ingest(*paths: Path) -> None:
+    def ingest(*paths: Path, failed: int = 0) -> list[str]:
         runtime = get_runtime()
         submission = submit([str(path) for path in paths], runtime)
         assert submission.queued and not submission.unlisted, submission
-        assert {record.state for record in runtime.ledger.get(submission.ids)} == {State.DONE}
+        indexed, failures, pending = outcome(runtime.ledger.get(submission.ids))
+        assert not pending and len(failures) == failed, failures
+        return indexed
 
     return ingest
 

@@ -34,7 +34,7 @@ def test_a_folder_of_photos_is_searchable_by_a_near_copy(cli: Cli, tmp_path: Pat
 
 
 def test_unchanged_sources_are_skipped_and_a_changed_one_replaces_its_documents(
-    cli: Cli, ingested: Callable[..., None], tmp_path: Path
+    cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     photos = [photo(tmp_path / "album" / f"{i}.jpg", seed=i) for i in range(3)]
     ingested(tmp_path / "album")
@@ -113,7 +113,7 @@ def test_search_and_worker_explain_what_they_need(cli: Cli) -> None:
 
 
 def test_a_bad_new_version_fails_and_the_last_good_one_stays_searchable(
-    cli: Cli, ingested: Callable[..., None], tmp_path: Path
+    cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     good = photo(tmp_path / "album" / "a.jpg", seed=1)
     query = near_copy(good, tmp_path / "query.jpg")
@@ -128,7 +128,7 @@ def test_a_bad_new_version_fails_and_the_last_good_one_stays_searchable(
 
 
 def test_a_deleted_file_is_reported_and_leaves_the_index(
-    cli: Cli, ingested: Callable[..., None], tmp_path: Path
+    cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     keep = photo(tmp_path / "album" / "keep.jpg", seed=1)
     gone = photo(tmp_path / "album" / "gone.jpg", seed=2)
@@ -354,7 +354,7 @@ def test_search_shows_each_hit_s_words_and_its_whole_path_on_one_line() -> None:
 
 
 def test_duplicates_groups_a_photo_with_its_copy_and_nothing_else(
-    cli: Cli, ingested: Callable[..., None], tmp_path: Path
+    cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     album = tmp_path / "album"
     photos = [photo(album / f"photo-{seed}.jpg", seed=seed) for seed in (1, 2, 3)]
@@ -374,7 +374,7 @@ def test_duplicates_groups_a_photo_with_its_copy_and_nothing_else(
 
 
 def test_eval_measures_search_on_known_answers_and_names_a_bad_line(
-    cli: Cli, ingested: Callable[..., None], tmp_path: Path
+    cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     library = tmp_path / "library"
     photos = [photo(library / f"photo-{seed}.jpg", seed=seed) for seed in (1, 2)]

@@ -8,7 +8,7 @@ and index as it found them. A test that changes the index (submits sources) take
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +32,9 @@ class Library:
     outside: Path  # a file that exists, never ingested
 
 
-def build_library(root: Path, cli: Cli) -> Library:
-    """The library's files under `root`, ingested by `cli` (all five sources indexed or failed)."""
+def build_library(root: Path, ingest: Callable[[Path], list[str]]) -> Library:
+    """The library's files under `root`, ingested by `ingest` (which returns the uris indexed): five sources
+    indexed, two failed."""
     folder = root / "library"
     photos = [photo(folder / "photos" / f"photo-{seed}.jpg", seed=seed) for seed in (1, 2, 3)]
     note = folder / "notes" / "harbour.txt"
@@ -49,9 +50,8 @@ def build_library(root: Path, cli: Cli) -> Library:
     (folder / "leak.txt").symlink_to(secret)
     outside = root / "elsewhere.jpg"
     photo(outside, seed=9)
-    result = cli("ingest", str(folder), "--json")
-    report = json.loads(result.stdout)
-    assert len(report["indexed"]) == 5, report
+    indexed = ingest(folder)
+    assert len(indexed) == 5, indexed
     return Library(folder, photos, note, video, broken, secret, outside)
 
 
@@ -71,7 +71,13 @@ def library_env(
 @pytest.fixture(scope="package")
 def library(library_root: Path, library_env: dict[str, str]) -> Library:
     """The library, ingested once for the package; its users must leave it as they found it."""
-    return build_library(library_root, Cli(env=library_env, cwd=library_root))
+    cli = Cli(env=library_env, cwd=library_root)
+
+    def ingest(folder: Path) -> list[str]:
+        indexed: list[str] = json.loads(cli("ingest", str(folder), "--json").stdout)["indexed"]
+        return indexed
+
+    return build_library(library_root, ingest)
 
 
 @pytest.fixture(scope="package")
@@ -82,9 +88,10 @@ def api(library_env: dict[str, str], library: Library, library_root: Path) -> It
 
 
 @pytest.fixture
-def own_library(tmp_path: Path, cli: Cli) -> Library:
-    """A library of the test's own, for a test that changes its index."""
-    return build_library(tmp_path, cli)
+def own_library(tmp_path: Path, ingested: Callable[..., list[str]]) -> Library:
+    """A library of the test's own, for a test that changes its index; ingested in this process, on the index of
+    `mmindex_env` (the `embedded` fixture)."""
+    return build_library(tmp_path, lambda folder: ingested(folder, failed=2))
 
 
 @pytest.fixture

@@ -36,11 +36,10 @@ def test_a_watched_folder_is_indexed_as_files_arrive_and_leave(cli: Cli, tmp_pat
         until(lambda: counts(cli).get("done") == 1, "first.jpg indexed")
         second = photo(folder / "sub" / "second.jpg", seed=2)
         until(lambda: status(cli)["counts"]["done"] == 2, "sub/second.jpg indexed")
-        hits = cli.json("search", "--image", str(near_copy(second, tmp_path / "q.jpg")), "--k", "2")
-        assert hits[0]["uri"] == str(second.resolve())
 
         first.unlink()
         until(lambda: status(cli)["counts"]["deleted"] == 1, "first.jpg taken out")
+        # One search shows both: the file that arrived in a sub-folder is found, and the one that left is not.
         hits = cli.json("search", "--image", str(near_copy(second, tmp_path / "q.jpg")), "--k", "5")
         assert [hit["uri"] for hit in hits] == [str(second.resolve())]
         assert process.poll() is None
