@@ -51,7 +51,8 @@ from tests.deploy.test_compose import Service, env_example, mmindex_services, op
 from tests.deploy.test_compose import loader as loader  # noqa: PLC0414  (the fixture, for `compose` to request)
 from tests.support.cli import Cli
 from tests.support.media import near_copy, photo
-from tests.support.services import BIN, free_port, stop, wait_for_port
+from tests.support.services import BIN, free_port, wait_for_port
+from tests.support.workers import stop_together
 
 PIPELINE = {"intake", "decode", "embed", "index", "query", "metrics", "api"}
 """The default profile's long-running mmindex services this test starts."""
@@ -184,8 +185,7 @@ class Up:
         return "\n".join(parts)
 
     def down(self) -> None:
-        for process in self.processes.values():
-            stop(process)
+        stop_together(self.processes.values())  # side by side: each takes seconds to shut down
         for out in self.files:
             out.close()
 

@@ -2,13 +2,14 @@
 
 `running_workers` starts them, returns once each answers a ping, and stops them by PID when the block ends,
 whatever happens; `start_workers` leaves the stopping to the caller (a test that stops one on purpose).
+`stop_together` stops processes side by side, not one after another: a worker takes seconds to shut down.
 """
 
 from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,15 +50,23 @@ class Workers:
 
     def stop(self, timeout: float = STOP_S) -> None:
         """Stop every worker by its PID: SIGTERM to all, then SIGKILL to any still running after `timeout` s."""
-        for process in self.processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_together(self.processes.values(), timeout)
+
+
+def stop_together(processes: Iterable[subprocess.Popen[Any]], timeout: float = STOP_S) -> None:
+    """Stop processes we started, by their PIDs: SIGTERM to every one still running, then SIGKILL to any still
+    running `timeout` s later. They shut down side by side (a worker takes seconds), not one after another."""
+    started = list(processes)
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + timeout
+    for process in started:
+        try:
+            process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def start_workers(

@@ -34,8 +34,7 @@ def test_embed_and_query_workers_load_both_models_at_start(distributed_env: dict
         assert "reranking" not in workers.log("embed")  # the reranker is the query pool's only
         assert all(workers.alive().values())
     finally:
-        for process in workers.processes.values():
-            stop(process)
+        workers.stop()
 
 
 def test_a_model_that_cannot_load_is_reported_when_the_worker_starts(

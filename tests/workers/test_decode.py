@@ -16,7 +16,6 @@ from tests.shared.media.ffmpeg.servers import CountingServer as _Counting
 from tests.shared.media.test_text_child import slow_pdf
 from tests.support.cli import Cli
 from tests.support.media import photo
-from tests.support.services import stop
 from tests.support.workers import start_workers
 from workers.intakes.submission import submit
 
@@ -185,8 +184,7 @@ def test_with_real_workers_a_pdf_too_slow_to_read_fails_alone(distributed_env: d
     try:
         report = Cli(env=env, cwd=tmp_path).json("ingest", str(folder), "--wait", expect=None)
     finally:
-        for process in running.processes.values():
-            stop(process)
+        running.stop()
 
     assert sorted(report["indexed"]) == sorted(str(path) for path in photos)
     (failed,) = report["failed"]

@@ -76,8 +76,7 @@ def test_a_backlog_shows_in_its_queue_then_drains_into_the_stage_counters(
         assert len(hits) == 2
         after = scrape(metrics_port)
     finally:
-        for process in running.processes.values():
-            stop(process)
+        running.stop()
 
     assert value(after, "mmindex_sources", state="done") == 3
     assert value(after, "mmindex_sources", state="failed") == 1

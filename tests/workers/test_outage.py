@@ -22,7 +22,7 @@ from shared.ledger.redis import RedisLedger
 from shared.stores.embedded import EmbeddedStore
 from tests.support.cli import Cli
 from tests.support.media import photo
-from tests.support.services import free_port, stop
+from tests.support.services import free_port
 from tests.support.workers import start_workers
 
 PHOTOS = TEXTS = 50
@@ -97,8 +97,7 @@ def test_two_redis_crashes_during_an_ingest_leave_every_source_done_once(
         assert store.count("text") == TEXTS
         assert all(workers.alive().values())
     finally:
-        for process in workers.processes.values():
-            stop(process)
+        workers.stop()
 
 
 def safe_counts(ledger: RedisLedger) -> dict[State, int]:

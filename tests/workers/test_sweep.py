@@ -22,7 +22,6 @@ from shared.stores.embedded import EmbeddedStore
 from tests.shared.stores.test_contract import doc, unit
 from tests.support.cli import Cli
 from tests.support.media import photo
-from tests.support.services import stop
 from tests.support.workers import start_workers
 
 SWEEP = {"MMINDEX_TASKS__SWEEP_INTERVAL_S": "1", "MMINDEX_TASKS__STRANDED_AFTER_S": "2"}
@@ -79,8 +78,7 @@ def test_stranded_sources_are_queued_again_by_the_workers_and_end_done(
         wait_until(lambda: ledger.counts()[State.DONE] == 3, 120, f"all done ({ledger.counts()})")
         assert all(workers.alive().values())
     finally:
-        for process in workers.processes.values():
-            stop(process)
+        workers.stop()
     logs = "".join(workers.log(pool) for pool in ("decode", "embed", "index"))
     assert all(f"queued {folder / f'p{n}.jpg'} again: stranded in" in logs for n in range(3)), logs[-3000:]
     assert EmbeddedStore(Path(settings_env["MMINDEX_HOME"]) / "store").count() == 3
@@ -167,8 +165,7 @@ def test_a_wiped_ledger_is_reported_in_the_worker_log(
         wait_until(lambda: "lost its state" in workers.log("index"), 30, "the loss reported")
         assert workers.alive() == {"index": True}
     finally:
-        for process in workers.processes.values():
-            stop(process)
+        workers.stop()
     log = workers.log("index")
     assert "the ledger's Redis lost its state (its epoch key is gone)" in log
     assert "appendonly yes" in log and "mmindex ingest" in log
@@ -217,6 +214,5 @@ def test_a_prefork_worker_reports_no_epoch_beside_a_store_with_documents(
         wait_until(lambda: "lost its state" in workers.log("decode"), 60, "the loss reported")
         assert workers.alive() == {"decode": True}
     finally:
-        for process in workers.processes.values():
-            stop(process)
+        workers.stop()
     assert "the ledger's Redis lost its state (it is empty, but the store holds 2 documents)" in workers.log("decode")
