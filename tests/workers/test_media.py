@@ -1,5 +1,9 @@
 """Videos, recordings and text documents end to end, in embedded mode: ingest, then search for moments and chunks.
 
+The real `mmindex` command searches; the ingest before a search runs in this process, as the command runs it in
+embedded mode (the `ingested` fixture), since each command spends seconds loading its libraries and models. The
+command itself ingests the bad media and a long video the second time.
+
 Real ffmpeg, the real tiny.en speech model and the real MiniLM; the vision model is a random-weight CLIP,
 so images are only found by near copies of themselves, never by words.
 """
@@ -9,20 +13,25 @@ from __future__ import annotations
 import json
 import random
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from shared.runtime import reset_runtime
 from tests.support.cli import Cli
 from tests.support.media import SPEECH, ffmpeg, near_copy, photo, recording, slideshow
 
 SECONDS_EACH = 3.0
 
 
-def test_a_video_of_photos_is_found_at_the_right_time_by_one_of_them(cli: Cli, tmp_path: Path) -> None:
+def test_a_video_of_photos_is_found_at_the_right_time_by_one_of_them(
+    cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
+) -> None:
     photos = [photo(tmp_path / "photos" / f"{i}.jpg", seed=10 + i) for i in range(4)]
     video = slideshow(photos, SECONDS_EACH, tmp_path / "media" / "holiday.mp4")
 
-    report = cli.json("ingest", str(tmp_path / "media"))
-    assert report["indexed"] == [str(video)]
+    assert ingested(tmp_path / "media") == [str(video)]
 
     for number in (1, 3):
         hits = cli.json("search", "--image", str(near_copy(photos[number], tmp_path / f"q{number}.jpg")), "--k", "3")
@@ -34,13 +43,14 @@ def test_a_video_of_photos_is_found_at_the_right_time_by_one_of_them(cli: Cli, t
         assert Path(best["thumbnail"]).is_file()
 
 
-def test_a_spoken_sentence_is_found_by_a_paraphrase_at_the_right_time(cli: Cli, tmp_path: Path) -> None:
+def test_a_spoken_sentence_is_found_by_a_paraphrase_at_the_right_time(
+    cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
+) -> None:
     talk = recording(tmp_path / "media" / "talk.wav", 40.0, {3.0: SPEECH / "recipe.ogg", 21.0: SPEECH / "harbour.ogg"})
     notes = tmp_path / "media" / "notes.md"
     notes.write_text("# Garden\n\nPrune the roses in early spring, before new shoots appear.\n")
 
-    report = cli.json("ingest", str(tmp_path / "media"))
-    assert sorted(report["indexed"]) == sorted([str(talk), str(notes)])
+    assert sorted(ingested(tmp_path / "media")) == sorted([str(talk), str(notes)])
 
     hits = cli.json("search", "when does the boat depart from the port", "--modality", "audio")
     best = hits[0]
@@ -56,23 +66,27 @@ def test_a_spoken_sentence_is_found_by_a_paraphrase_at_the_right_time(cli: Cli, 
     assert "Prune the roses" in hits[0]["text"] and hits[0]["start_s"] is None
 
 
-def test_a_spoken_query_finds_what_was_said(cli: Cli, tmp_path: Path) -> None:
+def test_a_spoken_query_finds_what_was_said(cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path) -> None:
     talk = recording(
         tmp_path / "media" / "forecast.wav", 30.0, {4.0: SPEECH / "recipe.ogg", 18.0: SPEECH / "weather.ogg"}
     )
-    cli.json("ingest", str(tmp_path / "media"))
+    assert ingested(tmp_path / "media") == [str(talk)]
 
     hits = cli.json("search", "--audio", str(SPEECH / "weather.ogg"))
 
     assert hits[0]["uri"] == str(talk) and abs(hits[0]["start_s"] - 18.0) <= 2.0, hits[0]
 
 
-def test_a_long_video_is_decoded_in_windows_with_the_same_result(cli: Cli, tmp_path: Path) -> None:
+def test_a_long_video_is_decoded_in_windows_with_the_same_result(
+    cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     photos = [photo(tmp_path / "photos" / f"{i}.jpg", seed=30 + i) for i in range(4)]
     video = slideshow(photos, SECONDS_EACH, tmp_path / "media" / "long.mp4")
     cli.env["MMINDEX_MEDIA__WINDOW_S"] = "5"  # 12 s: three windows, three tasks
+    monkeypatch.setenv("MMINDEX_MEDIA__WINDOW_S", "5")  # in this process too
+    reset_runtime()
 
-    assert cli.json("ingest", str(tmp_path / "media"))["indexed"] == [str(video)]
+    assert ingested(tmp_path / "media") == [str(video)]
 
     hits = cli.json("search", "--image", str(near_copy(photos[2], tmp_path / "q.jpg")), "--k", "100")
     assert hits[0]["uri"] == str(video)
