@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.documents import FusionMethod, Normalization, SearchMode
 from shared.errors import mask
+from shared.home_settings import DEFAULT_HOME, home_settings_file
 
 
 class StoreKind(StrEnum):
@@ -276,6 +277,23 @@ class FinetuneSettings(Group):  # how `mmindex finetune vision` changes its imag
     hue: float = Field(0.03, ge=0, le=0.5, description="Hue shifts by up to this share of the colour circle")
 
 
+class GeneratorSettings(Group):  # who writes `mmindex ask`'s answers
+    kind: Literal["local", "gemini", "openai"] = Field(
+        "local", description="local (a small model on this machine), gemini, or openai (any OpenAI-compatible chat API)"
+    )
+    model: str = Field(
+        "", description="Model name, or the local GGUF file; empty: gemini-2.5-flash, gpt-4o-mini, the packaged SmolLM2"
+    )
+    url: str | None = Field(None, description="Endpoint, e.g. http://127.0.0.1:11434/v1; the service's own when unset")
+    api_key: SecretStr | None = Field(None, description="API key; unset: GEMINI_API_KEY or OPENAI_API_KEY")
+    api_key_file: Path | None = Field(None, description="A file holding the API key (a mounted secret)")
+    timeout_s: float = Field(120.0, gt=0, description="An answer not finished in this long fails in one line")
+    max_retries: int = Field(3, ge=0, description="Retries of a 429 or 5xx answer, with backoff")
+    context_tokens: int = Field(3000, ge=100, description="Tokens of sources in a prompt; weakest hits dropped first")
+    max_tokens: int = Field(512, gt=0, description="Longest answer, in tokens")
+    images: bool = Field(True, description="Hits' pictures go to a generator that reads them (gemini, openai)")
+
+
 class TaskSettings(Group):
     soft_time_limit_s: int = Field(300, gt=0, description="A task is asked to stop after this long")
     time_limit_s: int = Field(360, gt=0, description="A task is killed after this long")
@@ -316,7 +334,7 @@ class Settings(BaseSettings):
         secrets_dir="/run/secrets" if Path("/run/secrets").is_dir() else None,
     )
 
-    home: Path = Field(Path(".mmindex"), description="Embedded data: store, ledger, artifacts")
+    home: Path = Field(Path(DEFAULT_HOME), description="Embedded data: store, ledger, artifacts")
     broker_url: str | None = Field(None, description="Redis URL; unset = embedded mode (tasks run in-process)")
     store: StoreKind = Field(StoreKind.EMBEDDED, description="Where vectors live")
     opensearch: OpenSearchSettings = Field(default_factory=OpenSearchSettings)
@@ -332,6 +350,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     finetune: FinetuneSettings = Field(default_factory=FinetuneSettings)
+    generator: GeneratorSettings = Field(default_factory=GeneratorSettings)
     pipeline_version: str = Field("1", description="Bump to re-index unchanged sources after a pipeline change")
     worker_processes: int = Field(
         1, gt=0, description="Processes in this worker's pool; set by `mmindex worker` to share CPU threads"
@@ -418,17 +437,6 @@ class Settings(BaseSettings):
     def decode_threads(self) -> int:
         """Sources one decode task decodes at once (Pillow and ffmpeg release the GIL)."""
         return self.ingest.decode_threads or self.cpu_share()
-
-
-HOME_SETTINGS = "settings.env"
-"""A file of `MMINDEX_*=value` lines under MMINDEX_HOME (e.g. the models `make demo` chose), read below the
-environment: a variable that is set wins over the file."""
-
-
-def home_settings_file() -> Path:
-    """Where the settings kept with the index under MMINDEX_HOME live."""
-    home = os.environ.get("MMINDEX_HOME") or str(Settings.model_fields["home"].default)
-    return Path(home).expanduser() / HOME_SETTINGS
 
 
 @lru_cache(maxsize=1)

@@ -44,6 +44,14 @@ class HubUnreachable(RetryableError):
     """A model that is not cached cannot be downloaded for now: no model hub answers (a worker retries later)."""
 
 
+class GeneratorFailed(RetryableError):
+    """The generator of answers did not answer: unreachable (503), refused or failing (502), too slow (504)."""
+
+    def __init__(self, message: str, status: int = 502) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class StoreError(RetryableError):
     """The vector store or the ledger could not be reached or refused a write for now."""
 

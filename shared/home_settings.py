@@ -3,9 +3,19 @@ chose), which `shared.config.get_settings` reads below the environment."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from shared.config import home_settings_file
+HOME_SETTINGS = "settings.env"
+"""A file of `MMINDEX_*=value` lines under MMINDEX_HOME (e.g. the models `make demo` chose), read below the
+environment: a variable that is set wins over the file."""
+DEFAULT_HOME = ".mmindex"
+
+
+def home_settings_file() -> Path:
+    """Where the settings kept with the index under MMINDEX_HOME live."""
+    home = os.environ.get("MMINDEX_HOME") or DEFAULT_HOME
+    return Path(home).expanduser() / HOME_SETTINGS
 
 
 def save_home_settings(values: dict[str, str | None]) -> Path:

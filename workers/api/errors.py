@@ -2,7 +2,8 @@
 
 400: the request's content cannot be used (an image that is not one, a recording with no speech); 401/403: the key;
 404: nothing there; 413: too large; 422: a field out of range or of the wrong kind, named; 503: the broker, the
-ledger, the store or a model cannot be reached for now; 504: the query pool did not answer in time. Anything else
+ledger, the store or a model cannot be reached for now; 502/503/504: the generator of answers failed, is out of
+reach, or was too slow; 504: the query pool did not answer in time. Anything else
 is a bug: 500, logged with its traceback.
 """
 
@@ -17,7 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.errors import MmindexError, ModelUnavailable, PermanentError, SourceNotFound, TooLarge, mask, one_line
+from shared.errors import (
+    GeneratorFailed,
+    MmindexError,
+    ModelUnavailable,
+    PermanentError,
+    SourceNotFound,
+    TooLarge,
+    mask,
+    one_line,
+)
 from workers.api.limits import BodyTooLarge
 from workers.intakes import EXPECTED
 
@@ -44,6 +54,8 @@ def status_of(error: BaseException) -> int:
         return 413
     if isinstance(error, ModelUnavailable):
         return 503
+    if isinstance(error, GeneratorFailed):
+        return error.status
     if isinstance(error, SourceNotFound):
         return 404
     if isinstance(error, PermanentError):
