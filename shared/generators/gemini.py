@@ -11,7 +11,7 @@ from typing import Any
 
 from shared.config import GeneratorSettings
 from shared.errors import PermanentError
-from shared.generators import Prompt
+from shared.generators.protocol import Prompt
 from shared.generators.retry import Failure, api_key, http_failure, network_failure, retried
 
 DEFAULT_MODEL = "gemini-2.5-flash"

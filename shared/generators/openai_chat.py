@@ -10,7 +10,7 @@ from typing import Any
 
 from shared.config import GeneratorSettings
 from shared.errors import PermanentError
-from shared.generators import Prompt
+from shared.generators.protocol import Prompt
 from shared.generators.retry import Failure, api_key, http_failure, network_failure, retried, too_slow, unreachable
 
 DEFAULT_MODEL = "gpt-4o-mini"
