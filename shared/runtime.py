@@ -22,6 +22,7 @@ from shared.storage import ObjectStorage, is_s3, storage_for
 from shared.stores import VectorStore, open_store
 
 if TYPE_CHECKING:
+    from shared.generators import Generator
     from shared.models.rerank import Reranker
     from shared.models.speech import Transcriber
 
@@ -35,6 +36,8 @@ class Runtime:
         self._lock = Lock()
         self._told: set[tuple[Space, int, str]] = set()  # settings that disagree with a generation, said once
         self._weights: dict[str, str | None] = {}  # model → the fingerprint of its weights
+        self._generator: Generator | None = None
+        self._generator_lock = Lock()
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -108,6 +111,20 @@ class Runtime:
         from shared.models.rerank import reranker_for
 
         return reranker_for(self.settings)
+
+    def generator(self) -> Generator:
+        """The generator of answers (MMINDEX_GENERATOR__*), made on first use: a local model is loaded once."""
+        from shared.generators import generator_for
+
+        with self._generator_lock:
+            if self._generator is None:
+                self._generator = generator_for(self.settings)
+            return self._generator
+
+    def picture(self, uri: str) -> bytes:
+        """The bytes of a thumbnail (or any stored object) at `uri`."""
+        with self.storage(uri).fetch(uri) as path:
+            return path.read_bytes()
 
 
 _runtime: Runtime | None = None

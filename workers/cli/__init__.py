@@ -1,6 +1,6 @@
 """The `mmindex` command line: the commands and options the README documents are a contract.
 
-Each group of commands has a module (`ingest`, `search`, `serve`, `pools`, `bench`, `events`, `models`); this one
+Each group of commands has a module (`ingest`, `search`, `ask`, `serve`, `pools`, `bench`, `events`, `models`); this one
 registers them, in the order `--help` lists them, and runs the command so that what goes wrong is told in one line.
 Heavy libraries (torch, sentence-transformers, LanceDB, Celery's workers) are imported by the commands that use them,
 so that `status` or `--help` start in a fraction of a second.
@@ -15,7 +15,7 @@ import typer
 from pydantic import ValidationError
 
 from shared.errors import MmindexError, mask, one_line
-from workers.cli import bench, events, finetune, ingest, models, pools, search, serve
+from workers.cli import ask, bench, events, finetune, ingest, models, pools, search, serve
 from workers.cli.common import err, unreachable
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.command()(ingest.retry)
 app.command()(search.search)
 app.command()(search.duplicates)
 app.command(name="eval")(search.evaluate)
+app.command()(ask.ask)
 app.command()(ingest.status)
 app.command()(serve.serve)
 app.command(context_settings=PASSED_ON)(pools.worker)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,9 @@ from shared.config import get_settings
 from shared.documents import SearchMode
 from shared.errors import MmindexError, one_line
 from workers.cli.common import fail, out, reach_index
+
+if TYPE_CHECKING:
+    from shared.search import Query
 
 WORDS_SHOWN = 240
 """Characters of a hit's words that `search` shows."""
@@ -63,10 +66,6 @@ def search(
     if mode == SearchMode.LEXICAL and image:
         raise fail("an image is searched by its looks: --mode lexical needs words")
     reach_index(create=False)
-    from celery.exceptions import TimeoutError as CeleryTimeoutError
-
-    from workers.query import search as search_task
-
     try:  # a query file's errors name it, in one line
         if image:
             query = image_query(image, k=k, modalities=modality or [])
@@ -77,6 +76,20 @@ def search(
     except MmindexError as error:
         raise fail(str(error)) from None
     query.mode, query.min_relevance = mode, min_relevance
+    hits = searched(query)
+    if as_json:
+        print(json.dumps(hits, indent=2))
+        return
+    out.print(hits_text(hits) if hits else NO_HITS, highlight=False, markup=False)
+
+
+def searched(query: Query) -> list[dict[str, Any]]:
+    """The hits of `query` from the query pool (in embedded mode, in this process), as `search --json` gives them;
+    what goes wrong ends the command in one line."""
+    from celery.exceptions import TimeoutError as CeleryTimeoutError
+
+    from workers.query import search as search_task
+
     settings = get_settings()
     try:
         result = search_task.apply_async(args=[query.to_message()])
@@ -88,10 +101,7 @@ def search(
             f"no answer from the query pool in {settings.tasks.query_timeout_s:.0f} s;"
             " is `mmindex worker query` running?"
         ) from None
-    if as_json:
-        print(json.dumps(hits, indent=2))
-        return
-    out.print(hits_text(hits) if hits else NO_HITS, highlight=False, markup=False)
+    return hits
 
 
 NO_HITS = "no hits: nothing matches well enough (see --min-relevance)"
