@@ -1,9 +1,9 @@
 """The HTTP API and search page, `mmindex serve`: FastAPI on uvicorn.
 
-One app, made by `create_app` for a process's runtime: search (`search`), the job queue (`sources`), the files of
-hits (`files`), storage notifications (`events`), health and the page (`health`). Who may call what is `access`;
-errors are answered in one shape (`errors`); bodies are bounded (`limits`). `/openapi.json` and `/docs` are
-FastAPI's.
+One app, made by `create_app` for a process's runtime: search (`search`), answers with citations (`ask`), the job
+queue (`sources`), the files of hits (`files`), storage notifications (`events`), health and the page (`health`).
+Who may call what is `access`; errors are answered in one shape (`errors`); bodies are bounded (`limits`).
+`/openapi.json` and `/docs` are FastAPI's.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from shared.runtime import Runtime
-from workers.api import errors, events, files, health, search, sources
+from workers.api import ask, errors, events, files, health, search, sources
 from workers.api.access import Access
 from workers.api.limits import BodyLimit
 
@@ -53,7 +53,15 @@ def create_app(runtime: Runtime) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Range"],
         )
-    for router in (search.router, sources.router, files.router, events.router, health.router, health.page_router):
+    for router in (
+        search.router,
+        ask.router,
+        sources.router,
+        files.router,
+        events.router,
+        health.router,
+        health.page_router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=health.STATIC), name="static")
     return app
