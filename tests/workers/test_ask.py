@@ -6,13 +6,19 @@ cites on purpose, so a stand-in for an OpenAI-compatible endpoint writes it (tes
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from shared.answers.ask import NOTHING_READABLE, answer, final
+from shared.runtime import get_runtime, reset_runtime
 from shared.search import Query
 from tests.support.chat import chat_standin
 from tests.support.cli import Cli
+from tests.support.media import photo
 from tests.support.services import free_port
 from workers.query import search
 
@@ -110,3 +116,35 @@ def test_a_generator_that_cannot_be_reached_ends_ask_in_one_line(
 
     assert unreachable.returncode == 2
     assert unreachable.stderr == f"error: openai is unreachable at {url}: check MMINDEX_GENERATOR__URL\n"
+
+
+def test_a_generator_that_reads_pictures_is_sent_the_thumbnails_of_the_photos_it_cites(
+    ingested: Callable[..., list[str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingested(photo(tmp_path / "photos" / "sea.jpg", seed=1))
+    with chat_standin("A calm sea under a clear sky [1].") as standin:
+        monkeypatch.setenv("MMINDEX_GENERATOR__KIND", "openai")
+        monkeypatch.setenv("MMINDEX_GENERATOR__URL", standin.url)
+        reset_runtime()
+        runtime = get_runtime()
+        hits = search.apply(args=(Query(text="the sea", k=1).to_message(),)).get()
+        seen = final(
+            answer(
+                "What is in the photo?", hits, runtime.generator, runtime.settings.generator, picture=runtime.picture
+            )
+        )
+        monkeypatch.setenv("MMINDEX_GENERATOR__IMAGES", "false")
+        reset_runtime()
+        runtime = get_runtime()
+        unseen = final(
+            answer(
+                "What is in the photo?", hits, runtime.generator, runtime.settings.generator, picture=runtime.picture
+            )
+        )
+
+    content = standin.requests[0]["body"]["messages"][1]["content"]
+    pictures = [part["image_url"]["url"] for part in content if part["type"] == "image_url"]
+    assert pictures == ["data:image/jpeg;base64," + base64.b64encode(runtime.picture(hits[0]["thumbnail"])).decode()]
+    assert seen.grounded and seen.citations[0]["thumbnail"] == hits[0]["thumbnail"]
+    assert unseen.answer == NOTHING_READABLE and unseen.citations == []
+    assert len(standin.requests) == 1  # a model that reads only words is not asked about a photo alone
