@@ -21,12 +21,13 @@ def _benchmarks() -> dict[str, Any]:
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     from bench import BENCHMARKS
+    from bench.ask import bench_ask
 
-    return BENCHMARKS
+    return {**BENCHMARKS, "ask": bench_ask}
 
 
 def bench(
-    name: Annotated[str, typer.Argument(help="embed, opensearch, decode, events, api or reindex")],
+    name: Annotated[str, typer.Argument(help="embed, opensearch, decode, events, api, reindex or ask")],
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     images: Annotated[
@@ -49,6 +50,9 @@ def bench(
     rounds: Annotated[
         int | None, typer.Option("--rounds", min=1, help="api: times each client runs every query (default 5)")
     ] = None,
+    questions: Annotated[
+        int | None, typer.Option("--questions", min=1, max=20, help="ask: how many questions to ask (default 20)")
+    ] = None,
 ) -> None:
     """Measure a stage against a plain baseline, in one run (from a checkout of the project: the benchmarks and the
     fixtures they read are not part of the installed package)."""
@@ -67,6 +71,7 @@ def bench(
             "seconds": seconds,
             "objects": objects,
             "rounds": rounds,
+            "questions": questions,
         }.items()
         if value is not None
     }
