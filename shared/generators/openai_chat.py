@@ -5,11 +5,12 @@ only words). The SDK's own retries are off, `retry` does them, bounded."""
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Iterator
 from typing import Any
 
 from shared.config import GeneratorSettings
-from shared.errors import PermanentError
+from shared.errors import GeneratorFailed, PermanentError
 from shared.generators.protocol import Prompt
 from shared.generators.retry import Failure, api_key, http_failure, network_failure, retried, too_slow, unreachable
 
@@ -28,7 +29,9 @@ class OpenAIGenerator:
         self.model = settings.model or DEFAULT_MODEL
         self.url = settings.url or SERVICE
         self.reads_images = settings.images
-        key = api_key(settings) or (NO_KEY if settings.url else None)
+        key = api_key(settings)
+        if not key and settings.url and not os.environ.get("OPENAI_API_KEY"):
+            key = NO_KEY  # a self-run server needs none; OPENAI_API_KEY, when set, still reaches a proxy
         try:
             self.client = openai.OpenAI(api_key=key, base_url=settings.url, timeout=settings.timeout_s, max_retries=0)
         except openai.OpenAIError as error:  # no key given nor in OPENAI_API_KEY
@@ -82,4 +85,10 @@ class OpenAIGenerator:
             return too_slow("openai", self.settings.timeout_s)
         if isinstance(error, openai.APIConnectionError):
             return unreachable("openai", self.url)
+        if isinstance(error, openai.APIError):  # an error event within the stream, after its 200
+            body: Any = error.body
+            code = body.get("code") if isinstance(body, dict) else None
+            if isinstance(code, int) and 400 <= code < 600:
+                return http_failure("openai", code, error.message)
+            return Failure(GeneratorFailed(f"openai failed within its answer: {' '.join(error.message.split())}"))
         return network_failure("openai", self.url, self.settings.timeout_s, error)
