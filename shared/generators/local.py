@@ -29,9 +29,15 @@ MAGIC = b"GGUF"
 EXAMPLE = (
     "Sources:\n[1] The train to Oslo leaves at 7:40 from platform 3.\n[2] Apples are harvested in autumn.\n\n"
     "Question: When does the Oslo train leave?",
-    "The train to Oslo leaves at 7:40 from platform 3 [1].",
+    "According to [1], the train to Oslo leaves at 7:40 from platform 3.",
 )
 """One question answered with its source's number: a small model copies the habit."""
+BEGIN = "According to ["
+"""How the model's answer begins (written for it): a 135M model seldom cites on its own, but given this it writes a
+source's number next (its own choice, checked as any other). On six questions about the evaluation set's
+recordings and documents, 5 answers cited a source this way and none without it."""
+REPEAT_PENALTY = 1.1
+"""Against the loops a small model falls into (`11:11:11.11.11…`)."""
 PROMPT_SLACK = 1024
 """Tokens of context beyond the sources and the answer: instructions, the example, the question."""
 TRAINED_CONTEXT = 8192
@@ -97,9 +103,11 @@ class LocalGenerator:
                 {"role": "user", "content": EXAMPLE[0]},
                 {"role": "assistant", "content": EXAMPLE[1]},
                 {"role": "user", "content": prompt.text},
+                {"role": "assistant", "content": BEGIN},
             ],
             "max_tokens": self.settings.max_tokens,
             "temperature": TEMPERATURE,
+            "repeat_penalty": REPEAT_PENALTY,
             "stream": True,
         }
         pieces: queue.Queue[Any] = queue.Queue()
@@ -117,6 +125,7 @@ class LocalGenerator:
 
         threading.Thread(target=write, name="generate", daemon=True).start()
         deadline = time.monotonic() + self.settings.timeout_s
+        begun = False  # the answer's beginning, written for the model, comes before its first piece
         while True:
             try:
                 piece = pieces.get(timeout=max(0.0, deadline - time.monotonic()))
@@ -133,7 +142,8 @@ class LocalGenerator:
             for choice in piece.get("choices") or []:
                 text = (choice.get("delta") or {}).get("content")
                 if text:
-                    yield text
+                    yield text if begun else BEGIN + text
+                    begun = True
 
 
 def _message(failure: Any) -> str:
