@@ -97,7 +97,7 @@ def sources_text(result: dict[str, Any], *, local: bool = False) -> str:
     if result["model"] is None:
         return "\n".join(lines)
     grounded = (
-        "grounded: every statement's number names a source"
+        "grounded: it cites its sources, and only them (which says nothing of whether it reads them right)"
         if result["grounded"]
         else "not grounded: the answer cites no source, or cited a number that names none (taken out)"
     )
