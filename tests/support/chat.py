@@ -1,18 +1,16 @@
-"""A stand-in for an OpenAI-compatible chat endpoint on 127.0.0.1 (the real services cannot be reached from here):
-it counts the requests it gets and answers each from a script, streamed the way the real ones stream."""
+"""An OpenAI-compatible chat endpoint stood in for on 127.0.0.1 (tests/support/standin.py), for the tests of `ask`:
+each reply is an answer streamed in small pieces, the way the real ones stream, or an error status."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from dataclasses import dataclass
+
+from tests.support.standin import Request, error, openai_stream, running_standin
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reply:
     """One scripted answer: `text` streamed in pieces of `piece` characters, or an error `status`."""
 
@@ -21,50 +19,22 @@ class Reply:
     piece: int = 4
 
 
-@dataclass
 class ChatStandIn:
-    url: str  # the base URL an OpenAI client is given: .../v1
-    replies: list[Reply]
-    requests: list[dict[str, Any]] = field(default_factory=list)
+    def __init__(self, url: str, requests: list[Request]) -> None:
+        self.url = url  # the base URL an OpenAI client is given: …/v1
+        self.requests = requests  # every request sent, in order
 
 
 @contextmanager
 def chat_standin(*replies: Reply | str) -> Iterator[ChatStandIn]:
     """A stand-in answering `POST /v1/chat/completions` with `replies` in turn (the last one again when they run
     out), until the block ends."""
-    script = [reply if isinstance(reply, Reply) else Reply(reply) for reply in replies] or [Reply("")]
-    standin: ChatStandIn
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers.get("content-length") or 0)) or b"{}")
-            standin.requests.append({"path": self.path, "body": body, "headers": dict(self.headers)})
-            reply = script[min(len(standin.requests), len(script)) - 1]
-            if reply.status != 200:
-                error = json.dumps({"error": {"message": f"stand-in says {reply.status}", "type": "error"}}).encode()
-                self.send_response(reply.status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(error)))
-                self.end_headers()
-                self.wfile.write(error)
-                return
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream")
-            self.end_headers()
-            for start in range(0, len(reply.text), reply.piece):
-                delta = {"choices": [{"index": 0, "delta": {"content": reply.text[start : start + reply.piece]}}]}
-                self.wfile.write(f"data: {json.dumps(delta)}\n\n".encode())
-            self.wfile.write(b"data: [DONE]\n\n")
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    standin = ChatStandIn(f"http://127.0.0.1:{server.server_address[1]}/v1", script)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield standin
-    finally:
-        server.shutdown()
-        server.server_close()
+    script = []
+    for reply in (reply if isinstance(reply, Reply) else Reply(reply) for reply in replies or [""]):
+        if reply.status != 200:
+            script.append(error(reply.status, f"stand-in says {reply.status}"))
+        else:
+            pieces = [reply.text[start : start + reply.piece] for start in range(0, len(reply.text), reply.piece)]
+            script.append(openai_stream(*pieces))
+    with running_standin(*script) as standin:
+        yield ChatStandIn(standin.url + "/v1", standin.requests)

@@ -94,7 +94,7 @@ def test_a_question_about_nothing_held_asks_no_generator_and_a_number_naming_no_
     assert [c["cited"] for c in cleaned["citations"]] == [True, False, False]
     assert "Blue Falcon" in cleaned["citations"][0]["text"]
     assert grounded["grounded"] is True and grounded["model"] == "stand-in"
-    user = standin.requests[0]["body"]["messages"][1]["content"]
+    user = standin.requests[0].body["messages"][1]["content"]
     assert re.search(r"\[1\] recording rec-01-harbour-radio\.ogg, \d+\.\d-\d+\.\d s: “.*Blue Falcon", user), user
     assert user.endswith(f"Question: {DOCK}")
 
@@ -142,7 +142,7 @@ def test_a_generator_that_reads_pictures_is_sent_the_thumbnails_of_the_photos_it
             )
         )
 
-    content = standin.requests[0]["body"]["messages"][1]["content"]
+    content = standin.requests[0].body["messages"][1]["content"]
     pictures = [part["image_url"]["url"] for part in content if part["type"] == "image_url"]
     assert pictures == ["data:image/jpeg;base64," + base64.b64encode(runtime.picture(hits[0]["thumbnail"])).decode()]
     assert seen.grounded and seen.citations[0]["thumbnail"] == hits[0]["thumbnail"]
