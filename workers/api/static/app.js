@@ -158,10 +158,34 @@
     }
   }
 
-  async function api(path, { method = "GET", body = null, signal = null } = {}) {
-    const headers = { Accept: "application/json" };
+  /** `headers` with the key, when there is one. */
+  function authorized(headers) {
     const key = getKey();
     if (key) headers.Authorization = `Bearer ${key}`;
+    return headers;
+  }
+
+  /** The ApiError of an answer that is not a 2xx: its `{"error": ...}` in one line, or its status. A 401 asks for a key. */
+  function apiError(response, data) {
+    const message =
+      data && typeof data.error === "string" && data.error.trim()
+        ? oneLine(data.error)
+        : `the server answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+    if (response.status === 401) onUnauthorized(message);
+    return new ApiError(response.status, message);
+  }
+
+  function parseJson(text) {
+    if (!text) return null;
+    try {
+      return JSON.parse(text);
+    } catch {
+      return null;
+    }
+  }
+
+  async function api(path, { method = "GET", body = null, signal = null } = {}) {
+    const headers = authorized({ Accept: "application/json" });
     let response;
     let text;
     try {
@@ -171,22 +195,8 @@
       if (err && err.name === "AbortError") throw err;
       throw new ApiError(0, "could not reach the server");
     }
-    let data = null;
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch {
-        data = null;
-      }
-    }
-    if (!response.ok) {
-      const message =
-        data && typeof data.error === "string" && data.error.trim()
-          ? oneLine(data.error)
-          : `the server answered ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
-      if (response.status === 401) onUnauthorized(message);
-      throw new ApiError(response.status, message);
-    }
+    const data = parseJson(text);
+    if (!response.ok) throw apiError(response, data);
     if (data === null || typeof data !== "object") {
       throw new ApiError(response.status, "the server's answer is not JSON");
     }
@@ -198,9 +208,12 @@
   const state = {
     auth: false,
     lastQuery: null, // {kind: "text", text} or {kind: "image"|"audio", file, filename, describe}
-    pendingQuery: null, // waiting for a key
+    pendingQuery: null, // waiting for a key; {kind: "ask", text} for a question
     controller: null, // the search in flight
     hitsByCard: new WeakMap(),
+    ask: null, // the question being answered: {question, text, shown, citations: Map n -> citation, done}
+    askController: null, // its request in flight
+    citationsByNode: new WeakMap(), // a [n] or a source's button -> its citation
     opener: null, // what to focus again when the dialog closes
     pollTimer: null,
     operatorBusy: false,
@@ -528,6 +541,329 @@
     if (!hit) return;
     event.preventDefault();
     openHit(hit, target.querySelector(".hit-open"));
+  }
+
+  // ---------------------------------------------------------------- answers
+
+  // POST /v1/ask, streamed as server-sent events read by hand (EventSource cannot POST): `sources` before a word,
+  // `text` pieces as they are written, then `answer` (the whole of it) or `error`. Each [n] of the answer is a
+  // button that opens its source's moment as a hit opens.
+
+  const CITATION = /\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]/g;
+  const LONGEST_MARK = 32; // characters after a "[" that may still become a citation
+
+  /** Reads the server-sent events of `response`, calling onEvent(name, data) for each; returns when it ends. */
+  async function readEvents(response, onEvent) {
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    const dispatch = (block) => {
+      let name = "message";
+      const data = [];
+      for (const line of block.split("\n")) {
+        if (!line || line.startsWith(":")) continue;
+        const colon = line.indexOf(":");
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let value = colon < 0 ? "" : line.slice(colon + 1);
+        if (value.startsWith(" ")) value = value.slice(1);
+        if (field === "event") name = value;
+        else if (field === "data") data.push(value);
+      }
+      if (data.length) onEvent(name, data.join("\n"));
+    };
+    for (;;) {
+      const { value, done } = await reader.read();
+      buffer += done ? decoder.decode() : decoder.decode(value, { stream: true });
+      // Lines end in CRLF, LF or CR; a CR last in a chunk may be the first half of a CRLF.
+      const held = !done && buffer.endsWith("\r") ? "\r" : "";
+      if (held) buffer = buffer.slice(0, -1);
+      buffer = buffer.replace(/\r\n?/g, "\n");
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        dispatch(buffer.slice(0, end));
+        buffer = buffer.slice(end + 2);
+      }
+      buffer += held;
+      if (done) return; // an event left unfinished is dropped, as EventSource drops it
+    }
+  }
+
+  /** What a [n] button is called: its own text first, then the source it opens. */
+  function citationLabel(citation, text) {
+    const span = citation.start_s != null ? formatSpan(citation.start_s, citation.end_s) : "";
+    return `${text} ${[nameFromUri(citation.uri) || "untitled", span].filter(Boolean).join(", ")}`;
+  }
+
+  function citeButton(citation, text) {
+    const label = citationLabel(citation, text);
+    const button = el("button", { type: "button", class: "cite", "data-n": citation.n, "aria-label": label, title: label }, text);
+    state.citationsByNode.set(button, citation);
+    return button;
+  }
+
+  /** The nodes of `text`: words as text, each [n] naming a source a button that opens it. */
+  function answerNodes(text) {
+    const nodes = [];
+    const citations = state.ask ? state.ask.citations : new Map();
+    let from = 0;
+    for (const match of text.matchAll(CITATION)) {
+      if (match.index > from) nodes.push(document.createTextNode(text.slice(from, match.index)));
+      from = match.index + match[0].length;
+      const numbers = match[0].match(/\d+/g).map(Number);
+      if (numbers.length === 1 && citations.has(numbers[0])) {
+        nodes.push(citeButton(citations.get(numbers[0]), match[0]));
+        continue;
+      }
+      // [1, 3]: each number its own button, the brackets and commas as written.
+      const parts = match[0].split(/(\d+)/);
+      let plain = "";
+      for (const part of parts) {
+        const n = /^\d+$/.test(part) ? Number(part) : null;
+        if (n !== null && citations.has(n)) {
+          if (plain) nodes.push(document.createTextNode(plain));
+          plain = "";
+          nodes.push(citeButton(citations.get(n), part));
+        } else {
+          plain += part;
+        }
+      }
+      if (plain) nodes.push(document.createTextNode(plain));
+    }
+    if (from < text.length) nodes.push(document.createTextNode(text.slice(from)));
+    return nodes;
+  }
+
+  /** Shows what has been written of the answer so far, holding back a "[" that may yet become a citation. */
+  function showWritten(final = false) {
+    const ask = state.ask;
+    let upTo = ask.text.length;
+    if (!final) {
+      const open = ask.text.lastIndexOf("[");
+      if (open >= ask.shown && open > ask.text.lastIndexOf("]") && ask.text.length - open <= LONGEST_MARK) upTo = open;
+    }
+    if (upTo > ask.shown) {
+      ui.answerText.append(...answerNodes(ask.text.slice(ask.shown, upTo)));
+      ask.shown = upTo;
+    }
+  }
+
+  function askState(message) {
+    ui.answerState.textContent = message || "";
+  }
+
+  function askError(message) {
+    ui.answerError.textContent = oneLine(message);
+    ui.answerError.hidden = false;
+    askState("");
+  }
+
+  function renderSources(citations) {
+    const list = Array.isArray(citations) ? citations.filter((c) => c && c.n != null) : [];
+    state.ask.citations = new Map(list.map((citation) => [Number(citation.n), citation]));
+    ui.answerSources.replaceChildren(
+      ...list.map((citation) => {
+        const name = nameFromUri(citation.uri) || "untitled";
+        const modality = citation.modality || "unknown";
+        const item = el("li", {
+          class: `source${citation.cited ? " cited" : ""}`,
+          "data-n": citation.n,
+          "data-uri": citation.uri == null ? "" : citation.uri,
+          "data-modality": modality,
+        });
+        const thumbUrl = safeUrl(citation.thumbnail_url);
+        if (thumbUrl) {
+          const img = el("img", { class: "source-thumb", src: thumbUrl, alt: "", loading: "lazy", decoding: "async" });
+          img.addEventListener("error", () => img.remove(), { once: true });
+          item.append(img);
+        }
+        const meta = el("p", { class: "source-meta" }, el("span", { class: "source-modality" }, modality));
+        const add = (node) => meta.append(el("span", { class: "sep", "aria-hidden": "true" }, "\u00b7"), node);
+        if (citation.start_s != null) add(el("span", { class: "source-span" }, formatSpan(citation.start_s, citation.end_s)));
+        const score = formatScore(citation.relevance);
+        if (score) add(el("span", { class: "source-score", title: "relevance, 0 to 1" }, `relevance ${score}`));
+        if (citation.cited) add(el("span", { class: "source-cited" }, "cited"));
+        const open = el("button", { type: "button", class: "source-open" }, name);
+        state.citationsByNode.set(open, citation);
+        const body = el(
+          "div",
+          { class: "source-body" },
+          el("p", { class: "source-head" }, el("span", { class: "source-n" }, `[${citation.n}]`), " ", open),
+          meta,
+        );
+        if (citation.text) {
+          const words = String(citation.text);
+          body.append(el("p", { class: "source-words", title: words }, truncate(words, WORDS_MAX)));
+        }
+        item.append(body);
+        return item;
+      }),
+    );
+    ui.answerNoSources.hidden = list.length > 0;
+    ui.answerSourcesBox.hidden = false;
+  }
+
+  function modelName(model) {
+    const text = String(model);
+    return text.includes("/") ? nameFromUri(text) : text;
+  }
+
+  function finishAnswer(result) {
+    const ask = state.ask;
+    ask.done = true;
+    renderSources(result.citations);
+    const text = typeof result.answer === "string" ? result.answer.trim() : "";
+    if (text !== ask.text.trim()) {
+      // What was streamed is not the answer (or nothing was): the answer replaces it.
+      ask.text = text;
+      ask.shown = 0;
+      ui.answerText.replaceChildren();
+    }
+    showWritten(true);
+
+    const citations = Array.isArray(result.citations) ? result.citations : [];
+    const parts = [];
+    if (result.model == null && citations.length === 0) {
+      ui.answerPanel.classList.add("nothing");
+      parts.push(el("span", { class: "answer-nothing" }, "Nothing found: no source was relevant enough, so no model was asked."));
+    } else {
+      if (result.model != null) {
+        parts.push(el("span", { class: "answer-model", title: String(result.model) }, `model ${modelName(result.model)}`));
+      }
+      parts.push(
+        el(
+          "span",
+          {
+            class: `answer-grounded ${result.grounded ? "yes" : "no"}`,
+            title: result.grounded
+              ? "the answer cites its sources, and only them"
+              : "the answer cites no source, or cited a number that names none",
+          },
+          result.grounded ? "grounded" : "not grounded",
+        ),
+      );
+      const took = Number(result.timings && result.timings.generation_s);
+      if (Number.isFinite(took) && took > 0) parts.push(el("span", { class: "answer-took" }, `written in ${took.toFixed(1)} s`));
+    }
+    const meta = [];
+    parts.forEach((part, index) => {
+      if (index) meta.push(el("span", { class: "sep", "aria-hidden": "true" }, "\u00b7"));
+      meta.push(part);
+    });
+    ui.answerMeta.replaceChildren(...meta);
+    askState("");
+  }
+
+  function onAskEvent(name, data) {
+    let value;
+    try {
+      value = JSON.parse(data);
+    } catch {
+      throw new ApiError(0, "the server sent an event that is not JSON");
+    }
+    if (name === "sources") {
+      renderSources(value);
+      askState(Array.isArray(value) && value.length ? "writing the answer\u2026" : "");
+    } else if (name === "text") {
+      const ask = state.ask;
+      let piece = value && typeof value.text === "string" ? value.text : "";
+      if (!ask.text) piece = piece.replace(/^\s+/, "");
+      ask.text += piece;
+      showWritten();
+    } else if (name === "answer") {
+      finishAnswer(value || {});
+    } else if (name === "error") {
+      state.ask.done = true;
+      askError(value && typeof value.error === "string" && value.error.trim() ? value.error : "the answer failed");
+    }
+  }
+
+  function resetAnswer(question) {
+    state.ask = { question, text: "", shown: 0, citations: new Map(), done: false };
+    ui.answerPanel.hidden = false;
+    ui.answerPanel.classList.remove("nothing");
+    ui.answerQuestion.textContent = `\u201c${question}\u201d`;
+    ui.answerText.replaceChildren();
+    ui.answerMeta.replaceChildren();
+    ui.answerError.textContent = "";
+    ui.answerError.hidden = true;
+    ui.answerSources.replaceChildren();
+    ui.answerNoSources.hidden = true;
+    ui.answerSourcesBox.hidden = true;
+  }
+
+  async function askQuestion(question) {
+    if (needsKey()) {
+      state.pendingQuery = { kind: "ask", text: question };
+      showKeyForm("");
+      setStatus("an API key is needed to ask");
+      return;
+    }
+    state.pendingQuery = null;
+    if (state.askController) state.askController.abort();
+    const controller = new AbortController();
+    state.askController = controller;
+    resetAnswer(question);
+    askState("finding sources\u2026");
+    ui.answerText.setAttribute("aria-busy", "true");
+
+    const filters = currentFilters();
+    const body = { question, stream: true };
+    if (filters.modalities.length) body.modalities = filters.modalities;
+    if (filters.prefix) body.prefix = filters.prefix;
+    try {
+      let response;
+      try {
+        response = await fetch("/v1/ask", {
+          method: "POST",
+          body: JSON.stringify(body),
+          headers: authorized({ Accept: "text/event-stream", "Content-Type": "application/json" }),
+          signal: controller.signal,
+          credentials: "same-origin",
+        });
+      } catch (err) {
+        if (err && err.name === "AbortError") throw err;
+        throw new ApiError(0, "could not reach the server");
+      }
+      const type = response.headers.get("content-type") || "";
+      if (!response.ok) throw apiError(response, parseJson(await response.text()));
+      if (type.includes("text/event-stream") && response.body) {
+        await readEvents(response, (name, data) => {
+          if (controller === state.askController) onAskEvent(name, data);
+        });
+      } else {
+        const data = parseJson(await response.text());
+        if (data === null || typeof data !== "object") throw new ApiError(response.status, "the server's answer is not JSON");
+        finishAnswer(data);
+      }
+      if (controller === state.askController && !state.ask.done) {
+        askError("the answer stopped before it was finished");
+      }
+    } catch (err) {
+      if (err && err.name === "AbortError") return;
+      if (controller !== state.askController) return;
+      if (err && err.status === 401) state.pendingQuery = { kind: "ask", text: question };
+      askError(err && err.message ? err.message : "the answer failed");
+    } finally {
+      if (controller === state.askController) {
+        state.askController = null;
+        ui.answerText.setAttribute("aria-busy", "false");
+      }
+    }
+  }
+
+  function closeAnswer() {
+    if (state.askController) state.askController.abort();
+    state.askController = null;
+    ui.answerText.setAttribute("aria-busy", "false");
+    ui.answerPanel.hidden = true;
+    ui.askButton.focus();
+  }
+
+  function onAnswerClick(event) {
+    const button = event.target.closest("button.cite, button.source-open");
+    if (!button || !ui.answerPanel.contains(button)) return;
+    const citation = state.citationsByNode.get(button);
+    if (citation) openHit(citation, button);
   }
 
   // ---------------------------------------------------------------- player dialog
@@ -886,6 +1222,18 @@
     ui.modalityOptions.addEventListener("change", rerun);
     ui.k.addEventListener("change", rerun);
 
+    ui.askButton.addEventListener("click", () => {
+      const text = ui.q.value.trim();
+      if (!text) {
+        setStatus("type a question to ask");
+        ui.q.focus();
+        return;
+      }
+      askQuestion(text);
+    });
+    ui.answerClose.addEventListener("click", closeAnswer);
+    ui.answerPanel.addEventListener("click", onAnswerClick);
+
     ui.results.addEventListener("click", onResultsClick);
     ui.results.addEventListener("keydown", onResultsKeydown);
 
@@ -915,7 +1263,8 @@
       setStatus("key saved");
       const pending = state.pendingQuery;
       state.pendingQuery = null;
-      if (pending) runSearch(pending);
+      if (pending && pending.kind === "ask") askQuestion(pending.text);
+      else if (pending) runSearch(pending);
       if (ui.operatorDetails.open) openOperator();
     });
     ui.forget.addEventListener("click", () => {
@@ -949,6 +1298,17 @@
       k: $("k"),
       status: $("status"),
       results: $("results"),
+      askButton: $("ask-button"),
+      answerPanel: $("answer-panel"),
+      answerClose: $("answer-close"),
+      answerQuestion: $("answer-question"),
+      answerState: $("answer-state"),
+      answerText: $("answer-text"),
+      answerError: $("answer-error"),
+      answerMeta: $("answer-meta"),
+      answerSources: $("answer-sources"),
+      answerNoSources: $("answer-no-sources"),
+      answerSourcesBox: $("answer-sources-box"),
       keyForm: $("key-form"),
       keyInput: $("key"),
       keyError: $("key-error"),
