@@ -10,6 +10,7 @@ each, already cleaned of numbers that name no source), then `answer` (the whole 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -30,6 +31,9 @@ from workers.api.access import Access, Role
 router = APIRouter()
 
 MAX_HITS = 100
+MAX_QUESTION = 4000
+"""Characters of a question at most (a question, not a document)."""
+log = logging.getLogger(__name__)
 
 
 class AskBody(BaseModel):
@@ -37,7 +41,7 @@ class AskBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(description="The question, in words")
+    question: str = Field(max_length=MAX_QUESTION, description="The question, in words")
     k: int = Field(8, ge=1, le=MAX_HITS, description="How many hits the answer may draw on")
     modalities: list[Modality] = Field(default_factory=list, description="Only hits of these modalities")
     prefix: str | None = Field(None, description="Only sources whose URI starts with this")
@@ -115,3 +119,6 @@ async def _streamed(events: Iterator[Event], access: Access) -> AsyncIterator[by
                 yield _event("answer", public)
     except MmindexError as error:
         yield _event("error", {"error": one_line(error)})
+    except Exception:  # a bug: the stream still ends in the one shape, and the server logs the traceback
+        log.exception("POST /v1/ask: the answer failed on the way")
+        yield _event("error", {"error": "internal error (logged by the server)"})
