@@ -2,7 +2,8 @@
 run.
 
 It builds an embedded index of its own (a temporary `MMINDEX_HOME`) from the evaluation set's sources
-(`examples/eval`: 208 short documents and 24 spoken recordings), with the configured text and speech models where
+(`examples/eval`: 208 short documents and 24 spoken recordings; with `--questions` under 20, the documents and
+only the recordings those questions ask about), with the configured text and speech models where
 they load and the packaged ones where they do not (all-MiniLM-L6-v2, faster-whisper tiny.en), as `make eval` does.
 The answers are written by the local generator (llama.cpp; MMINDEX_GENERATOR__MODEL when the configured kind is
 `local`, else the packaged SmolLM2-135M), loaded once before anything is timed (`load_s`); then one question
@@ -17,7 +18,7 @@ after the first. Reported: the median and p90 (nearest rank) of each, how many a
 source, and only sources), empty, or cite the source that holds the answer; `ratio` is the median `total_s` over
 the median search alone: how many times a search's time an answer takes.
 
-llama.cpp keeps the prompt's shared beginning (instructions, example) from one question to the next, as it does in
+llama.cpp keeps the prompt's shared beginning (the instructions) from one question to the next, as it does in
 `mmindex serve`; a one-shot `mmindex ask` also loads the model (`load_s`) and reads that beginning once.
 """
 
@@ -47,6 +48,7 @@ SOURCES = (EVAL / "documents", EVAL / "recordings")
 K = 8
 """Hits an answer may draw on: `mmindex ask`'s default."""
 WARM_UP = "What time does the next harbour radio update come?"
+WARM_UP_SOURCE = "recordings/rec-01-harbour-radio.ogg"
 SHOWN = 200
 """Characters of each answer the figures show."""
 
@@ -173,13 +175,22 @@ def _load_models(log: Console) -> tuple[Runtime, dict[str, str]]:
     return runtime, labels
 
 
-def _build(runtime: Runtime, log: Console) -> dict[str, Any]:
-    """Ingest the evaluation set's sources into the benchmark's index."""
+def _sources(questions: int) -> list[Path]:
+    """All of the evaluation set for the full run; for fewer questions, its documents and only the recordings those
+    questions and the warm-up ask about (transcribing the recordings is most of the index's build)."""
+    if questions == len(QUESTIONS):
+        return list(SOURCES)
+    asked = {source for _, source in QUESTIONS[:questions] if source.startswith("recordings/")} | {WARM_UP_SOURCE}
+    return [EVAL / "documents", *(EVAL / source for source in sorted(asked))]
+
+
+def _build(runtime: Runtime, log: Console, sources: list[Path]) -> dict[str, Any]:
+    """Ingest `sources` of the evaluation set into the benchmark's index."""
     from workers.intakes.submission import outcome, submit
 
-    log.print(f"bench: indexing {', '.join(str(p.relative_to(EVAL.parent.parent)) for p in SOURCES)}", highlight=False)
+    log.print(f"bench: indexing {', '.join(str(p.relative_to(EVAL.parent.parent)) for p in sources)}", highlight=False)
     started = time.perf_counter()
-    submission = submit([str(path) for path in SOURCES], runtime)
+    submission = submit([str(path) for path in sources], runtime)
     build_s = time.perf_counter() - started
     indexed, failed, pending = outcome(runtime.ledger.get(submission.ids))
     if not indexed or pending:
@@ -265,13 +276,13 @@ def bench_ask(*, questions: int = len(QUESTIONS), log: Console) -> dict[str, Any
             reset_runtime()
             configure(get_settings())
             runtime, labels = _load_models(log)
-            index = _build(runtime, log)
+            index = _build(runtime, log, _sources(questions))
             log.print("bench: loading the local model", highlight=False)
             started = time.perf_counter()
             writer = runtime.generator()
             load_s = time.perf_counter() - started
             started = time.perf_counter()
-            _ask(WARM_UP, "recordings/rec-01-harbour-radio.ogg", runtime, writer)
+            _ask(WARM_UP, WARM_UP_SOURCE, runtime, writer)
             warm_up_s = time.perf_counter() - started
             asked = []
             for number, (question, source) in enumerate(QUESTIONS[:questions], start=1):

