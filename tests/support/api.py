@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -76,3 +77,12 @@ def _wait(server: Server, path: str) -> None:
             last = str(error)
         time.sleep(0.2)
     raise TimeoutError(f"{path} not ready after {READY_S:.0f} s: {last}; {server.output()}")
+
+
+def events(text: str) -> list[tuple[str, Any]]:
+    """A server-sent event stream's events as (event, data) pairs, the data parsed as JSON."""
+    found = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines())
+        found.append((fields["event"], json.loads(fields["data"])))
+    return found

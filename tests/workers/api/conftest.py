@@ -18,6 +18,8 @@ from tests.support.api import Server, running_api
 from tests.support.cli import Cli, mmindex_environment
 from tests.support.media import photo, slideshow
 
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium, which the browser tests drive through Playwright."""
 NOTE = "Minutes of the harbour committee: the ferry leaves the harbour at seven every morning from May.\n"
 
 
@@ -99,3 +101,11 @@ def own_api(mmindex_env: dict[str, str], own_library: Library, tmp_path: Path) -
     """`mmindex serve` in embedded mode on the test's own library, no keys."""
     with running_api(mmindex_env, tmp_path / "logs" / "api.log") as server:
         yield server
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """Debian's Chromium, checked before anything is built: missing, the test fails at once and says why."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for this test", pytrace=False)
+    return CHROMIUM

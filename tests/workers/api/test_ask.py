@@ -3,24 +3,13 @@ that fails is one line, as a status or as the stream's last event."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from tests.support.api import Server, running_api
+from tests.support.api import Server, events, running_api
 from tests.support.chat import Reply, chat_standin
 from tests.workers.api.conftest import Library
 
 FERRY = "When does the ferry leave the harbour?"
-
-
-def events(text: str) -> list[tuple[str, Any]]:
-    """Server-sent events as (event, data) pairs."""
-    found = []
-    for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        found.append((fields["event"], json.loads(fields["data"])))
-    return found
 
 
 def test_ask_answers_in_json_with_links_to_its_sources_and_streams_the_same_answer(

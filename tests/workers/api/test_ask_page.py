@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.support.api import Server, running_api
+from tests.support.api import Server, events, running_api
 from tests.support.chat import Reply, chat_standin
-from tests.workers.api.test_page import CHROMIUM, CHROMIUM_ARGS, SEEKED, WAIT_MS, span
+from tests.workers.api.test_page import CHROMIUM_ARGS, SEEKED, WAIT_MS, span
 
 RADIO = Path(__file__).resolve().parents[3] / "examples" / "eval" / "recordings" / "rec-01-harbour-radio.ogg"
 """Harbour radio: "The cargo ship Blue Falcon will dock at Pier 9 at half past 10." is said at about 7-14 s."""
@@ -55,15 +55,6 @@ GROWING = """() => {
   }).observe(text, { childList: true, subtree: true, characterData: true });
 }"""
 """Records the answer's text each time it changes while the answer is still being written."""
-
-
-def events(text: str) -> list[tuple[str, Any]]:
-    """Server-sent events as (event, data) pairs."""
-    found = []
-    for block in text.strip().split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.splitlines())
-        found.append((fields["event"], json.loads(fields["data"])))
-    return found
 
 
 def ask(page: Page, question: str) -> tuple[int, str]:
@@ -110,13 +101,6 @@ def open_page(browser: Browser, url: str, errors: list[str]) -> Page:
     expect(page.locator("#modality-audio")).to_be_attached(timeout=WAIT_MS)
     expect(page.locator("#answer-panel")).to_be_hidden()
     return page
-
-
-@pytest.fixture
-def chromium() -> Path:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for this test", pytrace=False)
-    return CHROMIUM
 
 
 @pytest.mark.timeout(600)

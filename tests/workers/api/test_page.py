@@ -23,7 +23,6 @@ from tests.support.api import Server
 from tests.support.media import near_copy, photo
 from tests.workers.api.conftest import Library
 
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -86,14 +85,6 @@ def span(start: float, end: float | None) -> str:
     start_text = clock(start)
     end_text = clock(end) if end is not None else ""
     return f"{start_text}\u2013{end_text}" if end_text and end_text != start_text else start_text
-
-
-@pytest.fixture
-def chromium() -> Path:
-    """Debian's Chromium, checked before the library is built: missing, the test fails at once and says why."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium for this test", pytrace=False)
-    return CHROMIUM
 
 
 @pytest.mark.timeout(600)
