@@ -106,6 +106,9 @@ class ModelSettings(Group):
     preload: bool = Field(
         True, description="embed and query workers load (and download) their models at start, not on the first task"
     )
+    ocr: Literal["rapidocr", "none"] = Field("none", description="Reads the words in pictures (rapidocr), or `none`")
+    ocr_max_side: int = Field(1600, ge=320, description="Longer side a picture is read at, at most, by OCR")
+    ocr_timeout_s: float = Field(30.0, gt=0, description="Reading one picture's words taking longer fails only them")
 
 
 class VideoSettings(Group):

@@ -23,6 +23,7 @@ from shared.stores import VectorStore, open_store
 
 if TYPE_CHECKING:
     from shared.generators import Generator
+    from shared.models.ocr import Reader
     from shared.models.rerank import Reranker
     from shared.models.speech import Transcriber
 
@@ -104,6 +105,12 @@ class Runtime:
         from shared.models.speech import transcriber_for  # faster-whisper is an extra: imported on first use
 
         return transcriber_for(self.settings)
+
+    def ocr(self) -> Reader | None:
+        """The reader of words in pictures, or None when MMINDEX_MODELS__OCR is `none`."""
+        from shared.models.ocr import reader_for
+
+        return reader_for(self.settings)
 
     def reranker(self) -> Reranker | None:
         """The cross-encoder that rescores a search's best text-bearing hits, or None when it is off or cannot load

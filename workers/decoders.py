@@ -13,6 +13,7 @@ time in milliseconds, so a window's items are numbered the same whichever task m
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterator
@@ -20,19 +21,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from PIL import Image
+
 from shared import artifacts
 from shared.documents import Item, Modality, Space, document_id
-from shared.errors import TooLarge, UnsupportedMedia
+from shared.errors import MmindexError, TooLarge, UnsupportedMedia, one_line
 from shared.ledger import SourceRecord
 from shared.media import MediaKind, ffmpeg
 from shared.media.image import open_rgb, thumbnail_jpeg
 from shared.media.sniff import PDF_MAGIC
 from shared.media.text import Chunk, chunks
 from shared.media.text_child import chunks_in_child, timeout_reason
+from shared.models.ocr import Reader
 from shared.models.speech import SAMPLE_RATE, Segment
 from shared.runtime import Runtime
 from workers.messages import Window
 
+log = logging.getLogger("mmindex.tasks")
 WHOLE = Window(0, 1, 0.0, None)
 SPEECH_CHUNK_S = 300.0
 """Seconds of sound transcribed at a time, at most (the window's length when shorter): 19 MB of samples."""
@@ -78,17 +83,52 @@ def millis(seconds: float) -> int:
 
 
 def decode_image(record: SourceRecord, path: Path, runtime: Runtime, window: Window | None) -> Decoded:
+    """The picture's thumbnail for the vision space, and, with OCR on, the words in it for the text space."""
     settings = runtime.settings.image
+    reader = runtime.ocr()
     image = open_rgb(
         path,
         max_pixels=settings.max_pixels,
-        min_side=settings.thumbnail_px,
+        # OCR reads the picture near full size (draft mode would shrink a large JPEG to the thumbnail's size)
+        min_side=settings.thumbnail_px if reader is None else max(settings.thumbnail_px, OCR_MIN_SIDE),
         max_decoded_bytes=settings.max_decoded_bytes,
     )
     storage = runtime.storage(record.uri)
     thumbnail = artifacts.thumbnail_uri(storage, record, 0)
     storage.put(thumbnail, thumbnail_jpeg(image, settings.thumbnail_px), "image/jpeg")
-    return Decoded([item(record, 0, Space.VISION, Modality.IMAGE, input_uri=thumbnail, thumbnail=thumbnail)])
+    items = [item(record, 0, Space.VISION, Modality.IMAGE, input_uri=thumbnail, thumbnail=thumbnail)]
+    if reader is not None:
+        items += picture_words(record, image, reader, runtime.settings.text.chunk_chars, thumbnail)
+    return Decoded(items)
+
+
+OCR_MIN_SIDE = 800
+"""With OCR on, a picture is decoded with its shorter side at least this long (or all it has)."""
+
+
+def picture_words(
+    record: SourceRecord, image: Image.Image, reader: Reader, chunk_chars: int, thumbnail: str
+) -> list[Item]:
+    """The words OCR reads in a picture, as text-space items of the picture (a hit on them shows it), each at most
+    `chunk_chars` long, cut between lines; none when it shows no text. A failure to read costs only the words: the
+    picture is still indexed, and the reason is logged."""
+    try:
+        lines = reader.read(image)
+    except MmindexError as error:
+        log.warning(
+            "%s: its words cannot be read, the picture is indexed without them: %s", record.uri, one_line(error)
+        )
+        return []
+    pieces: list[str] = []
+    for line in lines:
+        if pieces and len(pieces[-1]) + 1 + len(line.text) <= chunk_chars:
+            pieces[-1] += "\n" + line.text
+        else:
+            pieces.append(line.text[:chunk_chars])
+    return [
+        item(record, number, Space.TEXT, Modality.IMAGE, text=words, thumbnail=thumbnail)
+        for number, words in enumerate(pieces)
+    ]
 
 
 # ------------------------------------------------------------------ time-based media

@@ -1,0 +1,58 @@
+"""shared/models/ocr.py: the words in a picture read in reading order by PP-OCRv4 (the real models of the
+rapidocr-onnxruntime wheel); a picture without text reads nothing; a read past its time limit fails in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from shared.config import Settings
+from shared.errors import PermanentError
+from shared.models.ocr import Line, RapidOcrReader, in_reading_order, reader_for, words
+from tests.support.media import photo, receipt
+
+LINES = ["BRIGHTMART", "Harbour Road 7", "Oat milk 1.85", "Rye bread 2.40", "Lentils 3.10", "Card payment"]
+
+
+@pytest.fixture(scope="module")
+def reader() -> RapidOcrReader:
+    found = reader_for(Settings(models={"ocr": "rapidocr", "threads": 1}))
+    assert isinstance(found, RapidOcrReader)
+    return found
+
+
+def test_a_receipt_is_read_line_by_line_top_to_bottom(reader: RapidOcrReader, tmp_path: Path) -> None:
+    with Image.open(receipt(tmp_path / "receipt.jpg", LINES)) as image:
+        lines = reader.read(image)
+
+    assert [line.text for line in lines] == LINES
+    assert all(line.score >= 0.6 for line in lines)
+    assert lines[0].box[1] < lines[-1].box[1]
+
+
+def test_a_photo_without_text_reads_nothing(reader: RapidOcrReader, tmp_path: Path) -> None:
+    with Image.open(photo(tmp_path / "photo.jpg", seed=3)) as image:
+        assert reader.read(image) == []
+
+
+def test_a_read_past_its_time_limit_fails_in_one_line(tmp_path: Path) -> None:
+    slow = RapidOcrReader.load(Settings(models={"ocr": "rapidocr", "ocr_timeout_s": 0.001, "threads": 1}))
+
+    with Image.open(receipt(tmp_path / "receipt.jpg", LINES)) as image, pytest.raises(PermanentError) as failed:
+        slow.read(image)
+
+    assert "\n" not in str(failed.value) and "MMINDEX_MODELS__OCR_TIMEOUT_S" in str(failed.value)
+
+
+def test_boxes_on_one_row_read_left_to_right_and_rows_top_to_bottom() -> None:
+    total = Line("TOTAL", 0.9, (10, 100, 80, 120))
+    amount = Line("7.35", 0.9, (200, 102, 260, 121))
+    shop = Line("BRIGHTMART", 0.9, (10, 10, 200, 40))
+
+    assert words(in_reading_order([amount, total, shop])) == "BRIGHTMART\nTOTAL\n7.35"
+
+
+def test_ocr_none_reads_nothing_and_loads_nothing() -> None:
+    assert reader_for(Settings(models={"ocr": "none"})) is None
