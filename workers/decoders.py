@@ -85,20 +85,21 @@ def millis(seconds: float) -> int:
 def decode_image(record: SourceRecord, path: Path, runtime: Runtime, window: Window | None) -> Decoded:
     """The picture's thumbnail for the vision space, and, with OCR on, the words in it for the text space."""
     settings = runtime.settings.image
-    reader = runtime.ocr()
-    image = open_rgb(
-        path,
-        max_pixels=settings.max_pixels,
-        # OCR reads the picture near full size (draft mode would shrink a large JPEG to the thumbnail's size)
-        min_side=settings.thumbnail_px if reader is None else max(settings.thumbnail_px, OCR_MIN_SIDE),
-        max_decoded_bytes=settings.max_decoded_bytes,
-    )
+    limits = {"max_pixels": settings.max_pixels, "max_decoded_bytes": settings.max_decoded_bytes}
+    image = open_rgb(path, min_side=settings.thumbnail_px, **limits)
     storage = runtime.storage(record.uri)
     thumbnail = artifacts.thumbnail_uri(storage, record, 0)
     storage.put(thumbnail, thumbnail_jpeg(image, settings.thumbnail_px), "image/jpeg")
     items = [item(record, 0, Space.VISION, Modality.IMAGE, input_uri=thumbnail, thumbnail=thumbnail)]
+    reader = runtime.ocr()
     if reader is not None:
-        items += picture_words(record, image, reader, runtime.settings.text.chunk_chars, thumbnail)
+        # The cheap pass on the small copy decoded for the thumbnail; only a picture that seems to show text is
+        # decoded again near full size (draft mode shrinks a large JPEG) and read.
+        words = picture_words(record, reader, image, lambda: open_rgb(path, min_side=OCR_MIN_SIDE, **limits))
+        items += [
+            item(record, number, Space.TEXT, Modality.IMAGE, text=text, thumbnail=thumbnail)
+            for number, text in enumerate(pieces(words, runtime.settings.text.chunk_chars))
+        ]
     return Decoded(items)
 
 
@@ -107,28 +108,28 @@ OCR_MIN_SIDE = 800
 
 
 def picture_words(
-    record: SourceRecord, image: Image.Image, reader: Reader, chunk_chars: int, thumbnail: str
-) -> list[Item]:
-    """The words OCR reads in a picture, as text-space items of the picture (a hit on them shows it), each at most
-    `chunk_chars` long, cut between lines; none when it shows no text. A failure to read costs only the words: the
-    picture is still indexed, and the reason is logged."""
+    record: SourceRecord, reader: Reader, small: Image.Image, full: Callable[[], Image.Image]
+) -> list[str]:
+    """The lines of words OCR reads in a picture: the cheap pass on `small` (the copy the thumbnail was made from),
+    then, only if it seems to show text, `full()` read in full. A failure to read costs only the words: the picture
+    is still indexed, and the reason is logged."""
     try:
-        lines = reader.read(image)
+        return [line.text for line in reader.read(full(), checked=True)] if reader.shows_text(small) else []
     except MmindexError as error:
-        log.warning(
-            "%s: its words cannot be read, the picture is indexed without them: %s", record.uri, one_line(error)
-        )
+        reason = one_line(error)
+        log.warning("%s: its words cannot be read, the picture is indexed without them: %s", record.uri, reason)
         return []
-    pieces: list[str] = []
+
+
+def pieces(lines: list[str], chunk_chars: int) -> list[str]:
+    """Lines packed into texts of at most `chunk_chars`, cut between lines (a longer line is cut short)."""
+    packed: list[str] = []
     for line in lines:
-        if pieces and len(pieces[-1]) + 1 + len(line.text) <= chunk_chars:
-            pieces[-1] += "\n" + line.text
+        if packed and len(packed[-1]) + 1 + len(line) <= chunk_chars:
+            packed[-1] += "\n" + line
         else:
-            pieces.append(line.text[:chunk_chars])
-    return [
-        item(record, number, Space.TEXT, Modality.IMAGE, text=words, thumbnail=thumbnail)
-        for number, words in enumerate(pieces)
-    ]
+            packed.append(line[:chunk_chars])
+    return packed
 
 
 # ------------------------------------------------------------------ time-based media

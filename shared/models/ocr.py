@@ -2,8 +2,9 @@
 
 `rapidocr`: PP-OCRv4's detection and recognition models on ONNX Runtime, as the rapidocr-onnxruntime wheel ships
 them (so it works offline). A picture is read at a bounded size (MMINDEX_MODELS__OCR_MAX_SIDE on its longer side),
-never at the thumbnail's 256 px, where an ordinary slide's or receipt's words run together. Detection runs first;
-only a picture in which it finds text goes on to recognition. Lines come back in reading order: top to bottom,
+never at the thumbnail's 256 px, where an ordinary slide's or receipt's words run together. A cheap detection pass
+on a small copy (`shows_text`, which a thumbnail serves) comes first; only a picture in which it finds a text-like box
+is read in full. Lines come back in reading order: top to bottom,
 and left to right within a line. `none` turns OCR off.
 """
 
@@ -50,8 +51,13 @@ class Line:
 class Reader(Protocol):
     name: str
 
-    def read(self, image: Image.Image) -> list[Line]:
-        """The lines of words in `image`, in reading order; none when it shows no text."""
+    def shows_text(self, image: Image.Image) -> bool:
+        """The cheap pass: whether the picture (at any size, a thumbnail's will do) seems to show a line of text."""
+        ...
+
+    def read(self, image: Image.Image, *, checked: bool = False) -> list[Line]:
+        """The lines of words in `image`, in reading order; none when it shows no text. `checked`: `shows_text`
+        said yes already (it is not asked again)."""
         ...
 
 
@@ -105,22 +111,15 @@ class RapidOcrReader:
             raise ModelUnavailable(f"cannot load the OCR models ({SETTING}=rapidocr): {error}") from None
         return cls(engine, models.ocr_max_side, models.ocr_timeout_s)
 
-    def read(self, image: Image.Image) -> list[Line]:
-        picture = image.convert("RGB")
-        scale = min(1.0, self.max_side / max(picture.size))
-        if scale < 1.0:
-            picture = picture.resize(
-                (round(picture.width * scale), round(picture.height * scale)), Image.Resampling.BILINEAR
-            )
-        pixels = np.asarray(picture)
-        with self._lock:
-            future = self._pool.submit(self._read, pixels)
-            try:
-                found = future.result(timeout=self.timeout_s)
-            except FutureTimeout:
-                raise PermanentError(
-                    f"reading the words in the picture took over {self.timeout_s:g} s (MMINDEX_MODELS__OCR_TIMEOUT_S)"
-                ) from None
+    def shows_text(self, image: Image.Image) -> bool:
+        return bool(self._timed(self._detected, np.asarray(_shrunk(image.convert("RGB"), DETECT_SIDE))))
+
+    def read(self, image: Image.Image, *, checked: bool = False) -> list[Line]:
+        if not checked and not self.shows_text(image):
+            return []
+        picture = _shrunk(image.convert("RGB"), self.max_side)
+        scale = picture.width / image.width
+        found = self._timed(self._recognised, np.asarray(picture))
         lines = [
             Line(text.strip(), float(score), _box(box, scale))
             for box, text, score in found
@@ -128,8 +127,19 @@ class RapidOcrReader:
         ]
         return in_reading_order(lines)
 
-    def detected(self, pixels: np.ndarray[Any, Any]) -> bool:
-        """The cheap pass: whether a small copy of the picture shows a text-like box."""
+    def _timed(self, work: Any, pixels: np.ndarray[Any, Any]) -> Any:
+        """`work(pixels)` on the engine's thread, within MMINDEX_MODELS__OCR_TIMEOUT_S (one picture at a time)."""
+        with self._lock:
+            future = self._pool.submit(work, pixels)
+            try:
+                return future.result(timeout=self.timeout_s)
+            except FutureTimeout:
+                raise PermanentError(
+                    f"reading the words in the picture took over {self.timeout_s:g} s (MMINDEX_MODELS__OCR_TIMEOUT_S)"
+                ) from None
+
+    def _detected(self, pixels: np.ndarray[Any, Any]) -> bool:
+        """Whether a small copy of the picture shows a text-like box."""
         from rapidocr_onnxruntime.ch_ppocr_det.utils import DetPreProcess
 
         detector = self.engine.text_det
@@ -144,14 +154,22 @@ class RapidOcrReader:
                 return True
         return False
 
-    def _read(self, pixels: np.ndarray[Any, Any]) -> list[Any]:
-        if not self.detected(pixels):  # no text: no recognition
-            return []
+    def _recognised(self, pixels: np.ndarray[Any, Any]) -> list[Any]:
         try:
             found, _ = self.engine(pixels, use_det=True, use_cls=False, use_rec=True)
         except Exception as error:  # the engine on a picture it cannot take
             raise PermanentError(f"cannot read the words in the picture: {error}") from None
         return list(found or [])
+
+
+def _shrunk(image: Image.Image, side: int) -> Image.Image:
+    """`image` with its longer side at most `side`."""
+    scale = side / max(image.size)
+    if scale >= 1.0:
+        return image
+    return image.resize(
+        (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR
+    )
 
 
 def _box(points: Any, scale: float) -> tuple[float, float, float, float]:
