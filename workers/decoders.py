@@ -13,6 +13,7 @@ time in milliseconds, so a window's items are numbered the same whichever task m
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -27,7 +28,7 @@ from shared import artifacts
 from shared.documents import Item, Modality, Space, document_id
 from shared.errors import MmindexError, TooLarge, UnsupportedMedia, one_line
 from shared.ledger import SourceRecord
-from shared.media import MediaKind, ffmpeg
+from shared.media import MediaKind, ffmpeg, frame_words
 from shared.media.image import open_rgb, thumbnail_jpeg
 from shared.media.sniff import PDF_MAGIC
 from shared.media.text import Chunk, chunks
@@ -281,10 +282,14 @@ def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
         max_s=media.max_duration_s,
         max_pixels=video.max_frame_pixels,  # the probe gave the first frame's size; any later one is held to it too
     )
+    reading = runtime.ocr() is not None  # loaded before ffmpeg starts, whose time limit counts ours
+    shown: list[bytes] = []  # the frames' small JPEGs (some kB each), for OCR once ffmpeg is done
     for frame in frames:
         number = millis(frame.time_s)
         thumbnail = artifacts.thumbnail_uri(storage, record, number)
         storage.put(thumbnail, frame.jpeg, "image/jpeg")
+        if reading:
+            shown.append(frame.jpeg)
         if items:  # a frame stands for the time until the next one
             items[-1].end_s = round(frame.time_s, 3)
         end_s = frame.time_s + 1 / video.fps if video.sampling == "fps" else None
@@ -305,9 +310,41 @@ def decode_video(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, wi
         items[-1].end_s = round(max(last or 0.0, items[-1].start_s or 0.0), 3)
     if not items and window.parts == 1:
         raise UnsupportedMedia(f"no frame could be decoded from the {probe.video} video stream")
+    if shown:
+        items.extend(frame_text(record, path, runtime, items, shown))
     if probe.audio is not None:
         items.extend(speech(record, path, runtime, window, Modality.VIDEO))
     return Decoded(items)
+
+
+def frame_text(
+    record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, frames: list[Item], shown: list[bytes]
+) -> list[Item]:
+    """With OCR on, the words on a window's frames (their items and small JPEGs) as text-space items: one time-coded
+    segment for the same words over consecutive frames (`shared.media.frame_words`), numbered apart from speech
+    (`frame_words.NUMBERS`). A frame is read near full size (`ffmpeg.still`)."""
+    reader, settings = runtime.ocr(), runtime.settings
+    if reader is None:
+        return []
+    media, models = settings.media, settings.models
+    still = functools.partial(ffmpeg.still, path, max_side=models.ocr_max_side, timeout_s=media.ffmpeg_timeout_s)
+    still = functools.partial(still, max_pixels=settings.video.max_frame_pixels)
+    sampled = [frame_words.Sampled.of(frame, jpeg) for frame, jpeg in zip(frames, shown, strict=True)]
+    segments = frame_words.frame_words(sampled, frame_words.FrameReader(reader, still), record.uri)
+    return [
+        item(
+            record,
+            segment.number + part,  # a segment's pieces a millisecond apart
+            Space.TEXT,
+            Modality.VIDEO,
+            text=text,
+            thumbnail=segment.thumbnail,
+            start_s=round(segment.start_s, 3),
+            end_s=round(segment.end_s, 3),
+        )
+        for segment in segments
+        for part, text in enumerate(pieces(segment.lines, settings.text.chunk_chars))
+    ]
 
 
 def decode_audio(record: SourceRecord, path: ffmpeg.Source, runtime: Runtime, window: Window | None) -> Decoded:

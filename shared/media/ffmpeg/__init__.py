@@ -10,6 +10,7 @@ One concept per module; the names the rest of the code uses are re-exported here
   file that cannot be read for now, `RetryableError`;
 - `probing`: the container's summary (`probe`, `Probe`) and whether a stream goes on to a time (`reaches`);
 - `video`: frame sampling (`frames`, `Frame`), through `jpeg_stream`, which cuts ffmpeg's JPEG stream into images;
+- `still`: one frame again, near full size (`still`), to read the words in it;
 - `audio`: float mono samples, whole (`pcm`) or a chunk at a time (`pcm_chunks`), and a recording (`write_audio`).
 """
 
@@ -19,6 +20,7 @@ from shared.media.ffmpeg.audio import pcm, pcm_chunks, write_audio
 from shared.media.ffmpeg.inputs import Remote, Source
 from shared.media.ffmpeg.probing import Probe, probe, reaches
 from shared.media.ffmpeg.process import ffmpeg_exe
+from shared.media.ffmpeg.still import still
 from shared.media.ffmpeg.video import Frame, frames
 
 __all__ = [
@@ -32,5 +34,6 @@ __all__ = [
     "pcm_chunks",
     "probe",
     "reaches",
+    "still",
     "write_audio",
 ]
