@@ -9,6 +9,7 @@ from bench.api import bench_api
 from bench.decode import bench_decode
 from bench.embed import bench_embed
 from bench.events import bench_events
+from bench.ocr import bench_ocr
 from bench.opensearch import bench_opensearch
 from bench.reindex import bench_reindex
 
@@ -21,5 +22,6 @@ BENCHMARKS: dict[str, Benchmark] = {
     "events": bench_events,
     "api": bench_api,
     "reindex": bench_reindex,
+    "ocr": bench_ocr,
 }
 """Benchmarks by name, as `mmindex bench NAME` finds them; each takes `log` and the options it names."""

@@ -1,7 +1,7 @@
 """`make demo`: ingest the bundled examples on the embedded default, then search them.
 
-The examples: photos (examples/images), a recording and a text document (examples/media), and a
-slideshow video of the photos that ffmpeg makes here first.
+The examples: photos (examples/images; one shows a bakery's sign, found by its words when OCR is on), a recording
+and a text document (examples/media), and a slideshow video of the photos that ffmpeg makes here first.
 
 Works offline: a model that cannot be loaded is reported in one line, with the setting
 that points it at a local directory, and the demo goes on with what it can load.
@@ -66,7 +66,19 @@ def choose_models() -> dict[str, str | None]:
             print(f"  but its text search means nothing; point {setting} at real CLIP weights for that")
     chosen.update(choose_speech_model(settings))
     chosen.update(choose_reranker(settings))
+    chosen.update(choose_ocr())
     return chosen
+
+
+def choose_ocr() -> dict[str, str | None]:
+    """Words in pictures on for the demo (MMINDEX_MODELS__OCR=rapidocr) when the rapidocr package imports."""
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
+    except ImportError:
+        print("  words in pictures stay off for this demo (pip install rapidocr-onnxruntime to read them)")
+        return {"MMINDEX_MODELS__OCR": None}
+    print("  words in pictures on for this demo (MMINDEX_MODELS__OCR=rapidocr): bakery-sign.jpg is found by its words")
+    return {"MMINDEX_MODELS__OCR": "rapidocr"}
 
 
 def choose_reranker(settings: object) -> dict[str, str | None]:
@@ -206,6 +218,11 @@ def main() -> None:
         'search "what time does the ferry leave" --modality audio (said 14 s into morning-radio.ogg):',
         run(["search", "what time does the ferry leave", "--modality", "audio", "--k", "2"], env)[1],
     )
+    if chosen.get("MMINDEX_MODELS__OCR") == "rapidocr":
+        show(
+            'search "Kelvorin bakery plum tart" (words on a sign and a price board in bakery-sign.jpg, read by OCR):',
+            run(["search", "Kelvorin bakery plum tart", "--k", "2"], env)[1],
+        )
     show(
         'search "how do I look after rose bushes":',
         run(["search", "how do I look after rose bushes", "--k", "2"], env)[1],

@@ -27,11 +27,16 @@ def _benchmarks() -> dict[str, Any]:
 
 
 def bench(
-    name: Annotated[str, typer.Argument(help="embed, opensearch, decode, events, api, reindex or ask")],
+    name: Annotated[str, typer.Argument(help="embed, opensearch, decode, events, api, reindex, ocr or ask")],
     *,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     images: Annotated[
-        int | None, typer.Option("--images", min=1, help="embed, reindex: how many photos (default 200)")
+        int | None,
+        typer.Option(
+            "--images",
+            min=1,
+            help="embed, reindex: how many photos (default 200); ocr: pictures with text, and as many without (60)",
+        ),
     ] = None,
     docs: Annotated[
         int | None,
