@@ -21,7 +21,8 @@ The rules, in the order they apply:
 Files are read as they are chunked, so memory follows `chunk_chars`, not the file's size. Text is UTF-8
 (with or without a byte-order mark) or UTF-16/32 with a byte-order mark; a line that is not valid UTF-8 is
 read as Windows-1252, or Latin-1 where Windows-1252 leaves a byte undefined, so decoding never fails.
-A PDF (content starting with ``%PDF-``) gives the text layer of its pages through pypdf, page by page.
+A PDF (content starting with ``%PDF-``) gives the text layer of its pages through pypdf, page by page; with OCR on
+(`ocr`), a page with no text layer to speak of is rendered and read instead (`shared.media.scanned`), in page order.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from pypdf import PasswordType, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
 
 from shared.errors import CorruptMedia, UnsupportedMedia
+from shared.media.scanned import OcrOptions, is_scanned, scanned_pages
 from shared.media.sniff import PDF_MAGIC
 
 _READ_BYTES = 1 << 14  # longest line read at once; a longer one arrives in pieces
@@ -83,26 +85,28 @@ class Chunk:
     page: int | None = None
 
 
-def chunks(path: Path, *, chunk_chars: int, overlap_chars: int) -> Iterator[Chunk]:
-    """The chunks of the text file or PDF at `path`, read as they are consumed (see the module's rules).
+def chunks(path: Path, *, chunk_chars: int, overlap_chars: int, ocr: OcrOptions | None = None) -> Iterator[Chunk]:
+    """The chunks of the text file or PDF at `path`, read as they are consumed (see the module's rules); `ocr`: how
+    a PDF's scanned pages are read, None to leave them out.
 
     Raises `CorruptMedia` for a PDF that cannot be read and `UnsupportedMedia` for one that is encrypted with a
-    password or has no text layer, each with a one-line reason; `ValueError` at once for sizes out of range.
+    password or has no text layer (with OCR, no words on its scanned pages either), each with a one-line reason;
+    `ValueError` at once for sizes out of range.
     """
     if chunk_chars < 8 or not 0 <= overlap_chars <= chunk_chars // 2:
         raise ValueError(
             f"chunk_chars must be at least 8 and overlap_chars between 0 and half of it;"
             f" got chunk_chars={chunk_chars}, overlap_chars={overlap_chars}"
         )
-    return _chunks(path, _Packer(chunk_chars, overlap_chars))
+    return _chunks(path, _Packer(chunk_chars, overlap_chars), ocr)
 
 
-def _chunks(path: Path, packer: _Packer) -> Iterator[Chunk]:
+def _chunks(path: Path, packer: _Packer, ocr: OcrOptions | None) -> Iterator[Chunk]:
     with path.open("rb") as handle:
         is_pdf = handle.read(len(PDF_MAGIC)) == PDF_MAGIC
         handle.seek(0)
         if is_pdf:
-            yield from _pdf_chunks(handle, packer)
+            yield from _pdf_chunks(path, handle, packer, ocr)
         else:
             yield from packer.pack(_fragments(_decoded(handle)))
             yield from packer.finish()
@@ -310,14 +314,20 @@ def _tail(text: str, most: int) -> str:
 # PDFs: the text layer, page by page.
 
 
-def _pdf_chunks(handle: BinaryIO, packer: _Packer) -> Iterator[Chunk]:
-    for number, text in _pdf_pages(handle):
-        packer.page = number
-        yield from packer.pack(_fragments((text,)))
-        yield from packer.end_paragraph()
-    yield from packer.finish()
-    if not packer.made:
-        raise UnsupportedMedia("PDF has no text layer (scanned pages?); OCR is not supported")
+def _pdf_chunks(path: Path, handle: BinaryIO, packer: _Packer, ocr: OcrOptions | None) -> Iterator[Chunk]:
+    with scanned_pages(path, ocr) as scanned:
+        for number, layer in _pdf_pages(handle):
+            text = layer
+            if scanned is not None and is_scanned(layer):
+                text = scanned.words(number) or layer  # no words found: what the text layer has, if anything
+            packer.page = number
+            yield from packer.pack(_fragments((text,)))
+            yield from packer.end_paragraph()
+        yield from packer.finish()
+        if not packer.made:
+            if scanned is not None:
+                raise UnsupportedMedia(scanned.no_words())
+            raise UnsupportedMedia("PDF has no text layer (scanned pages?); OCR is not supported")
 
 
 def _pdf_pages(handle: BinaryIO) -> Iterator[tuple[int, str]]:

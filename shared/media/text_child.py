@@ -11,13 +11,18 @@ embed stage runs inside that handing on); the child, meanwhile, can run ahead by
 Within `read_by(deadline)` the waiting also ends at the deadline of the task reading (`OutOfTime`, not a failure of
 the source). The child bounds itself too, for when its parent cannot kill it (a hard time limit or an OOM kill of the
 worker): its CPU time is limited to the source's time limit, and on Linux it dies with its parent.
-Errors the child meets (`CorruptMedia`, `UnsupportedMedia`, ...) come back as the same classes with their messages.
+Errors the child meets (`CorruptMedia`, `UnsupportedMedia`, ...) come back as the same classes with their messages,
+and its warnings (a scanned page OCR could not read) are logged by the parent.
+
+With OCR on, the child loads the OCR reader itself, once, and reads scanned pages within the same time limit; its
+CPU time limit is the source's time limit times the threads OCR runs on.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import logging
 import math
 import os
 import selectors
@@ -30,15 +35,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TextIO
 
 from shared import errors
 from shared.errors import PermanentError, TooLarge
+from shared.media.scanned import OcrOptions
 from shared.media.text import Chunk, chunks
 
+log = logging.getLogger(__name__)
+
 _READ = 1 << 16
+_NO_OCR = "none"
 _ERRORS: dict[str, type[Exception]] = {
     name: cls
-    for name in ("PermanentError", "TooLarge", "UnsupportedMedia", "CorruptMedia", "SourceNotFound")
+    for name in ("PermanentError", "TooLarge", "UnsupportedMedia", "CorruptMedia", "SourceNotFound", "ModelUnavailable")
     if isinstance(cls := getattr(errors, name), type)
 }
 
@@ -71,11 +81,14 @@ def timeout_reason(timeout_s: float) -> str:
     )
 
 
-def chunks_in_child(path: Path, *, chunk_chars: int, overlap_chars: int, timeout_s: float) -> Iterator[Chunk]:
-    """The chunks of the document at `path` (see `shared.media.text.chunks`), made by a child process that is killed
-    once this source has been waited on for `timeout_s` (or has used that much CPU time): then `TooLarge`. Killed
-    too, with `OutOfTime`, at the deadline of an enclosing `read_by`."""
-    cpu_s = math.ceil(timeout_s) + 1  # the parent's wait ends first, unless the parent is gone
+def chunks_in_child(
+    path: Path, *, chunk_chars: int, overlap_chars: int, timeout_s: float, ocr: OcrOptions | None = None
+) -> Iterator[Chunk]:
+    """The chunks of the document at `path` (see `shared.media.text.chunks`, `ocr` included), made by a child process
+    that is killed once this source has been waited on for `timeout_s` (or has used that much CPU time, per thread
+    OCR runs on): then `TooLarge`. Killed too, with `OutOfTime`, at the deadline of an enclosing `read_by`."""
+    threads = 1 if ocr is None else ocr.threads()
+    cpu_s = math.ceil(timeout_s * threads) + 1  # the parent's wait ends first, unless the parent is gone
     args = [
         sys.executable,
         "-m",
@@ -85,6 +98,7 @@ def chunks_in_child(path: Path, *, chunk_chars: int, overlap_chars: int, timeout
         str(overlap_chars),
         str(cpu_s),
         str(os.getpid()),
+        _NO_OCR if ocr is None else ocr.to_json(),
     ]
     with tempfile.TemporaryFile() as stderr:
         process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr)
@@ -114,7 +128,11 @@ def _read(process: subprocess.Popen[bytes], fd: int, timeout_s: float) -> Iterat
             newline = buffer.find(b"\n")
             if newline >= 0:
                 line, buffer = buffer[:newline], buffer[newline + 1 :]
-                yield _chunk(json.loads(line))
+                message = json.loads(line)
+                if "warning" in message:
+                    log.warning("%s", message["warning"])
+                else:
+                    yield _chunk(message)
                 continue
             remaining = timeout_s - waited
             if remaining <= 0:
@@ -173,14 +191,17 @@ def bound_self(cpu_s: int, parent: int) -> None:
 def main(argv: list[str]) -> int:
     """Write the chunks of argv's document to stdout, one JSON object a line; an error as the last line.
 
-    argv: the document, chunk and overlap sizes, and optionally the CPU seconds it may use and its parent's pid.
+    argv: the document, chunk and overlap sizes, and optionally the CPU seconds it may use, its parent's pid and the
+    OCR options as JSON (or `none`). Warnings logged while reading are written as `{"warning": ...}` lines.
     """
     path, chunk_chars, overlap_chars = Path(argv[0]), int(argv[1]), int(argv[2])
     if len(argv) > 3:
         bound_self(int(argv[3]), int(argv[4]) if len(argv) > 4 else os.getppid())
+    ocr = OcrOptions.from_json(argv[5]) if len(argv) > 5 and argv[5] != _NO_OCR else None
     out = sys.stdout
+    logging.getLogger("shared").addHandler(_Forward(out))
     try:
-        for chunk in chunks(path, chunk_chars=chunk_chars, overlap_chars=overlap_chars):
+        for chunk in chunks(path, chunk_chars=chunk_chars, overlap_chars=overlap_chars, ocr=ocr):
             out.write(json.dumps({"index": chunk.index, "text": chunk.text, "page": chunk.page}) + "\n")
     except errors.MmindexError as error:
         name = type(error).__name__ if type(error).__name__ in _ERRORS else "PermanentError"
@@ -190,6 +211,17 @@ def main(argv: list[str]) -> int:
         out.write("\n")
     out.flush()
     return 0
+
+
+class _Forward(logging.Handler):
+    """Warnings and errors of the project's modules, as lines for the parent to log."""
+
+    def __init__(self, out: TextIO) -> None:
+        super().__init__(logging.WARNING)
+        self.out = out
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.out.write(json.dumps({"warning": self.format(record)}) + "\n")
 
 
 if __name__ == "__main__":
