@@ -30,6 +30,7 @@ from shared.errors import MmindexError, TooLarge, UnsupportedMedia, one_line
 from shared.ledger import SourceRecord
 from shared.media import MediaKind, ffmpeg, frame_words
 from shared.media.image import open_rgb, thumbnail_jpeg
+from shared.media.scanned import OcrOptions
 from shared.media.sniff import PDF_MAGIC
 from shared.media.text import Chunk, chunks
 from shared.media.text_child import chunks_in_child, timeout_reason
@@ -375,9 +376,9 @@ def decode_text(record: SourceRecord, path: Path, runtime: Runtime, window: Wind
     timeout_s = runtime.settings.ingest.source_timeout_s
     sizes = {"chunk_chars": settings.chunk_chars, "overlap_chars": settings.overlap_chars}
     if _in_child(path):
-        found = chunks_in_child(path, **sizes, timeout_s=timeout_s)
+        found = chunks_in_child(path, **sizes, timeout_s=timeout_s, ocr=OcrOptions.of(runtime.settings))
     else:
-        found = _timed(chunks(path, **sizes), timeout_s)
+        found = _timed(chunks(path, **sizes, ocr=None), timeout_s)  # a text file: no pages to read by OCR
     return Decoded(stream=_text_items(record, found, settings.max_chunks))
 
 

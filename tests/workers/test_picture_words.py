@@ -1,7 +1,7 @@
 """Words in pictures (workers/decoders.py `decode_image` with MMINDEX_MODELS__OCR=rapidocr): a photographed
 receipt is found by its shop's name and by an item and its price, and the hit shows the picture; a photo without
 text adds no words; OCR turned off, or failing, leaves the picture indexed as before, and a corrupt picture still
-fails with its reason."""
+fails with its reason. A scanned PDF (no text layer) is found by a sentence on one of its pages."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from shared.documents import Space
 from shared.runtime import get_runtime, reset_runtime
 from shared.search import Query
+from tests.shared.media.test_scanned import FISH, OTTERS, scan, scanned_pdf
 from tests.support.media import photo, receipt
 from workers.query import search
 
@@ -87,3 +88,19 @@ def test_a_read_that_fails_costs_only_the_words_and_a_corrupt_picture_still_fail
     assert [Path(hit.uri).name for hit, _ in get_runtime().store.scan(Space.TEXT)] == ["notes.txt"]
     [broken] = [record for record in get_runtime().ledger.failures() if record.uri.endswith("broken.jpg")]
     assert broken.error and "image" in broken.error and "\n" not in broken.error
+
+
+@pytest.mark.usefixtures("ocr_on")
+def test_a_scanned_pdf_is_found_by_a_sentence_on_its_second_page(
+    ingested: Callable[..., list[str]], tmp_path: Path
+) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    scanned_pdf(folder / "otters.pdf", scan(OTTERS, FISH), scan("Herons wait in the reeds for frogs."))
+    (folder / "notes.txt").write_text("Lentil soup wants an onion, two carrots and a bay leaf.")
+    ingested(folder)
+
+    hits = found("herons waiting for frogs among reeds")
+
+    assert Path(str(hits[0]["uri"])).name == "otters.pdf", hits
+    assert hits[0]["modality"] == "text" and "frogs" in str(hits[0]["text"]).lower()
