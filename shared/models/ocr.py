@@ -11,6 +11,8 @@ and left to right within a line. `none` turns OCR off.
 from __future__ import annotations
 
 import logging
+import math
+import re
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -46,6 +48,16 @@ class Line:
     text: str
     score: float
     box: tuple[float, float, float, float]
+    left: tuple[float, float] | None = None
+    """The middle of the line's left edge, and its height along that edge: where a tilted line starts."""
+    height: float | None = None
+
+    def anchor(self) -> tuple[float, float, float]:
+        """(x, y, height) of where the line starts: its left edge's middle (its box's, for an upright one)."""
+        if self.left is not None and self.height:
+            return (self.left[0], self.left[1], self.height)
+        left, top, _, bottom = self.box
+        return (left, (top + bottom) / 2, bottom - top)
 
 
 class Reader(Protocol):
@@ -62,18 +74,19 @@ class Reader(Protocol):
 
 
 def in_reading_order(lines: list[Line]) -> list[Line]:
-    """Top to bottom; boxes whose vertical centres lie within half a line's height of each other are one line,
-    read left to right."""
+    """Top to bottom by where each line starts (its left edge's middle, so that lines tilted by a few degrees keep
+    their order: their upright boxes overlap); lines starting within half a line's height of each other are one
+    row, read left to right."""
     rows: list[list[Line]] = []
-    for line in sorted(lines, key=lambda line: (line.box[1] + line.box[3]) / 2):
-        centre = (line.box[1] + line.box[3]) / 2
+    for line in sorted(lines, key=lambda line: line.anchor()[1]):
+        _, y, _ = line.anchor()
         if rows:
-            last = rows[-1][-1]
-            if abs(centre - (last.box[1] + last.box[3]) / 2) <= (last.box[3] - last.box[1]) / 2:
+            _, last_y, last_height = rows[-1][-1].anchor()
+            if abs(y - last_y) <= last_height / 2:
                 rows[-1].append(line)
                 continue
         rows.append([line])
-    return [line for row in rows for line in sorted(row, key=lambda line: line.box[0])]
+    return [line for row in rows for line in sorted(row, key=lambda line: line.anchor()[0])]
 
 
 def words(lines: list[Line]) -> str:
@@ -121,7 +134,7 @@ class RapidOcrReader:
         scale = picture.width / image.width
         found = self._timed(self._recognised, np.asarray(picture))
         lines = [
-            Line(text.strip(), float(score), _box(box, scale))
+            Line(spaced(text.strip()), float(score), _box(box, scale), *_left_edge(box, scale))
             for box, text, score in found
             if float(score) >= MIN_SCORE and len(text.strip()) >= MIN_CHARS
         ]
@@ -170,6 +183,22 @@ def _shrunk(image: Image.Image, side: int) -> Image.Image:
     return image.resize(
         (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR
     )
+
+
+PRICE_AFTER_WORD = re.compile(r"(?<=[^\W\d_]{3})(?=\d+[.,]\d)")
+"""Where the recogniser ran a word into the price after it (`TOTAL7.35`, `Plumtart3.80`): a space goes there."""
+
+
+def spaced(text: str) -> str:
+    """`text` with a space put back between a word and the price it was run into."""
+    return PRICE_AFTER_WORD.sub(" ", text)
+
+
+def _left_edge(points: Any, scale: float) -> tuple[tuple[float, float], float]:
+    """The middle of a detected quadrilateral's left edge (its corners run clockwise from the top left) and its
+    length, in the picture's pixels."""
+    (x0, y0), (x3, y3) = (float(points[0][0]), float(points[0][1])), (float(points[3][0]), float(points[3][1]))
+    return ((x0 + x3) / 2 / scale, (y0 + y3) / 2 / scale), math.hypot(x3 - x0, y3 - y0) / scale
 
 
 def _box(points: Any, scale: float) -> tuple[float, float, float, float]:

@@ -10,7 +10,7 @@ from PIL import Image
 
 from shared.config import Settings
 from shared.errors import PermanentError
-from shared.models.ocr import Line, RapidOcrReader, in_reading_order, reader_for, words
+from shared.models.ocr import Line, RapidOcrReader, in_reading_order, reader_for, spaced, words
 from tests.support.media import photo, receipt
 
 LINES = ["BRIGHTMART", "Harbour Road 7", "Oat milk 1.85", "Rye bread 2.40", "Lentils 3.10", "Card payment"]
@@ -56,3 +56,20 @@ def test_boxes_on_one_row_read_left_to_right_and_rows_top_to_bottom() -> None:
 
 def test_ocr_none_reads_nothing_and_loads_nothing() -> None:
     assert reader_for(Settings(models={"ocr": "none"})) is None
+
+
+def test_lines_tilted_by_ten_degrees_keep_their_order() -> None:
+    # Text tilted up to the right: the long second line's upright box reaches as high as the short first line's,
+    # so ordering by boxes would take them for one row (and read the second first, its box starting further left).
+    shop = Line("BRIGHTMART", 0.9, (5, 82, 105, 118), left=(5, 100), height=36)
+    price = Line(
+        "Rye bread 2.40 and a long list of what else was bought", 0.9, (0, 36, 600, 178), left=(0, 160), height=36
+    )
+
+    assert [line.text for line in in_reading_order([price, shop])] == [shop.text, price.text]
+
+
+def test_a_price_run_into_the_word_before_it_gets_its_space_back() -> None:
+    assert spaced("TOTAL7.35") == "TOTAL 7.35"
+    assert spaced("Plumtart3.80") == "Plumtart 3.80"
+    assert [spaced(text) for text in ("A4 paper", "MP3", "COVID19", "v2.1")] == ["A4 paper", "MP3", "COVID19", "v2.1"]
