@@ -38,9 +38,10 @@ def test_ask_answers_from_speech_and_text_with_the_local_model_citing_only_retri
     cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     ingested(RADIO, notes(tmp_path / "notes"))
+    asker = Cli({**cli.env, "MMINDEX_GENERATOR__MAX_TOKENS": "64"}, cli.cwd)  # short answers: a quicker test
 
-    result = cli.json("ask", DOCK, "--k", "4")
-    streamed = cli("ask", DOCK, "--k", "4", "--stream")
+    result = asker.json("ask", DOCK, "--k", "4")
+    streamed = asker("ask", DOCK, "--k", "4", "--stream")
 
     retrieved = search.apply(args=(Query(text=DOCK, k=4).to_message(),)).get()
     moments = {(hit["uri"], hit["start_s"], hit["end_s"]) for hit in retrieved}
@@ -64,11 +65,7 @@ def test_a_question_about_nothing_held_asks_no_generator_and_a_number_naming_no_
     cli: Cli, ingested: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     ingested(RADIO, notes(tmp_path / "notes"))
-    replies = [
-        "The Blue Falcon docks at half past ten [1]. Ferries leave at seven [9].",
-        "The Blue Falcon docks at Pier 9 at half past ten [1][2].",
-    ]
-    with chat_standin(*replies) as standin:
+    with chat_standin("The Blue Falcon docks at half past ten [1]. Ferries leave at seven [9].") as standin:
         asker = Cli(
             {
                 **cli.env,
@@ -82,18 +79,17 @@ def test_a_question_about_nothing_held_asks_no_generator_and_a_number_naming_no_
         nothing = asker.json("ask", "how to repair a bicycle chain")
         asked_for_nothing = len(standin.requests)
         cleaned = asker.json("ask", DOCK, "--k", "3")
-        grounded = asker.json("ask", DOCK, "--k", "3")
 
     assert "holds nothing" in nothing["answer"]
     assert nothing["citations"] == [] and nothing["model"] is None and not nothing["grounded"]
     assert asked_for_nothing == 0
-    assert len(standin.requests) == 2
+    assert len(standin.requests) == 1
     assert cleaned["answer"] == "The Blue Falcon docks at half past ten [1]. Ferries leave at seven."
     assert cleaned["grounded"] is False
     assert len(cleaned["citations"]) == 3
     assert [c["cited"] for c in cleaned["citations"]] == [True, False, False]
     assert "Blue Falcon" in cleaned["citations"][0]["text"]
-    assert grounded["grounded"] is True and grounded["model"] == "stand-in"
+    assert cleaned["model"] == "stand-in"
     user = standin.requests[0].body["messages"][1]["content"]
     assert re.search(r"\[1\] recording rec-01-harbour-radio\.ogg, \d+\.\d-\d+\.\d s: “.*Blue Falcon", user), user
     assert user.endswith(f"Question: {DOCK}")
