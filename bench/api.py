@@ -34,6 +34,7 @@ import httpx
 import numpy as np
 from rich.console import Console
 
+from bench.environment import put_back, saved
 from shared.config import get_settings
 from shared.documents import Document, Item, Modality, Space, document_id
 from shared.runtime import Runtime, get_runtime, reset_runtime
@@ -125,7 +126,7 @@ def bench_api(log: Console, docs: int = 10_000, rounds: int = 5) -> dict[str, An
         home = Path(folder) / "home"
         env = {name: value for name, value in os.environ.items() if name != "MMINDEX_BROKER_URL"}
         env.update(MMINDEX_HOME=str(home), MMINDEX_STORE="embedded", MMINDEX_API__SEARCH_THREADS=str(max(CLIENTS)))
-        saved = {name: os.environ.get(name) for name in ("MMINDEX_HOME", "MMINDEX_STORE", "MMINDEX_BROKER_URL")}
+        saved_settings = saved(("MMINDEX_HOME", "MMINDEX_STORE", "MMINDEX_BROKER_URL"))
         os.environ.update(MMINDEX_HOME=str(home), MMINDEX_STORE="embedded")
         os.environ.pop("MMINDEX_BROKER_URL", None)
         reset_runtime()
@@ -166,12 +167,7 @@ def bench_api(log: Console, docs: int = 10_000, rounds: int = 5) -> dict[str, An
             if command.returncode != 0:
                 raise RuntimeError(f"mmindex search failed: {command.stderr.strip()}")
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_runtime()
+            put_back(saved_settings)
     top = max(CLIENTS)
     ratio = served[top]["per_s"] / local[top]["per_s"]
     settings = get_settings()

@@ -36,6 +36,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bench.environment import put_back, saved
 from shared.documents import Space
 from shared.errors import HubUnreachable, MmindexError, ModelUnavailable, PermanentError, one_line
 from shared.generators import Generator, Prompt
@@ -265,7 +266,7 @@ def bench_ask(*, questions: int = len(QUESTIONS), log: Console) -> dict[str, Any
 
     if not 1 <= questions <= len(QUESTIONS):
         raise PermanentError(f"--questions takes 1 to {len(QUESTIONS)}")
-    saved = {name: os.environ.get(name) for name in SETTINGS}
+    saved_settings = saved(SETTINGS)
     with tempfile.TemporaryDirectory(prefix="mmindex-bench-ask-") as scratch:
         try:
             os.environ.update(MMINDEX_HOME=str(Path(scratch) / "index"), MMINDEX_STORE="embedded")
@@ -290,13 +291,7 @@ def bench_ask(*, questions: int = len(QUESTIONS), log: Console) -> dict[str, Any
                 log.print(f"bench: question {number} of {questions}: {asked[-1].total_s:.2f} s", highlight=False)
             threads = runtime.settings.torch_threads()
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_runtime()
-            configure(get_settings())  # the app as the command's settings had it
+            put_back(saved_settings, app=True)
     answered = [a for a in asked if a.first_token_s is not None]
     total = spread([a.total_s for a in asked])
     search = spread([a.search_s for a in asked])

@@ -37,6 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from rich.console import Console
 
+from bench.environment import put_back, saved
 from shared.documents import Space
 from shared.errors import HubUnreachable, ModelUnavailable, one_line
 from shared.media.image import open_rgb
@@ -350,10 +351,8 @@ def rates(seconds: dict[str, list[float]], count: int) -> dict[str, Any]:
 def bench_ocr(*, images: int = 60, log: Console) -> dict[str, Any]:
     """Character error rate of OCR over a made set of pictures with text, recall@1 of searching their phrases, and
     images/s of ingesting with OCR on against off."""
-    from shared.config import get_settings
-    from workers.app import configure
 
-    saved = {name: os.environ.get(name) for name in SETTINGS}
+    saved_settings = saved(SETTINGS)
     with tempfile.TemporaryDirectory(prefix="mmindex-bench-ocr-") as scratch:
         root = Path(scratch)
         try:
@@ -401,13 +400,7 @@ def bench_ocr(*, images: int = 60, log: Console) -> dict[str, Any]:
             worded = sorted({Path(hit.uri).name for hit, _ in runtime.store.scan(Space.TEXT)})
             rerank = settings.models.rerank if runtime.reranker() is not None else "none (not loaded)"
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_runtime()
-            configure(get_settings())  # the app as the command's settings had it
+            put_back(saved_settings, app=True)
     photos, pictures = rates(seconds["photos"], images), rates(seconds["signs"], images)
     first = sum(r.rank == 1 for r in reads)
     return {

@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
+from bench.environment import put_back, saved
 from shared.documents import Space
 from shared.errors import ModelUnavailable, one_line
 from shared.models import go_offline_unless_hub_reachable
@@ -82,7 +83,7 @@ def bench_reindex(*, images: int = 200, seconds: int = 120, log: Console) -> dic
     from workers.intakes.submission import submit
     from workers.rebuild import rebuild
 
-    saved = {name: os.environ.get(name) for name in ("MMINDEX_HOME", "MMINDEX_MODELS__ASR", "MMINDEX_MODELS__VISION")}
+    saved_settings = saved(("MMINDEX_HOME", "MMINDEX_MODELS__ASR", "MMINDEX_MODELS__VISION"))
     with tempfile.TemporaryDirectory(prefix="mmindex-bench-") as scratch:
         home = Path(scratch)
         try:
@@ -127,12 +128,7 @@ def bench_reindex(*, images: int = 200, seconds: int = 120, log: Console) -> dic
                 runtime.store.commit(lineage, lineage.swap(report.generation.number))
                 time.sleep(1.0)  # searches after the swap, too
         finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_runtime()
+            put_back(saved_settings)
     ingest_rate, rebuild_rate = items / ingest_s, report.documents / rebuild_s
     ratio = round(rebuild_rate / ingest_rate, 3)
     return {
