@@ -52,7 +52,7 @@ SEED = 1717
 TARGET_RATIO = 0.7
 """Ingesting photos without text with OCR on should keep this share of the images/s with it off."""
 TARGET_RECALL = 0.9
-ROUNDS = 2
+ROUNDS = 3
 K = 5
 PICTURE_SIZE = (800, 600)
 PHOTO_SIZE = (640, 480)
