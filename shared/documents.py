@@ -56,6 +56,7 @@ class Item:
     thumbnail: str | None = None
     start_s: float | None = None
     end_s: float | None = None
+    page: int | None = None  # a PDF's chunk: the page (from 1) its words begin on
 
     def __post_init__(self) -> None:
         self.modality = Modality(self.modality)
@@ -94,6 +95,7 @@ class Document:
             "thumbnail": item.thumbnail,
             "start_s": item.start_s,
             "end_s": item.end_s,
+            "page": item.page,
             "model": self.model,
             "pipeline": self.pipeline,
         }
@@ -140,6 +142,7 @@ class Hit:
     space: Space | None = field(default=None, repr=False)  # the space that found it (None: made outside a search)
     relevance: float | None = None  # set by a search's fusion
     generation: int | None = field(default=None, repr=False)  # the space's generation that held it
+    page: int | None = None  # a PDF's chunk: the page (from 1) its words begin on
 
     def __post_init__(self) -> None:
         self.modality = Modality(self.modality)
@@ -153,6 +156,7 @@ class Hit:
             "relevance": None if self.relevance is None else round(self.relevance, 4),
             "start_s": self.start_s,
             "end_s": self.end_s,
+            "page": self.page,
             "text": self.text,
             "thumbnail": self.thumbnail,
         }

@@ -414,7 +414,7 @@ def _text_items(record: SourceRecord, found: Iterator[Chunk], max_chunks: int) -
                 f"the document gives more than {max_chunks} text chunks (MMINDEX_TEXT__MAX_CHUNKS);"
                 " raise the limit or split the file"
             )
-        yield item(record, chunk.index, Space.TEXT, Modality.TEXT, text=chunk.text)
+        yield item(record, chunk.index, Space.TEXT, Modality.TEXT, text=chunk.text, page=chunk.page)
 
 
 @dataclass(frozen=True)

@@ -47,14 +47,15 @@ class Source:
             hit["modality"], hit["modality"]
         )
         where = f", {hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit.get("start_s") is not None else ""
+        where = f", page {hit['page']}" if hit.get("page") is not None else where
         return f"[{self.n}] {kind} {PurePosixPath(hit['uri']).name}{where}"
 
     def tokens(self) -> int:
         return LABEL_TOKENS + len(self.text) // CHARS_PER_TOKEN + (PICTURE_TOKENS if self.picture else 0)
 
     def citation(self, cited: bool) -> dict[str, Any]:
-        """What `ask --json` says of it: `n`, `uri`, `modality`, `start_s`, `end_s`, `text`, `thumbnail`, and
-        whether the answer cites it."""
+        """What `ask --json` says of it: `n`, `uri`, `modality`, `start_s`, `end_s`, `page`, `text`, `thumbnail`,
+        and whether the answer cites it."""
         hit = self.hit
         return {
             "n": self.n,
@@ -62,6 +63,7 @@ class Source:
             "modality": hit["modality"],
             "start_s": hit.get("start_s"),
             "end_s": hit.get("end_s"),
+            "page": hit.get("page"),
             "text": hit.get("text"),
             "thumbnail": hit.get("thumbnail"),
             "relevance": hit.get("relevance"),

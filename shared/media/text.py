@@ -2,7 +2,7 @@
 
 The rules, in the order they apply:
 
-- Paragraphs are separated by blank lines (a PDF page also ends one). Inside a paragraph every run of
+- Paragraphs are separated by blank lines (a PDF page ends one, and a chunk). Inside a paragraph every run of
   whitespace, line breaks included, becomes one space; paragraphs in a chunk are joined by a blank line.
 - Consecutive paragraphs are packed into one chunk while it stays within `chunk_chars`. A paragraph that
   fits in `chunk_chars` is never split: when it does not fit after the ones before, it starts the next chunk.
@@ -77,7 +77,8 @@ _PDF_FAULTS: tuple[type[Exception], ...] = (
 class Chunk:
     """A piece of a document to embed: `index` counts from 0 in document order.
 
-    `page` is the PDF page (from 1) on which the chunk's own text begins, after the overlap; None for text files.
+    `page` is the PDF page (from 1) that holds the chunk's own text, after the overlap (a page ends a chunk, so a
+    hit on its words names the right page); None for text files.
     """
 
     index: int
@@ -228,6 +229,7 @@ class _Packer:
             yield self._emit("")
 
     def _whole(self, paragraph: str) -> Iterator[Chunk]:
+        yield from self._new_page()
         if self._started:
             if len(self._text) + 2 + len(paragraph) <= self._limit:
                 self._text += "\n\n" + paragraph
@@ -237,6 +239,7 @@ class _Packer:
 
     def _split(self, *, final: bool) -> Iterator[Chunk]:
         """Cut chunks from the long paragraph read so far; with `final`, its tail stays in the open chunk."""
+        yield from self._new_page()
         text, at = self._paragraph, 0  # what is left of it starts at `at`
         while True:
             if self._started:  # after whole paragraphs: only a sentence end that fits will do
@@ -261,6 +264,12 @@ class _Packer:
             at = cut + len(joint)  # the joint is the space the cut was made at, or nothing
             yield self._emit(joint)
         self._paragraph = text[at:]
+
+    def _new_page(self) -> Iterator[Chunk]:
+        """The open chunk, ended where a new page begins: a chunk's own text is on one page, the one its hit names
+        (its overlap may come from the page before)."""
+        if self._started and self._page != self.page:
+            yield self._emit("\n\n")
 
     def _opening(self, need: int) -> str:
         """The overlap that opens a chunk, leaving room for `need` characters of its own text."""

@@ -51,6 +51,7 @@ _FIELDS: list[pa.Field] = [
     pa.field("thumbnail", pa.string()),
     pa.field("start_s", pa.float64()),
     pa.field("end_s", pa.float64()),
+    pa.field("page", pa.int32()),
     pa.field("model", pa.string()),
     pa.field("pipeline", pa.string()),
 ]
@@ -71,7 +72,7 @@ def _where(filters: SearchFilter | None) -> str | None:
     return " AND ".join(clauses) or None
 
 
-_HIT_COLUMNS = ["id", "uri", "modality", "start_s", "end_s", "text", "thumbnail"]
+_HIT_COLUMNS = ["id", "uri", "modality", "start_s", "end_s", "page", "text", "thumbnail"]
 _ITEM_COLUMNS = [
     "id",
     "source_id",
@@ -84,11 +85,26 @@ _ITEM_COLUMNS = [
     "thumbnail",
     "start_s",
     "end_s",
+    "page",
 ]
 
 
+def _present(table: Any, columns: list[str]) -> list[str]:
+    """The `columns` that `table` has: one made by an earlier version lacks the later fields (`page`) until written."""
+    names = set(table.schema.names)
+    return [column for column in columns if column in names]
+
+
+def _with_every_field(table: Any) -> Any:
+    """`table`, given the fields a later version added (empty in the rows it holds) before it is written."""
+    missing = [field for field in _FIELDS if field.name not in set(table.schema.names)]
+    if missing:
+        table.add_columns(missing)
+    return table
+
+
 def _item(row: dict[str, Any], space: str) -> Item:
-    fields = {name: row[name] for name in _ITEM_COLUMNS}
+    fields: dict[str, Any] = {name: row.get(name) for name in _ITEM_COLUMNS}
     return Item(**fields, space=Space(space), input_uri=row["thumbnail"] if space == Space.VISION else None)
 
 
@@ -101,6 +117,7 @@ def _hit(row: dict[str, Any], space: str, score: float, generation: int | None =
         end_s=row["end_s"],
         text=row["text"],
         thumbnail=row["thumbnail"],
+        page=row.get("page"),
         id=row["id"],
         space=Space(space),
         generation=generation,
@@ -311,7 +328,7 @@ class EmbeddedStore:
                         rows.append({**document.fields(), "vector": document.vector})
                 if not rows:
                     continue
-                data = pa.Table.from_pylist(rows, schema=table.schema)
+                data = pa.Table.from_pylist(rows, schema=_with_every_field(table).schema)
                 table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
                 if table.version % COMPACT_EVERY == 0:
                     # Each write adds a data fragment and a version: merge them now and then, and drop old
@@ -377,7 +394,7 @@ class EmbeddedStore:
             if where:
                 query = query.where(where, prefilter=True)
             try:
-                rows = query.select([*_HIT_COLUMNS, "_score"]).limit(k).to_list()
+                rows = query.select([*_present(table, _HIT_COLUMNS), "_score"]).limit(k).to_list()
             except ValueError:  # a table no write has given its full-text index yet: nothing to find in it
                 continue
             hits += [_hit(row, space, float(row["_score"]), target.number) for row in rows]
@@ -387,7 +404,7 @@ class EmbeddedStore:
     def _rows(self, table: Any, columns: list[str], page: int) -> Iterator[dict[str, Any]]:
         offset = 0
         while True:
-            rows = table.search().select(columns).offset(offset).limit(page).to_list()
+            rows = table.search().select(_present(table, columns)).offset(offset).limit(page).to_list()
             yield from rows
             if len(rows) < page:
                 return

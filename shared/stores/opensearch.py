@@ -41,7 +41,7 @@ from shared.stores.protocol import MAX_K, SearchFilter, UpsertResult
 __all__ = ["OpenSearchStore", "base_mappings", "cosine", "make_client", "vector_field"]
 
 _ITEM_FIELDS = ["id", "source_id", "source", "version", "uri", "modality", "item", "text", "thumbnail", "start_s",
-                "end_s"]  # fmt: skip
+                "end_s", "page"]  # fmt: skip
 
 
 def _hit(doc: dict[str, Any], score: float, space: str, generation: int | None) -> Hit:
@@ -53,6 +53,7 @@ def _hit(doc: dict[str, Any], score: float, space: str, generation: int | None) 
         end_s=doc.get("end_s"),
         text=doc.get("text"),
         thumbnail=doc.get("thumbnail"),
+        page=doc.get("page"),
         id=doc["id"],
         space=Space(space),
         generation=generation,
@@ -217,6 +218,7 @@ class OpenSearchStore:
             return result
         targets = self._targets(documents, generation, result)
         good = [document for document in documents if document.item.id not in result.failed]
+        self._indices.add_fields({targets[document.item.space].location for document in good if document.item.page})
         if self._serverless and good:
             self._delete({"terms": {"id": [doc.item.id for doc in good]}}, targets.values())
         options: dict[str, Any] = {}
@@ -387,7 +389,7 @@ class OpenSearchStore:
         if target is None:
             return
         field = vector_field(space)
-        includes = [field, "id", "uri", "modality", "start_s", "end_s", "text", "thumbnail"]
+        includes = [field, "id", "uri", "modality", "start_s", "end_s", "page", "text", "thumbnail"]
         for doc in self._pages(target, includes, page):
             yield _hit(doc, 0.0, space, target.number), [float(value) for value in doc[field]]
 

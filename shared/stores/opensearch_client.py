@@ -40,6 +40,7 @@ def base_mappings() -> dict[str, Any]:
         thumbnail={"type": "keyword", "index": False},
         start_s={"type": "float"},
         end_s={"type": "float"},
+        page={"type": "integer"},
     )
     return {"dynamic": "strict", "properties": properties}
 

@@ -13,6 +13,9 @@ from shared.config import OpenSearchSettings
 from shared.errors import PermanentError
 from shared.stores.opensearch_client import base_mappings, call, vector_field
 
+LATER_FIELDS = ("page",)
+"""Fields of the template added after its first version: an index made before them gets them on first use."""
+
 
 class Indices:
     """Creates, reads and deletes indices of one endpoint."""
@@ -24,6 +27,16 @@ class Indices:
         self._where = where
         self._engine = settings.knn_engine()
         self._engine_checked = False
+        self._current: set[str] = set()  # indices this process gave the fields of today's template
+
+    def add_fields(self, names: set[str]) -> None:
+        """Give indices made by an earlier version the fields added since (`page`): their mapping is strict, and a
+        document with a field the mapping lacks would be refused. Adding a field is allowed and idempotent."""
+        added = {name: field for name, field in base_mappings()["properties"].items() if name in LATER_FIELDS}
+        for name in sorted(names - self._current):
+            call(self._where, f"adding fields to index {name}", self._client.indices.put_mapping, index=name,
+                 body={"properties": added})  # fmt: skip
+            self._current.add(name)
 
     def vector_mapping(self, dim: int) -> dict[str, Any]:
         return {

@@ -1,7 +1,8 @@
 """Words in pictures (workers/decoders.py `decode_image` with MMINDEX_MODELS__OCR=rapidocr): a photographed
 receipt is found by its shop's name and by an item and its price, and the hit shows the picture; a photo without
 text adds no words; OCR turned off, or failing, leaves the picture indexed as before, and a corrupt picture still
-fails with its reason. A scanned PDF (no text layer) is found by a sentence on one of its pages."""
+fails with its reason. A scanned PDF (no text layer) is found by a sentence on one of its pages, and the hit names
+the page."""
 
 from __future__ import annotations
 
@@ -104,3 +105,6 @@ def test_a_scanned_pdf_is_found_by_a_sentence_on_its_second_page(
 
     assert Path(str(hits[0]["uri"])).name == "otters.pdf", hits
     assert hits[0]["modality"] == "text" and "frogs" in str(hits[0]["text"]).lower()
+    assert hits[0]["page"] == 2  # the hit says where in the document its words are
+    otters = found("otters eat fish")
+    assert (Path(str(otters[0]["uri"])).name, otters[0]["page"]) == ("otters.pdf", 1), otters

@@ -23,7 +23,7 @@ def test_the_query_task_finds_the_chunk_that_answers_a_paraphrase(tmp_path: Path
     hits = search.apply(args=(Query(text="when should I cut back rose bushes", k=2).to_message(),)).get()
 
     assert Path(hits[0]["uri"]).name == "garden.txt"
-    assert set(hits[0]) == {"uri", "modality", "score", "relevance", "start_s", "end_s", "text", "thumbnail"}
+    assert set(hits[0]) == {"uri", "modality", "score", "relevance", "start_s", "end_s", "page", "text", "thumbnail"}
     assert hits[0]["modality"] == "text" and "Prune the roses" in hits[0]["text"]
 
 

@@ -107,12 +107,17 @@ def searched(query: Query) -> list[dict[str, Any]]:
 NO_HITS = "no hits: nothing matches well enough (see --min-relevance)"
 
 
+def where_in(hit: dict[str, Any]) -> str:
+    """A document hit's page (`page 2`), or nothing."""
+    return f"page {hit['page']}" if hit.get("page") is not None else ""
+
+
 def hits_text(hits: list[dict[str, Any]]) -> str:
     """Hits in their order, best first: a line each with its whole path (never folded, so it can be copied), and
     under it the words said or written there."""
-    lines = [f"{'#':>3}  {'relevance':<9}  {'similarity':<10}  {'modality':<8}  {'time':<15}  uri"]
+    lines = [f"{'#':>3}  {'relevance':<9}  {'similarity':<10}  {'modality':<8}  {'where':<15}  uri"]
     for rank, hit in enumerate(hits, start=1):
-        span = f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else ""
+        span = f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else where_in(hit)
         relevance = "" if hit.get("relevance") is None else f"{hit['relevance']:.3f}"
         similarity = "" if hit["score"] is None else f"{hit['score']:.3f}"
         lines.append(f"{rank:>3}  {relevance:<9}  {similarity:<10}  {hit['modality']:<8}  {span:<15}  {hit['uri']}")

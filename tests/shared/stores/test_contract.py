@@ -67,6 +67,7 @@ def doc(
     text: str | None = None,
     start_s: float | None = None,
     end_s: float | None = None,
+    page: int | None = None,
 ) -> Document:
     source = f"s3://{root}/{key}"
     return Document(
@@ -83,6 +84,7 @@ def doc(
             thumbnail=f"s3://{root}/_mmindex/{key}.{item}.jpg",
             start_s=start_s,
             end_s=end_s,
+            page=page,
         ),
         vector=vector,
         model="test-model",
@@ -180,10 +182,21 @@ def test_hits_carry_what_search_prints(store: VectorStore) -> None:
         "relevance": None,  # given by a search's fusion, not by a store
         "start_s": 12.0,
         "end_s": 14.5,
+        "page": None,
         "text": "a goal",
         "thumbnail": "s3://photos/_mmindex/clip.mp4.3.jpg",
     }
     assert (hit.id, hit.space) == (document.item.id, "vision")
+
+
+def test_a_pdf_chunk_s_hits_and_items_carry_its_page(store: VectorStore) -> None:
+    chunk = doc("deed.pdf", unit(2, TEXT_DIM), item=4, space=Space.TEXT, modality="text", text="the otter", page=2)
+    store.upsert([chunk, doc("notes.txt", unit(1, TEXT_DIM), space=Space.TEXT, modality="text", text="otters")])
+    pages = {hit.uri: hit.page for hit in store.search(Space.TEXT, unit(2, TEXT_DIM), k=5)}
+    assert pages == {"s3://photos/deed.pdf": 2, "s3://photos/notes.txt": None}
+    assert [hit.page for hit in store.search_text("otter", k=1)] == [2]
+    assert {hit.uri: hit.page for hit, _ in store.scan(Space.TEXT)}["s3://photos/deed.pdf"] == 2
+    assert {item.uri: item.page for item in store.items(Space.TEXT)}["s3://photos/deed.pdf"] == 2
 
 
 def test_k_limits_the_hits(store: VectorStore) -> None:

@@ -177,6 +177,7 @@ def legacy(opensearch_url: str) -> Iterator[OpenSearchStore]:
     store = OpenSearchStore(Settings(store=StoreKind.OPENSEARCH, opensearch=options))
     client = make_client(store._settings)
     mappings = base_mappings()
+    del mappings["properties"]["page"]  # made before chunks had pages, too
     vectors = {vector_field(Space.VISION): VISION_DIM, vector_field(Space.TEXT): TEXT_DIM}
     method = {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil"}
     mappings["properties"].update(
@@ -215,6 +216,10 @@ def test_an_index_made_before_generations_reads_as_generation_1_of_each_space(le
     assert found(legacy.search_text("ferry", k=5)) == [("old.jpg", 1), ("old.ogg", 1)]
     assert legacy.upsert([image("new.jpg", unit(1))]).written == 1  # any model: the old one was not recorded
     assert legacy.count(Space.VISION) == 2
+    paged = doc("deed.pdf", unit(2, TEXT_DIM), space=Space.TEXT, modality="text", text="a deed", page=3)
+    assert legacy.upsert([paged]).written == 1  # the index is given the field pages came with
+    assert [hit.page for hit in legacy.search_text("deed", k=5)] == [3]
+    legacy.delete_source("s3://photos/deed.pdf")
 
     legacy.begin(Space.VISION, NEW_MODEL, NEW_DIM)
     legacy.upsert([image("new.jpg", unit(1, NEW_DIM), model=NEW_MODEL)], generation=2)

@@ -32,6 +32,12 @@
     return to && to !== from ? `${from}\u2013${to}` : from;
   }
 
+  /** Where in its source a hit is: its time span, or a document's page ("page 2"); "" for neither. */
+  function formatWhere(hit) {
+    if (hit.start_s != null) return formatSpan(hit.start_s, hit.end_s);
+    return hit.page != null ? `page ${hit.page}` : "";
+  }
+
   /** A duration in words: "12 s", "3 min 20 s", "2 h 5 min". */
   function formatDuration(seconds) {
     const total = Math.max(0, Math.round(Number(seconds) || 0));
@@ -474,10 +480,10 @@
         el("span", { class: "hit-score", title: "relevance, 0 to 1" }, score),
       );
     }
-    if (hit.start_s != null) {
+    if (formatWhere(hit)) {
       meta.append(
         el("span", { class: "sep", "aria-hidden": "true" }, "\u00b7"),
-        el("span", { class: "hit-span" }, formatSpan(hit.start_s, hit.end_s)),
+        el("span", { class: "hit-span" }, formatWhere(hit)),
       );
     }
 
@@ -590,7 +596,7 @@
 
   /** What a [n] button is called: its own text first, then the source it opens. */
   function citationLabel(citation, text) {
-    const span = citation.start_s != null ? formatSpan(citation.start_s, citation.end_s) : "";
+    const span = formatWhere(citation);
     return `${text} ${[nameFromUri(citation.uri) || "untitled", span].filter(Boolean).join(", ")}`;
   }
 
@@ -678,7 +684,7 @@
         }
         const meta = el("p", { class: "source-meta" }, el("span", { class: "source-modality" }, modality));
         const add = (node) => meta.append(el("span", { class: "sep", "aria-hidden": "true" }, "\u00b7"), node);
-        if (citation.start_s != null) add(el("span", { class: "source-span" }, formatSpan(citation.start_s, citation.end_s)));
+        if (formatWhere(citation)) add(el("span", { class: "source-span" }, formatWhere(citation)));
         const score = formatScore(citation.relevance);
         if (score) add(el("span", { class: "source-score", title: "relevance, 0 to 1" }, `relevance ${score}`));
         if (citation.cited) add(el("span", { class: "source-cited" }, "cited"));
@@ -892,7 +898,7 @@
     const name = hit.name || nameFromUri(hit.uri) || "untitled";
     const modality = hit.modality || "unknown";
     const src = safeUrl(hit.media_url);
-    const span = hit.start_s != null ? formatSpan(hit.start_s, hit.end_s) : "";
+    const span = formatWhere(hit);
 
     ui.playerTitle.textContent = name;
     ui.playerMeta.textContent = [modality, span, hit.uri].filter(Boolean).join(" \u00b7 ");
@@ -944,7 +950,9 @@
       ui.playerBody.append(
         el("div", { class: "player-text", tabindex: "0", role: "region", "aria-label": "Full text" }, hit.text ? String(hit.text) : "(no words)"),
       );
-      ui.playerBody.append(fileLink(src, "Open the document"));
+      // a PDF viewer opens a document at the page of the hit's words
+      const atPage = src && hit.page != null ? `${src}#page=${Number(hit.page)}` : src;
+      ui.playerBody.append(fileLink(atPage, hit.page != null ? `Open the document at page ${hit.page}` : "Open the document"));
     }
 
     state.opener = opener || document.activeElement;
