@@ -66,18 +66,24 @@ def choose_models() -> dict[str, str | None]:
             print(f"  but its text search means nothing; point {setting} at real CLIP weights for that")
     chosen.update(choose_speech_model(settings))
     chosen.update(choose_reranker(settings))
-    chosen.update(choose_ocr())
+    chosen.update(choose_ocr(settings))
     return chosen
 
 
-def choose_ocr() -> dict[str, str | None]:
-    """Words in pictures on for the demo (MMINDEX_MODELS__OCR=rapidocr) when the rapidocr package imports."""
+def choose_ocr(settings: object) -> dict[str, str | None]:
+    """Words in pictures as configured (on by default), off when the rapidocr package does not import."""
+    from shared.config import Settings
+
+    assert isinstance(settings, Settings)
+    if settings.models.ocr == "none":
+        print("  words in pictures are off (MMINDEX_MODELS__OCR=none): bakery-sign.jpg is not found by its words")
+        return {"MMINDEX_MODELS__OCR": None}
     try:
         import rapidocr_onnxruntime  # noqa: F401
     except ImportError:
-        print("  words in pictures stay off for this demo (pip install rapidocr-onnxruntime to read them)")
-        return {"MMINDEX_MODELS__OCR": None}
-    print("  words in pictures on for this demo (MMINDEX_MODELS__OCR=rapidocr): bakery-sign.jpg is found by its words")
+        print("  words in pictures are off for this demo (pip install rapidocr-onnxruntime to read them)")
+        return {"MMINDEX_MODELS__OCR": "none"}
+    print("  words in pictures are on (MMINDEX_MODELS__OCR=rapidocr): bakery-sign.jpg is found by its words")
     return {"MMINDEX_MODELS__OCR": "rapidocr"}
 
 

@@ -106,7 +106,7 @@ class ModelSettings(Group):
     preload: bool = Field(
         True, description="embed and query workers load (and download) their models at start, not on the first task"
     )
-    ocr: Literal["rapidocr", "none"] = Field("none", description="Reads the words in pictures (rapidocr), or `none`")
+    ocr: Literal["rapidocr", "none"] = Field("rapidocr", description="Reads the words in pictures, or `none`")
     ocr_max_side: int = Field(1600, ge=320, description="Longer side a picture is read at, at most, by OCR")
     ocr_timeout_s: float = Field(30.0, gt=0, description="Reading one picture's words taking longer fails only them")
 

@@ -92,6 +92,13 @@ def aws_credentials() -> None:
     )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def words_in_pictures_off() -> None:
+    """OCR off unless a test turns it on (it is on by default): each process would load its models, and every
+    picture pay for its check, in tests about other things."""
+    os.environ["MMINDEX_MODELS__OCR"] = "none"
+
+
 @pytest.fixture
 def bucket(s3_endpoint: str) -> str:
     """A fresh bucket on the S3 server."""

@@ -45,7 +45,8 @@ def mmindex_environment(home: Path, tiny_clip: Path, minilm: Path, whisper: Path
 
     Searches show every hit however weak (minimum relevance 0): the tests' CLIP has random weights, its
     similarities all alike, so each of its rankings is flat and even a near copy's match would fall below the
-    default minimum. Tests about the minimum relevance set it themselves."""
+    default minimum. Tests about the minimum relevance set it themselves. Words in pictures are off (each process
+    would load the OCR models, and each picture pay for the check): the tests about them turn them on."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MMINDEX_")}
     env.update(
         MMINDEX_HOME=str(home),
@@ -56,5 +57,6 @@ def mmindex_environment(home: Path, tiny_clip: Path, minilm: Path, whisper: Path
         MMINDEX_MODELS__THREADS="1",
         MMINDEX_S3__ENDPOINT_URL=s3_endpoint,
         MMINDEX_SEARCH__MIN_RELEVANCE="0",
+        MMINDEX_MODELS__OCR="none",
     )
     return env
