@@ -122,6 +122,7 @@ class RapidOcrReader:
             )
             for holder in (engine.text_det.infer, engine.text_rec.session, engine.text_cls.infer):
                 holder.session = _without_spinning(holder.session)
+            engine.text_rec.postprocess_op = SpacedDecoder(engine.text_rec.postprocess_op.character)
         except Exception as error:  # a damaged install: the models cannot load
             raise ModelUnavailable(f"cannot load the OCR models ({SETTING}=rapidocr): {error}") from None
         return cls(engine, models.ocr_max_side, models.ocr_timeout_s)
@@ -171,6 +172,43 @@ class RapidOcrReader:
         except Exception as error:  # the engine on a picture it cannot take
             raise PermanentError(f"cannot read the words in the picture: {error}") from None
         return list(found or [])
+
+
+SPACE_SEEN = 0.1
+"""A space goes between two recognised characters when the recogniser gave the space at least this probability
+somewhere between them. On bench ocr's 60 pictures, 0.05 to 0.3 all read 58 exactly (54 without); 0.01 reads 56."""
+
+
+class SpacedDecoder:
+    """The recogniser's CTC output as text, like rapidocr's own decoder, and with the spaces it nearly saw.
+
+    PP-OCRv4's recogniser (trained mostly on Chinese, where words have no spaces) often runs English words together
+    (`KELVORINBAKERY`, `Plumtart`) although the gap is there: between the two letters the space class is likely,
+    but "nothing here" (CTC's blank) more so. A space is put back where the space class reached SPACE_SEEN."""
+
+    def __init__(self, characters: list[str]) -> None:
+        self.character = characters  # blank first, space last, as rapidocr builds them
+        self.space = characters.index(" ")
+
+    def __call__(self, preds: np.ndarray[Any, Any], return_word_box: bool = False, **_: Any) -> list[Any]:
+        best, likelihood = preds.argmax(axis=2), preds.max(axis=2)
+        lines: list[tuple[str, float]] = []
+        for row in range(len(preds)):
+            chosen = best[row]
+            kept = np.ones(len(chosen), dtype=bool)
+            kept[1:] = chosen[1:] != chosen[:-1]  # a character held over several columns is one
+            kept &= chosen != 0  # the blank
+            columns = np.nonzero(kept)[0]
+            text = ""
+            for at, column in enumerate(columns):
+                char = self.character[chosen[column]]
+                if at and char != " " and text[-1] != " ":
+                    between = preds[row, columns[at - 1] + 1 : column, self.space]
+                    if between.size and float(between.max()) >= SPACE_SEEN:
+                        text += " "
+                text += char
+            lines.append((text, float(likelihood[row][kept].mean()) if kept.any() else 0.0))
+        return lines
 
 
 def _without_spinning(session: Any) -> Any:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
 from shared.config import Settings
 from shared.errors import PermanentError
-from shared.models.ocr import Line, RapidOcrReader, in_reading_order, reader_for, spaced, words
+from shared.models.ocr import Line, RapidOcrReader, SpacedDecoder, in_reading_order, reader_for, spaced, words
 from tests.support.media import photo, receipt
 
 LINES = ["BRIGHTMART", "Harbour Road 7", "Oat milk 1.85", "Rye bread 2.40", "Lentils 3.10", "Card payment"]
@@ -30,6 +31,23 @@ def test_a_receipt_is_read_line_by_line_top_to_bottom(reader: RapidOcrReader, tm
     assert [line.text for line in lines] == LINES
     assert all(line.score >= 0.6 for line in lines)
     assert lines[0].box[1] < lines[-1].box[1]
+
+
+def test_words_the_recogniser_runs_together_get_their_space_back(reader: RapidOcrReader) -> None:
+    # Without the spaces the recogniser nearly saw, this sign reads KELVORINBAKERY, Plumtart3.80 and Ryeloaf 4.25.
+    with Image.open(Path(__file__).parents[3] / "examples" / "images" / "bakery-sign.jpg") as image:
+        assert [line.text for line in reader.read(image)] == ["KELVORIN BAKERY", "Plum tart 3.80", "Rye loaf 4.25"]
+
+
+def test_the_decoder_puts_a_space_where_the_recogniser_nearly_saw_one() -> None:
+    characters = ["blank", "a", "b", "c", " "]
+    blank, a, b, c = (np.eye(5)[index] for index in range(4))
+    almost_space = np.array([0.85, 0.0, 0.0, 0.0, 0.15])  # the blank wins, the space was likely
+    unlikely_space = np.array([0.98, 0.0, 0.0, 0.0, 0.02])
+    columns = [a, a, blank, almost_space, blank, b, unlikely_space, c]  # "a" held over two columns is one
+    ((text, score),) = SpacedDecoder(characters)(np.array([columns]))
+    assert text == "a bc"
+    assert score == pytest.approx(1.0)
 
 
 def test_a_photo_without_text_reads_nothing(reader: RapidOcrReader, tmp_path: Path) -> None:
