@@ -1,5 +1,5 @@
-"""Media made here for the tests and the benchmarks: photo-like JPEGs, videos and recordings made by the real
-ffmpeg, and the committed spoken sentences."""
+"""Media made here for the tests and the benchmarks: photo-like JPEGs, slides, videos and recordings made by the
+real ffmpeg, scanned PDFs (page pictures without a text layer), and the committed spoken sentences."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from shared.media.ffmpeg import ffmpeg_exe
 
@@ -79,19 +79,22 @@ def near_copy(source: Path, target: Path) -> Path:
 # ---------------------------------------------------------------- video and sound
 
 
-def slideshow(photos: list[Path], seconds: float, target: Path, size: str = "320x240") -> Path:
-    """An H.264 video showing each photo for `seconds`, in order, with a quiet tone as its sound track."""
+def slideshow(photos: list[Path], seconds: float, target: Path, size: str = "320x240", sound: bool = True) -> Path:
+    """An H.264 video showing each photo for `seconds`, in order, with a quiet tone as its sound track (none
+    without `sound`)."""
     inputs: list[str] = []
     for path in photos:
         inputs += ["-loop", "1", "-t", str(seconds), "-i", str(path)]
     chain = "".join(f"[{i}:v]scale={size},setsar=1,fps=10[v{i}];" for i in range(len(photos)))
     chain += "".join(f"[v{i}]" for i in range(len(photos))) + f"concat=n={len(photos)}:v=1:a=0[out]"
     total = seconds * len(photos)
+    tone = ("-f", "lavfi", "-t", str(total), "-i", "sine=frequency=220:sample_rate=16000") if sound else ()
     ffmpeg(
         *inputs,
-        *("-f", "lavfi", "-t", str(total), "-i", "sine=frequency=220:sample_rate=16000"),
-        *("-filter_complex", chain, "-map", "[out]", "-map", f"{len(photos)}:a"),
-        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest"),
+        *tone,
+        *("-filter_complex", chain, "-map", "[out]", *(("-map", f"{len(photos)}:a") if sound else ())),
+        *("-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"),
+        *(("-c:a", "aac", "-shortest") if sound else ()),
         str(target),
     )
     return target
@@ -113,8 +116,6 @@ def recording(target: Path, length_s: float, spoken: dict[float, Path]) -> Path:
 def receipt(path: Path, lines: list[str], size: tuple[int, int] = (720, 900), font_px: int = 30) -> Path:
     """A photographed-looking receipt: `lines` of dark text on off-white paper, in Pillow's own font (no system
     fonts needed), saved as a JPEG."""
-    from PIL import ImageFont
-
     image = Image.new("RGB", size, (250, 248, 240))
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=font_px)
@@ -122,4 +123,38 @@ def receipt(path: Path, lines: list[str], size: tuple[int, int] = (720, 900), fo
         draw.text((50, 50 + number * round(font_px * 2.3)), line, fill=(20, 20, 20), font=font)
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, quality=80)
+    return path
+
+
+def slide(path: Path, title: str, lines: list[str]) -> Path:
+    """A presentation slide: a large title and a few lines of words, in Pillow's own font (no system fonts)."""
+    image = Image.new("RGB", (1280, 720), (250, 250, 245))
+    draw = ImageDraw.Draw(image)
+    draw.text((80, 80), title, fill=(10, 10, 60), font=ImageFont.load_default(size=72))
+    for number, line in enumerate(lines):
+        draw.text((80, 240 + number * 60), line, fill=(30, 30, 30), font=ImageFont.load_default(size=36))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, quality=90)
+    return path
+
+
+# ---------------------------------------------------------------- scanned documents
+
+
+def scan(*paragraphs: str, height: int | None = None) -> Image.Image:
+    """A page of printed lines, a paragraph's lines close together and a wide gap between paragraphs; 800 pixels
+    wide and just tall enough, or `height` tall (a whole page with the lines at its top)."""
+    font = ImageFont.load_default(size=28)
+    page = Image.new("L", (800, height or 120 + 90 * len(paragraphs)), 255)
+    draw = ImageDraw.Draw(page)
+    for number, paragraph in enumerate(paragraphs):
+        draw.text((50, 60 + 90 * number), paragraph, font=font, fill=0)
+    return page
+
+
+def scanned_pdf(path: Path, *pages: Image.Image) -> Path:
+    """A PDF of page pictures (one pixel a point) and nothing else: no text layer."""
+    first, *rest = pages
+    path.parent.mkdir(parents=True, exist_ok=True)
+    first.save(path, save_all=True, append_images=rest, resolution=72.0)
     return path

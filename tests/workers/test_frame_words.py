@@ -8,13 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
 from shared.documents import Item, Space
 from shared.media.frame_words import NUMBERS
 from shared.runtime import get_runtime, reset_runtime
 from shared.search import Query
-from tests.support.media import photo, slideshow
+from tests.support.media import photo, slide, slideshow
 from workers.query import search
 
 SECONDS_EACH = 4.0
@@ -23,18 +22,6 @@ SLIDES = [
     ("Irrigation Schedule", ["Monday: the north field", "Thursday: the orchard rows"]),
     ("Questions and Answers", ["Thank you for listening"]),
 ]
-
-
-def slide(path: Path, title: str, lines: list[str]) -> Path:
-    """A presentation slide: a large title and a few lines of words, in Pillow's own font (no system fonts)."""
-    image = Image.new("RGB", (1280, 720), (250, 250, 245))
-    draw = ImageDraw.Draw(image)
-    draw.text((80, 80), title, fill=(10, 10, 60), font=ImageFont.load_default(size=72))
-    for number, line in enumerate(lines):
-        draw.text((80, 240 + number * 60), line, fill=(30, 30, 30), font=ImageFont.load_default(size=36))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image.save(path, quality=90)
-    return path
 
 
 def library(folder: Path, work: Path) -> Path:

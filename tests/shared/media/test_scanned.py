@@ -9,7 +9,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 from pypdf import PdfReader, PdfWriter
 
 from shared.errors import UnsupportedMedia
@@ -18,6 +17,7 @@ from shared.media.text import Chunk, chunks
 from shared.media.text_child import chunks_in_child
 from shared.models.ocr import Line
 from tests.shared.media.test_text import blank_pdf, pdf_document, written_by_pypdf
+from tests.support.media import scan, scanned_pdf
 
 OCR = OcrOptions("rapidocr", max_side=800, timeout_s=30)
 """Pages are drawn 800 pt wide, so they are read at the size they were drawn at (one pixel a point)."""
@@ -25,23 +25,6 @@ OTTERS = "The otters swim in the river at dawn."
 FISH = "They eat fish and crabs all day long."
 HERONS = "Page two is about herons in the reeds."
 SLIVER = "the page is a sliver (800 × 2 pt), too thin to read"
-
-
-def scan(*paragraphs: str) -> Image.Image:
-    """A page of printed lines, a paragraph's lines close together and a wide gap between paragraphs."""
-    font = ImageFont.load_default(size=28)
-    page = Image.new("L", (800, 120 + 90 * len(paragraphs)), 255)
-    draw = ImageDraw.Draw(page)
-    for number, paragraph in enumerate(paragraphs):
-        draw.text((50, 60 + 90 * number), paragraph, font=font, fill=0)
-    return page
-
-
-def scanned_pdf(path: Path, *pages: Image.Image) -> Path:
-    """A PDF of page pictures and nothing else: no text layer."""
-    first, *rest = pages
-    first.save(path, save_all=True, append_images=rest, resolution=72.0)
-    return path
 
 
 def squeezed(text: str) -> str:
