@@ -29,7 +29,17 @@ def test_a_folder_of_photos_is_searchable_by_a_near_copy(cli: Cli, tmp_path: Pat
         hits = cli.json("search", "--image", str(near_copy(target, tmp_path / f"query-{target.name}")), "--k", "3")
         assert hits[0]["uri"] == str(target)
         assert Path(hits[0]["thumbnail"]).is_file()
-        assert set(hits[0]) == {"uri", "modality", "score", "relevance", "start_s", "end_s", "page", "text", "thumbnail"}
+        assert set(hits[0]) == {
+            "uri",
+            "modality",
+            "score",
+            "relevance",
+            "start_s",
+            "end_s",
+            "page",
+            "text",
+            "thumbnail",
+        }
         assert hits[0]["score"] > hits[1]["score"]
 
 
