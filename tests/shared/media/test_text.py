@@ -340,6 +340,17 @@ def test_a_pdf_chunk_knows_its_page(tmp_path: Path) -> None:
     ]
 
 
+def test_short_pages_are_not_packed_into_one_chunk_so_each_hit_names_its_page(tmp_path: Path) -> None:
+    pages = ["Otters swim at dawn.", "Herons wait in the reeds.", "Kingfishers dive for fish."]
+    path = write(tmp_path, "three-pages.pdf", pdf_document(*pages))
+
+    result = chunked(path, chunk_chars=1000, overlap_chars=200)  # all three would fit in one chunk
+
+    assert [chunk.page for chunk in result] == [1, 2, 3]
+    assert [chunk.text.endswith(page) for chunk, page in zip(result, pages, strict=True)] == [True, True, True]
+    assert result[2].text.startswith(pages[0])  # the overlap may still reach back a page or two
+
+
 def test_an_encrypted_pdf_asks_for_its_password(tmp_path: Path) -> None:
     path = write(tmp_path, "secret.pdf", blank_pdf(password="secret"))
     with pytest.raises(UnsupportedMedia) as raised:
