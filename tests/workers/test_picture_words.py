@@ -18,7 +18,15 @@ from tests.shared.media.test_scanned import FISH, OTTERS, scan, scanned_pdf
 from tests.support.media import photo, receipt
 from workers.query import search
 
-LINES = ["BRIGHTMART", "Harbour Road 7", "Oat milk 1.85", "Rye bread 2.40", "Lentils 3.10", "Card payment"]
+LINES = [
+    "BRIGHTMART",
+    "Harbour Road 7",
+    "Oat milk 1.85",
+    "Rye bread 2.40",
+    "Lentils 3.10",
+    "TOTAL 7.35",
+    "Card payment",
+]
 
 
 def library(folder: Path) -> Path:
@@ -41,19 +49,20 @@ def ocr_on(monkeypatch: pytest.MonkeyPatch, embedded: None) -> None:
 
 
 @pytest.mark.usefixtures("ocr_on")
-def test_a_receipt_is_found_by_its_shop_and_a_price_and_the_hit_shows_the_picture(
+def test_a_receipt_is_found_by_its_shop_its_total_and_a_price_and_the_hit_shows_the_picture(
     ingested: Callable[..., list[str]], tmp_path: Path
 ) -> None:
     folder = library(tmp_path / "library")
     ingested(folder)
 
     by_shop = found("Brightmart", mode="lexical")
+    by_total = found("total 7.35")
     by_price = found("rye bread 2.40")
 
-    for hits in (by_shop, by_price):
+    for hits in (by_shop, by_total, by_price):
         assert Path(str(hits[0]["uri"])).name == "receipt.jpg", hits
         assert hits[0]["modality"] == "image" and hits[0]["thumbnail"]
-        assert "Rye bread 2.40" in str(hits[0]["text"])
+        assert "Rye bread 2.40" in str(hits[0]["text"]) and "TOTAL 7.35" in str(hits[0]["text"])
     store = get_runtime().store
     pictures_read = [hit for hit, _ in store.scan(Space.TEXT) if Path(hit.uri).suffix == ".jpg"]
     assert [Path(hit.uri).name for hit in pictures_read] == ["receipt.jpg"]  # the photos add no words
