@@ -56,7 +56,7 @@ class Item:
     thumbnail: str | None = None
     start_s: float | None = None
     end_s: float | None = None
-    page: int | None = None  # a PDF's chunk: the page (from 1) its words begin on
+    page: int | None = None  # a PDF's chunk: the page (from 1) its own words are on
 
     def __post_init__(self) -> None:
         self.modality = Modality(self.modality)
@@ -142,7 +142,7 @@ class Hit:
     space: Space | None = field(default=None, repr=False)  # the space that found it (None: made outside a search)
     relevance: float | None = None  # set by a search's fusion
     generation: int | None = field(default=None, repr=False)  # the space's generation that held it
-    page: int | None = None  # a PDF's chunk: the page (from 1) its words begin on
+    page: int | None = None  # a PDF's chunk: the page (from 1) its own words are on
 
     def __post_init__(self) -> None:
         self.modality = Modality(self.modality)

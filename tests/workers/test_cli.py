@@ -355,12 +355,15 @@ def test_search_shows_each_hit_s_words_and_its_whole_path_on_one_line() -> None:
          "text": None},
         {"uri": "/srv/codes.txt", "modality": "text", "score": None, "relevance": 0.5, "start_s": None, "end_s": None,
          "text": "INV-48213"},
+        {"uri": "/srv/deed.pdf", "modality": "text", "score": 0.33, "relevance": 0.4, "start_s": None, "end_s": None,
+         "page": 2, "text": None},
     ]  # fmt: skip
     lines = hits_text(hits).splitlines()
     assert lines[1].split() == ["1", "0.900", "0.410", "audio", "3.2-9.8", "s", path]  # the whole path, on its line
     assert lines[2].strip() == "“the ferry leaves”"
     assert lines[3].split() == ["2", "0.600", "0.520", "image", "/srv/city.jpg"]
     assert lines[4].split() == ["3", "0.500", "text", "/srv/codes.txt"]  # found by its words: no similarity
+    assert lines[6].split() == ["4", "0.400", "0.330", "text", "page", "2", "/srv/deed.pdf"]  # where its words are
     # Rows keep the order given (relevance); the note says what the numbers are.
     assert lines[0].split()[:3] == ["#", "relevance", "similarity"]
     assert lines[-1].startswith("ranked by relevance")

@@ -108,7 +108,9 @@ NO_HITS = "no hits: nothing matches well enough (see --min-relevance)"
 
 
 def where_in(hit: dict[str, Any]) -> str:
-    """A document hit's page (`page 2`), or nothing."""
+    """Where in its source a hit is: its time span (`12.0-14.5 s`), a document's page (`page 2`), or nothing."""
+    if hit.get("start_s") is not None:
+        return f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s"
     return f"page {hit['page']}" if hit.get("page") is not None else ""
 
 
@@ -117,7 +119,7 @@ def hits_text(hits: list[dict[str, Any]]) -> str:
     under it the words said or written there."""
     lines = [f"{'#':>3}  {'relevance':<9}  {'similarity':<10}  {'modality':<8}  {'where':<15}  uri"]
     for rank, hit in enumerate(hits, start=1):
-        span = f"{hit['start_s']:.1f}-{hit['end_s']:.1f} s" if hit["start_s"] is not None else where_in(hit)
+        span = where_in(hit)
         relevance = "" if hit.get("relevance") is None else f"{hit['relevance']:.3f}"
         similarity = "" if hit["score"] is None else f"{hit['score']:.3f}"
         lines.append(f"{rank:>3}  {relevance:<9}  {similarity:<10}  {hit['modality']:<8}  {span:<15}  {hit['uri']}")
