@@ -13,23 +13,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.documents import FusionMethod, Normalization, SearchMode
 from shared.errors import mask
 from shared.home_settings import DEFAULT_HOME, home_settings_file
+from shared.model_settings import ModelSettings
+from shared.setting_group import Group
 
 
 class StoreKind(StrEnum):
     EMBEDDED = "embedded"
     OPENSEARCH = "opensearch"
-
-
-class Group(BaseModel):
-    """A nested settings group: unknown names are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class OpenSearchSettings(Group):
@@ -90,25 +86,6 @@ class S3Settings(Group):
     max_object_bytes: int = Field(
         2 * 1024**3, gt=0, description="Objects larger than this fail as too large instead of being fetched"
     )
-
-
-class ModelSettings(Group):
-    vision: str = Field("clip-ViT-B-32", description="Model name or local path for the vision space")
-    text: str = Field("all-MiniLM-L6-v2", description="Model name or local path for the text space")
-    asr: str = Field("tiny.en", description="Speech-to-text model name or local path, or `none`")
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
-    threads: int = Field(0, ge=0, description="torch CPU threads per process; 0 = cores / worker processes")
-    batch_size: int = Field(32, gt=0, description="Items per model call")
-    rerank: str = Field(
-        "cross-encoder/ms-marco-MiniLM-L6-v2",
-        description="Cross-encoder rescoring a search's best text-bearing hits (name or local path), or `none`",
-    )
-    preload: bool = Field(
-        True, description="embed and query workers load (and download) their models at start, not on the first task"
-    )
-    ocr: Literal["rapidocr", "none"] = Field("rapidocr", description="Reads the words in pictures, or `none`")
-    ocr_max_side: int = Field(1600, ge=320, description="Longer side a picture is read at, at most, by OCR")
-    ocr_timeout_s: float = Field(30.0, gt=0, description="Reading one picture's words taking longer fails only them")
 
 
 class VideoSettings(Group):

@@ -23,8 +23,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shared.config import ModelSettings, Settings
+from shared.config import Settings
 from shared.errors import MmindexError, ModelUnavailable, UnsupportedMedia, one_line
+from shared.model_settings import ModelSettings
 from shared.models.ocr import Line, Reader, reader_for
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from enum import StrEnum
 from pathlib import Path
 from threading import Lock
 from typing import Any, Protocol
@@ -22,6 +21,9 @@ from PIL import Image
 
 from shared.documents import Modality, Space
 from shared.errors import HubUnreachable, ModelUnavailable, mask
+from shared.model_settings import Backend, Precision
+
+__all__ = ["Backend", "Precision"]  # here for the encoders, which name them beside the protocol
 
 Vectors = NDArray[np.float32]
 """Rows of float32 vectors, one per item, L2-normalized."""
@@ -35,12 +37,6 @@ def pack(vectors: Vectors) -> str:
 def unpack(data: str, rows: int) -> Vectors:
     """The `rows` vectors that `pack` made `data` of."""
     return np.frombuffer(base64.b64decode(data), dtype=np.float32).reshape(rows, -1)
-
-
-class Backend(StrEnum):
-    """What runs a space's model. Every space runs on torch today; MMINDEX_MODELS__BACKEND will choose another."""
-
-    TORCH = "torch"  # sentence-transformers on PyTorch
 
 
 class Encoder(Protocol):
