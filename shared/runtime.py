@@ -74,7 +74,9 @@ class Runtime:
     def fingerprint(self, encoder: Encoder) -> str | None:
         """The fingerprint of an encoder's weights (shared/generations.py), worked out once per process."""
         if encoder.model_id not in self._weights:
-            self._weights[encoder.model_id] = fingerprint(encoder.model)
+            # An exported model's encoder carries its torch weights' fingerprint, taken when it was exported.
+            weights = getattr(encoder, "weights", None)
+            self._weights[encoder.model_id] = weights if isinstance(weights, str) else fingerprint(encoder.model)
         return self._weights[encoder.model_id]
 
     def model_for(self, space: Space, generation: Generation | None) -> str:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from shared.documents import Modality
 from shared.errors import ModelUnavailable, one_line
-from shared.models import Backend, Vectors
+from shared.models import Backend, Precision, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,19 @@ class SentenceTransformerEncoder:
         self.modalities = frozenset(Modality(str(m)) for m in supported if str(m) in {Modality.IMAGE, Modality.TEXT})
 
     @classmethod
-    def load(cls, name: str, *, setting: str, device: str, threads: int, batch_size: int) -> SentenceTransformerEncoder:
+    def load(
+        cls,
+        name: str,
+        *,
+        setting: str,
+        device: str,
+        threads: int,
+        batch_size: int,
+        precision: Precision = Precision.AUTO,
+        export_dir: Path | None = None,
+    ) -> SentenceTransformerEncoder:
+        """`name` on torch: fp16 on a GPU and fp32 on a CPU unless `precision` says (int8 is for exported models, and
+        runs as fp32 here; `export_dir` is theirs too)."""
         import torch
         import transformers
         from sentence_transformers import SentenceTransformer
@@ -99,7 +111,9 @@ class SentenceTransformerEncoder:
                 f"model {name!r} cannot be loaded ({why(name, error)}); set {setting} to a local model directory"
             ) from error
         cap_sequence_length(model)
-        if resolved.startswith("cuda"):
+        if precision is Precision.BF16:
+            model = model.to(torch.bfloat16)
+        elif precision is Precision.FP16 or (precision is Precision.AUTO and resolved.startswith("cuda")):
             model = model.half()
         model.eval()
         log.info("loaded %s on %s (%d CPU threads)", name, resolved, threads if resolved == "cpu" else 0)

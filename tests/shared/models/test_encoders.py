@@ -16,8 +16,8 @@ from shared.models import Backend, Vectors
 from shared.models.encoders import ENCODERS, encoder_for, loader_for
 
 
-def test_every_space_has_an_encoder_on_torch() -> None:
-    assert {space for space, backend in ENCODERS if backend is Backend.TORCH} == set(Space)
+def test_every_space_has_an_encoder_on_every_backend() -> None:
+    assert {(space, backend) for space, backend in ENCODERS} == {(s, b) for s in Space for b in Backend}
 
 
 def test_a_space_with_no_encoder_on_a_backend_is_refused_naming_both(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,7 +48,7 @@ class FakeEncoder:
 def test_a_backend_is_one_entry_loaded_once_per_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     loads: list[tuple[str, str, str]] = []
 
-    def load(name: str, *, setting: str, device: str, threads: int, batch_size: int) -> FakeEncoder:
+    def load(name: str, *, setting: str, device: str, threads: int, batch_size: int, **_: object) -> FakeEncoder:
         loads.append((name, setting, device))
         return FakeEncoder(name, device)
 
