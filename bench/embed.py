@@ -108,9 +108,15 @@ def run_pipeline(records: list[SourceRecord], runtime: Runtime) -> tuple[float, 
     return decoded - started, time.perf_counter() - decoded
 
 
-def bench_embed(*, images: int = 200, log: Console) -> dict[str, Any]:
-    """Images per second through the plain script and through decode → embed, and their ratio."""
+def bench_embed(*, images: int = 200, backend: str | None = None, log: Console) -> dict[str, Any]:
+    """Images per second through the plain script and through decode → embed, and their ratio; with `backend`
+    (`torch,onnx,openvino`), the models on each backend instead (bench/backends.py)."""
     import torch
+
+    if backend:
+        from bench.backends import bench_backends
+
+        return bench_backends(backend, images=images, log=log)
 
     with tempfile.TemporaryDirectory(prefix="mmindex-bench-") as scratch:
         home = Path(scratch)

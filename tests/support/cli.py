@@ -58,5 +58,6 @@ def mmindex_environment(home: Path, tiny_clip: Path, minilm: Path, whisper: Path
         MMINDEX_S3__ENDPOINT_URL=s3_endpoint,
         MMINDEX_SEARCH__MIN_RELEVANCE="0",
         MMINDEX_MODELS__OCR="none",
+        MMINDEX_MODELS__EXPORT_DIR=str(home.parent / "exports"),  # exported models: never the user's cache
     )
     return env

@@ -55,6 +55,12 @@ def bench(
     rounds: Annotated[
         int | None, typer.Option("--rounds", min=1, help="api: times each client runs every query (default 5)")
     ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend", help="embed: backends to compare, e.g. torch,onnx,openvino or onnx:fp32,openvino:int8"
+        ),
+    ] = None,
     questions: Annotated[
         int | None, typer.Option("--questions", min=1, max=20, help="ask: how many questions to ask (default 20)")
     ] = None,
@@ -77,6 +83,7 @@ def bench(
             "objects": objects,
             "rounds": rounds,
             "questions": questions,
+            "backend": backend,
         }.items()
         if value is not None
     }

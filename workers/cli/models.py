@@ -69,6 +69,60 @@ def list_models(
         )
 
 
+@models.command("export")
+def export(
+    spaces: Annotated[list[str] | None, typer.Argument(help="vision, text (default: both)")] = None,
+    *,
+    backend: Annotated[str | None, typer.Option("--backend", help="onnx or openvino (default: the setting)")] = None,
+    precision: Annotated[str | None, typer.Option("--precision", help="fp32, fp16, bf16, int8 (default: auto)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, one object per space")] = False,
+) -> None:
+    """Export each space's configured model for an exported backend now (workers otherwise do it on first use):
+    where it is, its format and its parity with torch."""
+    from shared.config import get_settings
+    from shared.models import Backend, Precision
+    from shared.models.encoders import encoder_for
+
+    settings = get_settings()
+    try:
+        chosen_backend = Backend(backend) if backend else None
+        models = (
+            settings.models.model_copy(update={"precision": Precision(precision)}) if precision else settings.models
+        )
+    except ValueError as error:
+        raise fail(one_line(error)) from None
+    settings = settings.model_copy(update={"models": models})
+    found: list[dict[str, Any]] = []
+    for space in [_space(value) for value in spaces or [s.value for s in Space]]:
+        use = chosen_backend or settings.models.backend_for(space.value)
+        if use is Backend.TORCH:
+            raise fail(f"the {space.value} space runs on torch, which needs no export; pass --backend onnx or openvino")
+        try:
+            encoder = encoder_for(space, settings, backend=use)
+        except MmindexError as error:
+            raise fail(one_line(error)) from None
+        parity = getattr(encoder, "parity", None)
+        exported = getattr(encoder, "export", None)
+        found.append(
+            {
+                "space": space.value,
+                "model": encoder.model_id,
+                "backend": encoder.backend.value,
+                "format": getattr(exported, "format", None),
+                "folder": str(exported.folder) if exported is not None else None,
+                "parity": parity() if parity is not None else None,
+            }
+        )
+    if as_json:
+        print(json.dumps(found, indent=2))
+        return
+    for entry in found:
+        parity_said = ", ".join(
+            f"{t} cosine {f['mean']} mean / {f['worst']} worst" for t, f in (entry["parity"] or {}).items()
+        )
+        out.print(f"{entry['space']}: {entry['model']} as {entry['format']} in {entry['folder']} ({parity_said})")
+
+
 @models.command("swap")
 def swap(
     space: Annotated[str, typer.Argument(help="vision or text")],
