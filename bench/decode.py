@@ -11,6 +11,11 @@ One synthetic clip is made in the run (`bench.clip`): `seconds` long (60 by defa
 - **Keyframes against fps**: how much faster the pipeline samples keyframes than one frame a second.
 - **Speech to text**: the clip's sound through `ffmpeg.pcm` and the configured Whisper model
   (`MMINDEX_MODELS__ASR`; skipped when it is `none`), after one warm-up call.
+- **Batched speech to text** (`bench.speech`): a recording ten times as long as the clip (10 minutes by default)
+  of sentences spoken by espeak-ng, transcribed by the same model sequentially and through the batched pipeline,
+  alternately, the better of two runs each. × realtime of each, their ratio, and the word error rate of the
+  batched transcript against the sequential one (and of each against the sentences spoken); `met` when batched
+  is `BATCHED_TARGET` times as fast and its words differ by at most `BATCHED_WORD_ERROR`.
 - **Peak memory** (`bench.decode_memory`): a child process does what the decode tasks do with the whole file,
   window by window (speech to text off, 10 frames sampled a second), once on the clip and once on a ten times
   longer one. Its peak resident memory (VmHWM) and that of its ffmpeg processes, their ratios, and whether
@@ -31,8 +36,10 @@ from rich.console import Console
 
 from bench.clip import GOP, RATE, SIZE, ffmpeg_version, make_clip, scene_seconds
 from bench.decode_memory import bench_memory
+from bench.speech import espeak, spoken_recording, word_error
 from shared.config import Settings, get_settings
 from shared.media import ffmpeg
+from shared.models.speech import BATCH_SIZE, WhisperTranscriber
 
 Sampling = Literal["fps", "keyframes", "scene"]
 MODES: tuple[Sampling, ...] = ("fps", "keyframes", "scene")
@@ -42,6 +49,12 @@ TARGET = 0.9
 KEYFRAMES_TARGET = 5.0
 """Sampling keyframes should be at least this many times faster than one frame a second."""
 ROUNDS = 2
+BATCHED_TARGET = 1.8
+"""Batched speech to text should be at least this many times as fast as sequential on the long recording."""
+BATCHED_WORD_ERROR = 0.05
+"""…and its words should differ from the sequential transcript's by at most this rate."""
+LONG_SPEECH = 10
+"""The batched comparison's recording is this many times as long as the clip."""
 
 
 # ---------------------------------------------------------------- frames
@@ -151,7 +164,7 @@ def bench_speech(clip: Path, seconds: float, settings: Settings, sound: str, log
         return {"model": None, "sound": sound}
     go_offline_unless_hub_reachable()
     transcriber = transcriber_for(settings)  # ModelUnavailable, in one line, when it cannot load
-    assert transcriber is not None
+    assert isinstance(transcriber, WhisperTranscriber)
     timeout_s = settings.media.ffmpeg_timeout_s
     threads = settings.torch_threads()
     log.print(f"bench: speech to text with {name} ({threads} threads); warming up", highlight=False)
@@ -175,6 +188,47 @@ def bench_speech(clip: Path, seconds: float, settings: Settings, sound: str, log
         "segments": len(segments),
         "words": len(text.split()),
         "text": text[:500],
+        "batched": bench_batched(transcriber, seconds * LONG_SPEECH, log),
+    }
+
+
+def bench_batched(
+    transcriber: WhisperTranscriber, seconds: float, log: Console, rounds: int = ROUNDS
+) -> dict[str, Any]:
+    """Sequential against batched speech to text on a spoken recording `seconds` long (see the module's docstring)."""
+    if espeak() is None:
+        log.print("bench: espeak-ng is not installed; batched speech to text not measured", highlight=False)
+        return {"seconds": seconds, "skipped": "espeak-ng is not installed (it speaks the recording)", "met": None}
+    samples, said = spoken_recording(seconds)
+    log.print(f"bench: batched against sequential speech to text on {seconds:g} s of speech", highlight=False)
+    best: dict[bool, tuple[float, str]] = {}  # batched or not: the better run's seconds, and what it heard
+    for round_ in range(rounds):
+        for batched in (True, False) if round_ % 2 else (False, True):
+            started = time.perf_counter()
+            segments = transcriber.transcribe(samples, batched=batched)
+            spent = time.perf_counter() - started
+            if batched not in best or spent < best[batched][0]:
+                best[batched] = (spent, " ".join(segment.text for segment in segments))
+            log.print(f"bench: {'batched' if batched else 'sequential'}: {spent:.2f} s", highlight=False)
+    (sequential_s, sequential), (batched_s, batched_text) = best[False], best[True]
+    sequential_s, batched_s = round(sequential_s, 3), round(batched_s, 3)
+    ratio = round(sequential_s / batched_s, 2)
+    error = round(word_error(sequential, batched_text), 4)
+    return {
+        "seconds": seconds,
+        "batch_size": BATCH_SIZE,
+        "sequential_s": sequential_s,
+        "batched_s": batched_s,
+        "sequential_x_realtime": round(seconds / sequential_s, 1),
+        "batched_x_realtime": round(seconds / batched_s, 1),
+        "ratio": ratio,
+        "target": BATCHED_TARGET,
+        "word_error": error,
+        "max_word_error": BATCHED_WORD_ERROR,
+        "sequential_word_error_spoken": round(word_error(said, sequential), 4),
+        "batched_word_error_spoken": round(word_error(said, batched_text), 4),
+        "words": len(batched_text.split()),
+        "met": ratio >= BATCHED_TARGET and error <= BATCHED_WORD_ERROR,
     }
 
 
@@ -217,5 +271,8 @@ def bench_decode(*, seconds: int = 60, log: Console) -> dict[str, Any]:
         "keyframes_vs_fps": keyframes,
         "speech_to_text": speech,
         "peak_memory": memory,
-        "met": all(mode["met"] for mode in frames.values()) and keyframes["met"] and memory["met"],
+        "met": all(mode["met"] for mode in frames.values())
+        and keyframes["met"]
+        and memory["met"]
+        and speech.get("batched", {}).get("met") is not False,  # not measured: without a model or espeak-ng
     }
