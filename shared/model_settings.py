@@ -49,6 +49,9 @@ class ModelSettings(Group):
     device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto, cpu, cuda or cuda:N")
     threads: int = Field(0, ge=0, description="torch CPU threads per process; 0 = cores / worker processes")
     batch_size: int = Field(32, gt=0, description="Items per model call")
+    gather_items: int = Field(
+        256, ge=1, description="Items the embed pool's tasks, running side by side, merge into one model call; 1 = none"
+    )
     backend: Backend = Field(Backend.TORCH, description="torch, onnx or openvino: what runs the vision and text models")
     vision_backend: Backend | None = Field(None, description="The vision space's backend, if not `backend`")
     text_backend: Backend | None = Field(None, description="The text space's backend, if not `backend`")

@@ -20,6 +20,7 @@ from shared.generations import Generation
 from shared.lifecycle import fail_sources
 from shared.models import Vectors
 from shared.runtime import Runtime, get_runtime
+from workers.gather import Gatherer
 from workers.index import index
 from workers.messages import EmbedMessage, IndexMessage, Payload, sources_in
 from workers.queues import Queue
@@ -64,16 +65,27 @@ def load_inputs(items: list[Item], runtime: Runtime) -> list[Image.Image | Perma
         return list(pool.map(attempt, items))
 
 
+_gatherers: dict[int, Gatherer] = {}
+
+
+def gatherer(runtime: Runtime) -> Gatherer:
+    """The process's gatherer of model calls (workers/gather.py), one per limit."""
+    limit = runtime.settings.models.gather_items
+    return _gatherers.setdefault(limit, Gatherer(limit))
+
+
 def embed_items(items: list[Item], runtime: Runtime, model: str | None = None) -> Embedded:
     """Vectors of `model` (default: the configured one) for one space's batch of items; an item whose input cannot
-    be read is set aside, not fatal."""
+    be read is set aside, not fatal. The model call is shared with tasks running beside this one."""
     encoder = runtime.encoder(Space(items[0].space), model)
+    shared = gatherer(runtime)
     if items[0].input_uri is None:
-        return Embedded(items, encoder.encode_texts([item.text or "" for item in items]), encoder.model_id)
+        texts = [item.text or "" for item in items]
+        return Embedded(items, shared.encode_texts(encoder, texts), encoder.model_id)
     loaded = list(zip(items, load_inputs(items, runtime), strict=True))
     good = [(item, image) for item, image in loaded if isinstance(image, Image.Image)]
     failed = [(item, error) for item, error in loaded if isinstance(error, PermanentError)]
-    vectors = encoder.encode_images([image for _, image in good])
+    vectors = shared.encode_images(encoder, [image for _, image in good])
     return Embedded([item for item, _ in good], vectors, encoder.model_id, failed)
 
 

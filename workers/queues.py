@@ -17,7 +17,7 @@ class Queue(StrEnum):
 
 POOLS: dict[Queue, tuple[str, ...]] = {
     Queue.DECODE: ("--pool", "prefork", "--concurrency", str(os.cpu_count() or 1)),
-    Queue.EMBED: ("--pool", "solo"),
+    Queue.EMBED: ("--pool", "threads", "--concurrency", "8"),  # tasks side by side share model calls (gather.py)
     Queue.INDEX: ("--pool", "threads", "--concurrency", "4"),
     Queue.QUERY: ("--pool", "threads", "--concurrency", "4"),
 }
