@@ -35,6 +35,7 @@ def export_towers(name: str, folder: Path, preprocess: Path, opset: int) -> None
     except ImportError:
         raise ModelUnavailable("exporting a model needs the onnx package: pip install 'mmindex[onnx]'") from None
     transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
     model = SentenceTransformer(name, device="cpu")
     model.eval()
     cap_sequence_length(model)
