@@ -8,6 +8,10 @@ import pytest
 
 from tests.support.cli import Cli
 
+EVENTS = 12
+"""Objects bench events sends down each path: more than the SQS intake receives at once (10), so that it takes
+them in more than one batch, and one decode task for all on the ingest path (32 sources a task), as 30 did."""
+
 
 def test_bench_embed_reports_pipeline_and_baseline_from_one_run(cli: Cli) -> None:
     figures = cli.json("bench", "embed", "--images", "8")
@@ -111,13 +115,13 @@ def test_bench_events_reports_both_paths_without_duplicates_and_leaves_nothing_b
 
     cli.env.update(MMINDEX_BROKER_URL=redis_url, MMINDEX_EVENTS__SQS_ENDPOINT_URL=s3_endpoint)
 
-    figures = cli.json("bench", "events", "--objects", "30")
+    figures = cli.json("bench", "events", "--objects", str(EVENTS))
 
-    assert figures["objects"] == 30 and figures["store"] == "embedded"
+    assert figures["objects"] == EVENTS and figures["store"] == "embedded"
     for path in ("sqs", "ingest"):
-        assert figures[path]["done"] == 30 and figures[path]["failed"] == 0, figures[path]
+        assert figures[path]["done"] == EVENTS and figures[path]["failed"] == 0, figures[path]
         assert figures[path]["end_to_end_s"] >= figures[path]["upload_s"] > 0
-        assert figures[path]["objects_per_s"] == pytest.approx(30 / figures[path]["end_to_end_s"], rel=0.01)
+        assert figures[path]["objects_per_s"] == pytest.approx(EVENTS / figures[path]["end_to_end_s"], rel=0.01)
         assert figures[path]["redis_peak_bytes"] > 0
     # The ratio compares the two paths timed in this run (rates are rounded for display).
     assert figures["ratio"] == pytest.approx(
