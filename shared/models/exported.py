@@ -216,7 +216,15 @@ class ExportedEncoder:
             )
 
         export = ensure(name, export_dir or default_export_dir(), format, setting=setting, runner=runner)
-        encoder = cls(backend, export, device=resolved, threads=threads, batch_size=batch_size, name=name)
+        try:
+            encoder = cls(backend, export, device=resolved, threads=threads, batch_size=batch_size, name=name)
+        except ModelUnavailable:
+            raise
+        except Exception as error:  # a file of the export missing or unreadable
+            raise ModelUnavailable(
+                f"the exported model in {export.root} cannot be loaded ({one_line(error)[:160]}); delete it to"
+                f" export it again, or set {BACKEND_SETTING}=torch"
+            ) from error
         log.info("loaded %s as %s on %s (%d threads)", name, format, resolved, threads)
         return encoder
 
