@@ -162,3 +162,13 @@ def test_a_precision_the_backend_cannot_run_is_refused_naming_what_it_runs(minil
         ModelUnavailable, match=r"PRECISION=bf16 does not run on onnx on the CPU \(it runs fp32, int8\)"
     ):
         encoder_for(Space.TEXT, settings(minilm, tmp_path, backend="onnx", precision="bf16"))
+
+
+def test_each_space_may_run_on_its_own_backend_and_int8_needs_an_exported_one() -> None:
+    from pydantic import ValidationError
+
+    models = Settings(models={"backend": "onnx", "text_backend": "torch"}).models
+
+    assert (models.backend_for("vision"), models.backend_for("text")) == (Backend.ONNX, Backend.TORCH)
+    with pytest.raises(ValidationError, match="PRECISION=int8 needs MMINDEX_MODELS__BACKEND=onnx or openvino"):
+        Settings(models={"precision": "int8"})
