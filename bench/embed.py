@@ -3,7 +3,8 @@
 `embed`: the same photo-sized JPEGs, made in the run, go (a) through Pillow and
 `SentenceTransformer.encode` and (b) through the pipeline's decode and embed stages
 (`decode_all`, then `embed_items` per model batch; no ledger, no index write).
-Both use one loaded model, on one device, with the same torch threads; each is warmed
+Words in pictures are off (the plain script reads none; `bench ocr` measures their cost). Both use one loaded
+model, on one device, with the same torch threads; each is warmed
 up once, then they run alternately, chunk by chunk, and for each chunk the better of two rounds counts.
 """
 
@@ -67,7 +68,9 @@ def load_vision(home: Path, log: Console) -> tuple[Runtime, Encoder, str]:
     name = base.models.vision
 
     def runtime_for(vision: str) -> tuple[Runtime, Encoder]:
-        settings = base.model_copy(update={"home": home, "models": base.models.model_copy(update={"vision": vision})})
+        settings = base.model_copy(
+            update={"home": home, "models": base.models.model_copy(update={"vision": vision, "ocr": "none"})}
+        )
         runtime = Runtime(settings)
         encoder = runtime.encoder(Space.VISION)
         if encoder.backend is not Backend.TORCH:  # the baseline calls SentenceTransformer.encode

@@ -24,6 +24,8 @@ def test_bench_embed_reports_pipeline_and_baseline_from_one_run(cli: Cli) -> Non
     ratio = figures["pipeline_images_per_s"] / figures["baseline_images_per_s"]
     assert abs(figures["ratio"] - ratio) < 0.01
     assert figures["pipeline_s"] == pytest.approx(figures["pipeline_decode_s"] + figures["pipeline_embed_s"], abs=0.002)
+    gathered = figures["cross_task_batching"]  # one-photo tasks one by one, then side by side
+    assert gathered["tasks"] == 8 and gathered["one_by_one_images_per_s"] > 0 and gathered["items_per_model_call"] >= 1
 
 
 def test_bench_reindex_rebuilds_from_thumbnails_while_every_search_answers(cli: Cli) -> None:
