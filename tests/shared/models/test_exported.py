@@ -70,19 +70,22 @@ def ranked(encoder: Encoder, home: Path) -> list[list[str]]:
     return [[hit.uri for hit in runtime.store.search(Space.TEXT, list(map(float, q)), 3)] for q in queries]
 
 
-def test_the_text_model_int8_on_onnx_runtime_keeps_the_vectors_and_the_search_results(
-    minilm: Path, exports: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("backend", "precision", "format"), [("onnx", "auto", "onnx-int8"), ("openvino", "fp32", "openvino-fp32")]
+)
+def test_the_text_model_exported_keeps_the_vectors_and_the_search_results(
+    minilm: Path, exports: Path, tmp_path: Path, backend: str, precision: str, format: str
 ) -> None:
     torch = encoder_for(Space.TEXT, settings(minilm, exports))
-    onnx = encoder_for(Space.TEXT, settings(minilm, exports, backend="onnx"))
+    exported = encoder_for(Space.TEXT, settings(minilm, exports, backend=backend, precision=precision))
 
-    assert onnx.backend is Backend.ONNX and isinstance(onnx, ExportedEncoder)
-    assert onnx.export.format == "onnx-int8"  # auto on a CPU
-    close = cosines(onnx.encode_texts(NOTES + QUESTIONS), torch.encode_texts(NOTES + QUESTIONS))
+    assert exported.backend is Backend(backend) and isinstance(exported, ExportedEncoder)
+    assert exported.export.format == format  # auto on a CPU: int8 on ONNX Runtime
+    close = cosines(exported.encode_texts(NOTES + QUESTIONS), torch.encode_texts(NOTES + QUESTIONS))
     assert close.mean() >= 0.99 and close.min() >= 0.97, close
-    assert onnx.parity()["text"]["mean"] >= 0.99  # the probe's figures, recorded at export
-    int8, fp32 = ranked(onnx, tmp_path / "onnx"), ranked(torch, tmp_path / "torch")
-    assert [hits[0] for hits in int8] == [hits[0] for hits in fp32]  # every question's best note is the same
+    assert exported.parity()["text"]["mean"] >= 0.99  # the probe's figures, recorded at export
+    found, fp32 = ranked(exported, tmp_path / "exported"), ranked(torch, tmp_path / "torch")
+    assert [hits[0] for hits in found] == [hits[0] for hits in fp32]  # every question's best note is the same
     assert [hits[0] for hits in fp32][:2] == ["/notes/1.md", "/notes/0.md"]  # and it is the right one
 
 
