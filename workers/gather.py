@@ -57,21 +57,22 @@ class Gatherer:
         request = _Request(inputs)
         with self._ready:
             self._waiting[key].append(request)
-            while not request.done and key in self._busy:
-                self._ready.wait()
-            if request.done:
-                return self._result(request)
-            self._busy.add(key)  # this task runs the next call, for itself and whoever is waiting
-            taken = self._take(key)
-        try:
-            self._run(taken, call)
-        finally:
+        while True:  # until a call has served this request: this task's own, or another's that took it along
             with self._ready:
-                self._busy.discard(key)
-                self.calls += 1
-                self.items += sum(len(taken_request.inputs) for taken_request in taken)
-                self._ready.notify_all()
-        return self._result(request)
+                while not request.done and key in self._busy:
+                    self._ready.wait()
+                if request.done:
+                    return self._result(request)
+                self._busy.add(key)  # this task runs the next call, for the first waiting (itself or before it)
+                taken = self._take(key)
+            try:
+                self._run(taken, call)
+            finally:
+                with self._ready:
+                    self._busy.discard(key)
+                    self.calls += 1
+                    self.items += sum(len(taken_request.inputs) for taken_request in taken)
+                    self._ready.notify_all()
 
     def _take(self, key: tuple[int, str]) -> list[_Request]:
         """Waiting requests in arrival order, up to the limit (always at least the first)."""
