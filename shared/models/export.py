@@ -46,8 +46,6 @@ STRICT = {"mean": 0.995, "worst": 0.985}
 activations left in fp32: slower, closer. The probe's short texts flatter int8, so its bar is above the
 parity a search needs."""
 MANIFEST = "manifest.json"
-OUTPUT = "sentence_embedding"
-FORMATS = ("onnx-fp32", "onnx-int8", "onnx-fp16", "openvino-fp32", "openvino-bf16", "openvino-int8")
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ class Export:
     """A model's export folder and one format in it: where its graphs and preprocessing files are."""
 
     root: Path  # <export_dir>/<model>-<fingerprint>
-    format: str  # one of FORMATS
+    format: str  # "onnx-fp32", "onnx-int8", "onnx-fp16", "openvino-fp32", "openvino-bf16" or "openvino-int8"
 
     @property
     def folder(self) -> Path:
@@ -201,7 +199,7 @@ def _derive(base: Export, export: Export, root: Path, kept: set[str]) -> None:
     staging = root / f".staging-{export.format}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for tower in _towers(base):
+    for tower in tower_info(base)["towers"]:
         source, target = base.graph(tower), staging / export.graph(tower).name
         if export.format == "onnx-int8":
             _quantize_dynamic(source, target, staging, keep_fp32=tower in kept)
@@ -215,12 +213,6 @@ def _derive(base: Export, export: Export, root: Path, kept: set[str]) -> None:
             raise ValueError(f"unknown export format {export.format}")
     shutil.copy(base.folder / "towers.json", staging / "towers.json")
     _replace(staging, export.folder)
-
-
-def _towers(export: Export) -> list[str]:
-    """The towers a format has ("image", "text"), from the fp32 export's record."""
-    info: dict[str, Any] = json.loads((export.root / "onnx-fp32" / "towers.json").read_text())
-    return list(info["towers"])
 
 
 def tower_info(export: Export) -> dict[str, Any]:
